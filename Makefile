@@ -1,0 +1,41 @@
+# Retain: the few commands a contributor needs. `make help` lists them.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.retain-installed
+UV_VERSION := 0.13.9
+
+.DEFAULT_GOAL := help
+.PHONY: help install demo test lint format bench clean
+
+help:  ## list the commands
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml requirements.lock
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet "uv==$(UV_VERSION)"
+	$(BIN)/uv pip sync --quiet --python $(BIN)/python requirements.lock
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	touch $(STAMP)
+
+install: $(STAMP)  ## create .venv/ and install the pinned dependencies and Retain itself
+
+demo: $(STAMP)  ## set everything up and run the main job on embedded defaults
+	$(BIN)/retain demo
+
+test: $(STAMP)  ## run the whole test suite (what CI runs)
+	$(BIN)/pytest
+
+lint: $(STAMP)  ## ruff, as CI would see it
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)  ## apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: $(STAMP)  ## run the benchmarks (not part of the test suite)
+	$(BIN)/python benchmarks/run_all.py
+
+clean:  ## remove the environment and everything Retain wrote in this folder
+	rm -rf $(VENV) mlflow.db mlartifacts mlruns optuna.db retain-output spark-warehouse

@@ -1,0 +1,58 @@
+"""Execution engines for the Ibis feature definitions: DuckDB embedded, Spark for scale-out.
+
+Why a module of its own: the feature definitions are engine-agnostic; only connecting (and the
+Spark session's settings that make results identical to DuckDB's) differs per engine.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Literal
+
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+from ibis.backends import BaseBackend
+
+Engine = Literal["duckdb", "spark"]
+ENGINES: tuple[str, ...] = ("duckdb", "spark")
+
+
+def connect(engine: str = "duckdb") -> BaseBackend:
+    """An Ibis backend for `engine`; Spark runs in local mode unless SPARK_MASTER says otherwise."""
+    if engine == "duckdb":
+        backend = ibis.duckdb.connect()
+        # Casting a zoned timestamp to a naive one uses the session zone: pin it to UTC.
+        backend.raw_sql("SET TimeZone = 'UTC'")
+        return backend
+    if engine == "spark":
+        return ibis.pyspark.connect(spark_session())
+    raise ValueError(f"unknown engine {engine!r}; choose one of: {', '.join(ENGINES)}")
+
+
+def spark_session():  # -> pyspark.sql.SparkSession (imported lazily: Spark is optional at runtime)
+    """A Spark session whose clock is UTC, so timestamps mean the same as on DuckDB."""
+    from pyspark.sql import SparkSession
+
+    builder = (
+        SparkSession.builder.appName("retain")
+        .master(os.environ.get("SPARK_MASTER", "local[2]"))
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", os.environ.get("SPARK_SHUFFLE_PARTITIONS", "8"))
+        .config("spark.driver.memory", os.environ.get("SPARK_DRIVER_MEMORY", "2g"))
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+    )
+    session = builder.getOrCreate()
+    session.sparkContext.setLogLevel("ERROR")
+    return session
+
+
+def register_frame(backend: BaseBackend, name: str, frame: pd.DataFrame) -> ir.Table:
+    """Make an in-memory frame a table on the backend (Spark has no Ibis temp tables)."""
+    if backend.name == "pyspark":
+        session = backend._session
+        plain = frame.astype({col: object for col in frame.columns if frame[col].dtype == "str"})
+        session.createDataFrame(plain).createOrReplaceTempView(name)
+        return backend.table(name)
+    return backend.create_table(name, frame, temp=True)

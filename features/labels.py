@@ -1,0 +1,53 @@
+"""Labels from the window after the cutoff (DESIGN.md §3), kept apart from features on purpose.
+
+Features read only `[.., T)`; labels read only `[T, T + horizon)`. Keeping them in separate
+expressions makes that boundary visible, and lets serving build features without labels.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import ibis
+import ibis.expr.datatypes as dt
+import ibis.expr.types as ir
+
+from features import contract as c
+from features.config import WindowConfig
+from features.definitions import ACTIVE_FLAG, as_naive_utc
+
+LABEL_COLUMNS: tuple[str, ...] = ("churned", "future_value")
+
+
+def build_outcomes(events: ir.Table, as_of: datetime, windows: WindowConfig) -> ir.Table:
+    """Per user with any event after the cutoff: future activity count and future spend."""
+    cutoff = as_naive_utc(as_of)
+
+    def at(days: int) -> ir.TimestampScalar:
+        return ibis.literal(cutoff + timedelta(days=days), type=dt.Timestamp())
+
+    ts = events[c.EVENT_TIME]
+    start = ibis.literal(cutoff, type=dt.Timestamp())
+    future = events.filter((ts >= start) & (ts < at(windows.label_horizon_days)))
+    activity = (
+        future[c.EVENT_TYPE].isin(list(windows.activity_events))
+        if windows.activity_events
+        else ibis.literal(True)
+    )
+    fts = future[c.EVENT_TIME]
+    return future.group_by(c.USER_ID).aggregate(
+        _future_activity=future[c.USER_ID].count(where=activity & (fts < at(windows.churn_horizon_days))),
+        _future_value=future[c.AMOUNT].sum(where=fts < at(windows.value_horizon_days)),
+    )
+
+
+def attach_labels(features: ir.Table, outcomes: ir.Table) -> ir.Table:
+    """Add `churned` (users active at the cutoff only; null otherwise) and `future_value`."""
+    joined = features.left_join(outcomes, c.USER_ID, rname="{name}_outcome")
+    activity = joined._future_activity.fill_null(0)
+    churned = ibis.ifelse(
+        joined[ACTIVE_FLAG] == 1, (activity == 0).cast("float64"), ibis.null("float64")
+    )
+    future_value = joined._future_value.fill_null(0.0).cast("float64")
+    keep = [col for col in features.columns]
+    return joined.select(*keep, churned=churned, future_value=future_value)

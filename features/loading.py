@@ -1,0 +1,190 @@
+"""Loading event logs into the event contract, counting every row that is rejected and why.
+
+Why in Ibis: the same normalisation runs on DuckDB and Spark, so both engines accept and
+reject exactly the same rows. Naive timestamps are UTC; zoned ones are converted to UTC; the
+clean table carries naive UTC timestamps so every later comparison is zone-free.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import ibis
+import ibis.expr.datatypes as dt
+import ibis.expr.types as ir
+import pandas as pd
+from ibis.backends import BaseBackend
+
+from features import contract as c
+from features.engines import connect, register_frame
+from features.sources import EventFiles, discover, read_raw
+
+_FRAME_IDS = itertools.count()
+_UTC = dt.Timestamp(timezone="UTC")
+_NAIVE = dt.Timestamp()
+
+
+@dataclass(frozen=True)
+class LoadReport:
+    """What loading did: rows read, rows accepted, and rejected rows counted by reason."""
+
+    source: str
+    rows_read: int
+    rows_accepted: int
+    rejected: dict[str, int] = field(default_factory=dict)
+    min_event_time: datetime | None = None
+    max_event_time: datetime | None = None
+
+    @property
+    def rows_rejected(self) -> int:
+        return sum(self.rejected.values())
+
+    def summary(self) -> str:
+        """One line for humans: accepted and rejected counts with reasons."""
+        line = f"{self.source}: {self.rows_accepted:,} of {self.rows_read:,} rows accepted"
+        if self.rejected:
+            reasons = ", ".join(f"{n:,} {reason}" for reason, n in self.rejected.items())
+            line += f"; rejected {self.rows_rejected:,} ({reasons})"
+        return line
+
+
+@dataclass(frozen=True)
+class LoadedEvents:
+    """A clean event table (contract columns, naive UTC timestamps) and how it was obtained."""
+
+    table: ir.Table
+    report: LoadReport
+    backend: BaseBackend
+    engine: str
+
+
+def _as_utc_naive(column: ir.Value) -> ir.Value:
+    """Any timestamp-ish column as naive UTC; unparseable text becomes null (and is rejected)."""
+    dtype = column.type()
+    if dtype.is_timestamp():
+        return column.cast(_UTC).cast(_NAIVE) if dtype.timezone else column.cast(_NAIVE)
+    if dtype.is_date():
+        return column.cast(_NAIVE)
+    if dtype.is_string():
+        return column.strip().try_cast(_UTC).cast(_NAIVE)
+    raise c.EventContractError(
+        f"column '{c.EVENT_TIME}' has type {dtype}; expected a timestamp or text like "
+        "'2024-05-01 13:45:00' (an offset such as '+02:00' is converted to UTC)"
+    )
+
+
+def _blank_to_null(column: ir.Value) -> ir.Value:
+    text = column.cast("string").strip()
+    return ibis.ifelse(text == "", ibis.null("string"), text)
+
+
+def normalise(raw: ir.Table) -> ir.Table:
+    """Contract columns plus `_reject`, the first reason a row fails (null for a good row)."""
+    c.check_required_columns(raw.columns, "events")
+    user_id = _blank_to_null(raw[c.USER_ID])
+    event_type = _blank_to_null(raw[c.EVENT_TYPE])
+    event_time = _as_utc_naive(raw[c.EVENT_TIME])
+    if c.AMOUNT in raw.columns:
+        amount_raw = raw[c.AMOUNT]
+        if amount_raw.type().is_numeric():
+            amount = amount_raw.cast("float64")
+            amount_bad = ibis.literal(False)
+        else:
+            text = _blank_to_null(amount_raw)
+            amount = text.try_cast("float64")
+            amount_bad = text.notnull() & amount.isnull()
+        # NaN or infinite amounts are not money: reject rather than let them poison sums.
+        amount_bad = amount_bad | (amount.notnull() & (amount.isnan() | amount.isinf()))
+        amount = amount.fill_null(0.0)
+    else:
+        amount = ibis.literal(0.0, "float64")
+        amount_bad = ibis.literal(False)
+    reject = ibis.cases(
+        (user_id.isnull(), c.REJECT_MISSING_USER_ID),
+        (event_time.isnull(), c.REJECT_UNPARSEABLE_TIME),
+        (event_type.isnull(), c.REJECT_MISSING_EVENT_TYPE),
+        (amount_bad, c.REJECT_UNPARSEABLE_AMOUNT),
+        else_=ibis.null("string"),
+    )
+    return raw.select(
+        **{c.USER_ID: user_id, c.EVENT_TIME: event_time, c.EVENT_TYPE: event_type},
+        **{c.AMOUNT: amount, "_reject": reject},
+    )
+
+
+def _report(annotated: ir.Table, source: str, extra_rejected: dict[str, int]) -> LoadReport:
+    """Count rows by outcome in one pass over the data."""
+    counts = (
+        annotated.group_by("_reject")
+        .aggregate(
+            n=annotated.count(),
+            lo=annotated[c.EVENT_TIME].min(),
+            hi=annotated[c.EVENT_TIME].max(),
+        )
+        .execute()
+    )
+    good = counts[counts["_reject"].isna()]
+    bad = counts[counts["_reject"].notna()]
+    rejected = dict(extra_rejected)
+    for reason in c.REJECT_REASONS:
+        n = int(bad.loc[bad["_reject"] == reason, "n"].sum())
+        if n:
+            rejected[reason] = rejected.get(reason, 0) + n
+    accepted = int(good["n"].sum())
+    return LoadReport(
+        source=source,
+        rows_read=int(counts["n"].sum()) + sum(extra_rejected.values()),
+        rows_accepted=accepted,
+        rejected=rejected,
+        min_event_time=_to_datetime(good["lo"].min()) if accepted else None,
+        max_event_time=_to_datetime(good["hi"].max()) if accepted else None,
+    )
+
+
+def _to_datetime(value: object) -> datetime:
+    return pd.Timestamp(value).to_pydatetime()
+
+
+def clean_events(
+    raw: ir.Table, backend: BaseBackend, engine: str, source: str,
+    extra_rejected: dict[str, int] | None = None,
+) -> LoadedEvents:
+    """Validate a raw table, count rejects, and keep the accepted rows cached on the engine."""
+    annotated = normalise(raw)
+    report = _report(annotated, source, extra_rejected or {})
+    table = annotated.filter(annotated["_reject"].isnull()).drop("_reject").cache()
+    return LoadedEvents(table=table, report=report, backend=backend, engine=engine)
+
+
+def load_events(
+    source: str | Path, engine: str = "duckdb", *, fmt: str = "auto",
+    backend: BaseBackend | None = None,
+) -> LoadedEvents:
+    """Read an event file or folder (or a known public format) into the contract."""
+    from features.adapters import ADAPTERS, detect_adapter
+
+    backend = backend or connect(engine)
+    adapter = ADAPTERS.get(fmt) if fmt != "auto" else detect_adapter(Path(source))
+    if fmt not in ("auto", "events") and adapter is None:
+        known = ", ".join(("auto", "events", *ADAPTERS))
+        raise c.EventContractError(f"unknown input format {fmt!r}; choose one of: {known}")
+    if adapter is not None and fmt != "events":
+        adapted = adapter(Path(source))
+        return from_frame(adapted.events, engine, source=str(source), backend=backend,
+                          extra_rejected=adapted.rejected)
+    files: EventFiles = discover(source)
+    return clean_events(read_raw(backend, files), backend, engine, files.label)
+
+
+def from_frame(
+    events: pd.DataFrame, engine: str = "duckdb", *, source: str = "in-memory events",
+    backend: BaseBackend | None = None, extra_rejected: dict[str, int] | None = None,
+) -> LoadedEvents:
+    """Load an in-memory frame (tests, adapters, the service's snapshot) through the same checks."""
+    backend = backend or connect(engine)
+    c.check_required_columns(events.columns, source)
+    raw = register_frame(backend, f"_raw_events_{next(_FRAME_IDS)}", events)
+    return clean_events(raw, backend, engine, source, extra_rejected)

@@ -1,0 +1,99 @@
+"""Finding event files and reading them, untyped, into an Ibis table on the chosen engine.
+
+Why separate from validation: where bytes come from (one file, a partitioned folder, CSV vs
+Parquet) is an engine concern; what counts as a valid event is not, and lives in `loading.py`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import ibis.expr.types as ir
+from ibis.backends import BaseBackend
+
+from features.contract import EventContractError
+
+# File endings per format; compressed text is read transparently by both engines.
+_FORMATS: dict[str, tuple[str, ...]] = {
+    "parquet": (".parquet", ".pq"),
+    "csv": (".csv", ".csv.gz"),
+    "jsonl": (".jsonl", ".ndjson", ".json", ".jsonl.gz", ".ndjson.gz", ".json.gz"),
+}
+
+
+@dataclass(frozen=True)
+class EventFiles:
+    """The files of one event source, all of one format."""
+
+    root: Path
+    paths: tuple[Path, ...]
+    fmt: str
+
+    @property
+    def label(self) -> str:
+        """How messages name the source: the single file, or the folder and a file count."""
+        if len(self.paths) == 1:
+            return str(self.paths[0])
+        return f"{self.paths[0].parent} ({len(self.paths)} {self.fmt} files)"
+
+
+def file_format(path: Path) -> str | None:
+    """The event format a file name implies, or None for a file that is not an event file."""
+    name = path.name.lower()
+    for fmt, endings in _FORMATS.items():
+        if name.endswith(endings):
+            return fmt
+    return None
+
+
+def discover(source: str | Path) -> EventFiles:
+    """Resolve a file or a (possibly partitioned) folder into its event files of one format."""
+    root = Path(source)
+    if not root.exists():
+        raise EventContractError(f"{root}: no such file or folder")
+    if root.is_file():
+        candidates = [root]
+    else:
+        candidates = sorted(
+            p for p in root.rglob("*") if p.is_file() and not p.name.startswith((".", "_"))
+        )
+    typed = {p: file_format(p) for p in candidates}
+    if root.is_file() and typed[root] is None:
+        known = ", ".join(e for endings in _FORMATS.values() for e in endings)
+        raise EventContractError(f"{root}: unknown file type; expected one of {known}")
+    formats = {fmt for fmt in typed.values() if fmt is not None}
+    if not formats:
+        raise EventContractError(f"{root}: no event files (.parquet, .csv, .jsonl) found")
+    if len(formats) > 1:
+        raise EventContractError(
+            f"{root}: mixes formats ({', '.join(sorted(formats))}); keep one format per folder"
+        )
+    paths = tuple(p for p, fmt in typed.items() if fmt is not None)
+    empty = [p for p in paths if p.stat().st_size == 0]
+    if empty:
+        raise EventContractError(f"{empty[0]}: the file is empty (0 bytes)")
+    return EventFiles(root=root, paths=paths, fmt=formats.pop())
+
+
+def read_raw(backend: BaseBackend, files: EventFiles) -> ir.Table:
+    """Read the files as they are; CSV stays text so ids like '00042' keep their zeros."""
+    paths = [str(p) for p in files.paths]
+    try:
+        if files.fmt == "parquet":
+            if backend.name == "pyspark":  # Spark reads a partitioned folder natively
+                return backend.read_parquet(str(files.root))
+            hive = any("=" in part for p in files.paths for part in p.parent.parts)
+            return backend.read_parquet(paths, hive_partitioning=hive)
+        if files.fmt == "csv":
+            if backend.name == "pyspark":
+                return backend.read_csv(paths, header=True, inferSchema=False)
+            return backend.read_csv(paths, all_varchar=True, header=True)
+        if backend.name == "pyspark":
+            return backend.read_json(paths)
+        return backend.read_json(paths, format="newline_delimited")
+    except EventContractError:
+        raise
+    except Exception as error:  # engine errors become one readable line, not a traceback
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+        raise EventContractError(f"{files.label}: cannot read as {files.fmt}: {first_line}") from error
