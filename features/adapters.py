@@ -22,6 +22,7 @@ class AdaptedEvents:
 
     events: pd.DataFrame
     rejected: dict[str, int] = field(default_factory=dict)
+    note: str = ""  # how source rows became events, for the load summary
 
 
 def read_cdnow(path: Path) -> AdaptedEvents:
@@ -42,20 +43,19 @@ def read_cdnow(path: Path) -> AdaptedEvents:
         )
     table.columns = ["customer_id", "date", "cds", "dollars"]
     time = pd.to_datetime(table["date"], format="%Y%m%d", errors="coerce")
-    amount = pd.to_numeric(table["dollars"], errors="coerce")
+    # Text in, text out: a bad date or amount stays as written for the loader to reject and count.
     events = pd.DataFrame(
         {
             c.USER_ID: table["customer_id"].astype("string").str.strip(),
-            c.EVENT_TIME: time,
+            c.EVENT_TIME: time.dt.strftime("%Y-%m-%d").fillna(table["date"]),
             c.EVENT_TYPE: "purchase",
-            c.AMOUNT: amount,
+            c.AMOUNT: table["dollars"],
             "quantity": pd.to_numeric(table["cds"], errors="coerce"),
         }
     )
-    # Bad dates and amounts stay in: the shared loader rejects and counts them.
-    events[c.EVENT_TIME] = events[c.EVENT_TIME].astype(object).where(time.notna(), table["date"])
-    events[c.AMOUNT] = events[c.AMOUNT].astype(object).where(amount.notna(), table["dollars"])
-    return AdaptedEvents(events=events.reset_index(drop=True))
+    return AdaptedEvents(
+        events=events.reset_index(drop=True), note=f"{len(events):,} CDNOW transactions"
+    )
 
 
 _RETAIL_COLUMNS = ("InvoiceNo", "Quantity", "InvoiceDate", "UnitPrice", "CustomerID", "Country")
@@ -75,6 +75,7 @@ def read_online_retail(path: Path) -> AdaptedEvents:
             f"{path}: missing Online Retail column(s) {', '.join(map(repr, missing))}; "
             f"found columns: {', '.join(lines.columns)}"
         )
+    n_lines = len(lines)
     customer = lines["CustomerID"].astype("string").str.strip().str.replace(r"\.0$", "", regex=True)
     has_customer = customer.notna() & (customer != "")
     rejected = {c.REJECT_MISSING_USER_ID: int((~has_customer).sum())}
@@ -96,7 +97,14 @@ def read_online_retail(path: Path) -> AdaptedEvents:
     events = invoices.rename(columns={"InvoiceNo": "invoice_no"})[
         [c.USER_ID, c.EVENT_TIME, c.EVENT_TYPE, c.AMOUNT, "invoice_no", "lines", "country"]
     ]
-    return AdaptedEvents(events=events, rejected={k: v for k, v in rejected.items() if v})
+    note = (
+        f"{n_lines:,} invoice lines → {len(events):,} invoice events "
+        f"({int(cancelled.sum()):,} cancellations as refunds); "
+        f"{rejected[c.REJECT_MISSING_USER_ID]:,} lines without a customer excluded"
+    )
+    return AdaptedEvents(
+        events=events, rejected={k: v for k, v in rejected.items() if v}, note=note
+    )
 
 
 ADAPTERS: dict[str, Callable[[Path], AdaptedEvents]] = {
@@ -107,13 +115,16 @@ ADAPTERS: dict[str, Callable[[Path], AdaptedEvents]] = {
 
 def detect_adapter(path: Path) -> Callable[[Path], AdaptedEvents] | None:
     """Pick an adapter from a file's name or header; None means 'already in the contract'."""
-    if not path.is_file():
-        return None
+    if not path.is_file() or path.stat().st_size == 0:
+        return None  # folders and empty files go to the contract loader, which explains them
     name = path.name.lower()
     if name.endswith((".txt", ".txt.gz")) and "cdnow" in name:
         return read_cdnow
     if name.endswith((".csv", ".csv.gz")):
-        header = pd.read_csv(path, nrows=0).columns
+        try:
+            header = pd.read_csv(path, nrows=0).columns
+        except (ValueError, UnicodeDecodeError):
+            return None  # not a readable header: the contract loader reports why
         if {"InvoiceNo", "CustomerID"} <= set(header):
             return read_online_retail
     return None

@@ -23,7 +23,10 @@ from retain.console import console, fail, progress
 
 EventsOption = Annotated[
     Path,
-    typer.Option("--events", help="Event file or folder (.parquet, .csv, .jsonl), or a CDNOW / Online Retail file."),
+    typer.Option(
+        "--events",
+        help="Event file or folder (.parquet, .csv, .jsonl), or a CDNOW / Online Retail file.",
+    ),
 ]
 FormatOption = Annotated[
     str,
@@ -36,9 +39,19 @@ EngineOption = Annotated[
 
 def features(
     events: EventsOption,
-    as_of: Annotated[str, typer.Option("--as-of", help="Cutoff: only events before it are used (YYYY-MM-DD, UTC).")],
-    out: Annotated[Path, typer.Option("--out", help="Output file, .parquet or .csv (written atomically).")],
-    labels: Annotated[bool, typer.Option("--labels", help="Also compute `churned` and `future_value` from after the cutoff.")] = False,
+    as_of: Annotated[
+        str,
+        typer.Option("--as-of", help="Cutoff: only events before it are used (YYYY-MM-DD, UTC)."),
+    ],
+    out: Annotated[
+        Path, typer.Option("--out", help="Output file, .parquet or .csv (written atomically).")
+    ],
+    labels: Annotated[
+        bool,
+        typer.Option(
+            "--labels", help="Also compute `churned` and `future_value` from after the cutoff."
+        ),
+    ] = False,
     engine: EngineOption = "duckdb",
     input_format: FormatOption = "auto",
     churn_horizon_days: ChurnHorizonOption = None,
@@ -51,7 +64,9 @@ def features(
     from features.pipeline import feature_frame
 
     cutoff = parse_as_of(as_of)
-    windows = window_config(None, churn_horizon_days, value_horizon_days, active_window_days, activity_events)
+    windows = window_config(
+        None, churn_horizon_days, value_horizon_days, active_window_days, activity_events
+    )
     if engine not in ENGINES:
         fail(f"unknown engine {engine!r}; choose one of: {', '.join(ENGINES)}")
     try:

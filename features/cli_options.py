@@ -13,16 +13,35 @@ import typer
 from features.config import WindowConfig
 
 ChurnHorizonOption = Annotated[
-    int | None, typer.Option("--churn-horizon-days", help="Days after the cutoff in which no activity means churn [default: 30].", min=1)
+    int | None,
+    typer.Option(
+        "--churn-horizon-days",
+        help="Days after the cutoff in which no activity means churn [default: 30].",
+        min=1,
+    ),
 ]
 ValueHorizonOption = Annotated[
-    int | None, typer.Option("--value-horizon-days", help="Days after the cutoff summed into future value [default: 90].", min=1)
+    int | None,
+    typer.Option(
+        "--value-horizon-days",
+        help="Days after the cutoff summed into future value [default: 90].",
+        min=1,
+    ),
 ]
 ActiveWindowOption = Annotated[
-    int | None, typer.Option("--active-window-days", help="Days before the cutoff with activity that make a user active [default: 90].", min=1)
+    int | None,
+    typer.Option(
+        "--active-window-days",
+        help="Days before the cutoff with activity that make a user active [default: 90].",
+        min=1,
+    ),
 ]
 ActivityEventsOption = Annotated[
-    str | None, typer.Option("--activity-events", help="Comma-separated event types that count as activity [default: all].")
+    str | None,
+    typer.Option(
+        "--activity-events",
+        help="Comma-separated event types that count as activity [default: all].",
+    ),
 ]
 
 

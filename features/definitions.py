@@ -48,8 +48,8 @@ CORE_FEATURES: tuple[str, ...] = (
 FEATURE_SET = FeatureSet(
     name="behavioural",
     version="v1",
-    columns=CORE_FEATURES
-    + (
+    columns=(
+        *CORE_FEATURES,
         "events_total",
         "events_prev_30d",
         "activity_change_30d",
@@ -92,7 +92,9 @@ def epoch_seconds(moment: datetime) -> float:
 
 def _ratio(numerator: ir.NumericValue, denominator: ir.NumericValue) -> ir.FloatingValue:
     """numerator / denominator, null where the denominator is zero (undefined, not zero)."""
-    return ibis.ifelse(denominator > 0, numerator / denominator.cast("float64"), ibis.null("float64"))
+    return ibis.ifelse(
+        denominator > 0, numerator / denominator.cast("float64"), ibis.null("float64")
+    )
 
 
 def build_features(events: ir.Table, as_of: datetime, windows: WindowConfig) -> ir.Table:
@@ -143,9 +145,7 @@ def build_features(events: ir.Table, as_of: datetime, windows: WindowConfig) -> 
         _night_90d=count(where=activity & w90 & (ts.hour() < 6)),
         _active=count(where=activity & (ts >= since(windows.active_window_days))),
         _dormant_span=count(where=activity & dormant_span),
-        _before_dormancy=count(
-            where=activity & (ts < since(30 + windows.active_window_days))
-        ),
+        _before_dormancy=count(where=activity & (ts < since(30 + windows.active_window_days))),
     )
     zero = ibis.literal(0.0)
     f = totals

@@ -49,7 +49,17 @@ def spark_session():  # -> pyspark.sql.SparkSession (imported lazily: Spark is o
 
 
 def register_frame(backend: BaseBackend, name: str, frame: pd.DataFrame) -> ir.Table:
-    """Make an in-memory frame a table on the backend (Spark has no Ibis temp tables)."""
+    """Make an in-memory frame a table on the backend (Spark has no Ibis temp tables).
+
+    Timestamps are truncated to microseconds, the engines' precision, instead of failing.
+    """
+    frame = frame.assign(
+        **{
+            col: frame[col].dt.floor("us").astype(str(frame[col].dtype).replace("[ns", "[us"))
+            for col in frame.columns
+            if pd.api.types.is_datetime64_any_dtype(frame[col]) and "[ns" in str(frame[col].dtype)
+        }
+    )
     if backend.name == "pyspark":
         session = backend._session
         plain = frame.astype({col: object for col in frame.columns if frame[col].dtype == "str"})

@@ -36,7 +36,9 @@ def build_outcomes(events: ir.Table, as_of: datetime, windows: WindowConfig) -> 
     )
     fts = future[c.EVENT_TIME]
     return future.group_by(c.USER_ID).aggregate(
-        _future_activity=future[c.USER_ID].count(where=activity & (fts < at(windows.churn_horizon_days))),
+        _future_activity=future[c.USER_ID].count(
+            where=activity & (fts < at(windows.churn_horizon_days))
+        ),
         _future_value=future[c.AMOUNT].sum(where=fts < at(windows.value_horizon_days)),
     )
 

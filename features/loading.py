@@ -37,6 +37,7 @@ class LoadReport:
     rejected: dict[str, int] = field(default_factory=dict)
     min_event_time: datetime | None = None
     max_event_time: datetime | None = None
+    note: str = ""  # an adapter's account of how source rows became events
 
     @property
     def rows_rejected(self) -> int:
@@ -48,7 +49,7 @@ class LoadReport:
         if self.rejected:
             reasons = ", ".join(f"{n:,} {reason}" for reason, n in self.rejected.items())
             line += f"; rejected {self.rows_rejected:,} ({reasons})"
-        return line
+        return f"{line} [{self.note}]" if self.note else line
 
 
 @dataclass(frozen=True)
@@ -115,7 +116,9 @@ def normalise(raw: ir.Table) -> ir.Table:
     )
 
 
-def _report(annotated: ir.Table, source: str, extra_rejected: dict[str, int]) -> LoadReport:
+def _report(
+    annotated: ir.Table, source: str, extra_rejected: dict[str, int], note: str
+) -> LoadReport:
     """Count rows by outcome in one pass over the data."""
     counts = (
         annotated.group_by("_reject")
@@ -141,6 +144,7 @@ def _report(annotated: ir.Table, source: str, extra_rejected: dict[str, int]) ->
         rejected=rejected,
         min_event_time=_to_datetime(good["lo"].min()) if accepted else None,
         max_event_time=_to_datetime(good["hi"].max()) if accepted else None,
+        note=note,
     )
 
 
@@ -149,18 +153,25 @@ def _to_datetime(value: object) -> datetime:
 
 
 def clean_events(
-    raw: ir.Table, backend: BaseBackend, engine: str, source: str,
+    raw: ir.Table,
+    backend: BaseBackend,
+    engine: str,
+    source: str,
     extra_rejected: dict[str, int] | None = None,
+    note: str = "",
 ) -> LoadedEvents:
     """Validate a raw table, count rejects, and keep the accepted rows cached on the engine."""
     annotated = normalise(raw)
-    report = _report(annotated, source, extra_rejected or {})
+    report = _report(annotated, source, extra_rejected or {}, note)
     table = annotated.filter(annotated["_reject"].isnull()).drop("_reject").cache()
     return LoadedEvents(table=table, report=report, backend=backend, engine=engine)
 
 
 def load_events(
-    source: str | Path, engine: str = "duckdb", *, fmt: str = "auto",
+    source: str | Path,
+    engine: str = "duckdb",
+    *,
+    fmt: str = "auto",
     backend: BaseBackend | None = None,
 ) -> LoadedEvents:
     """Read an event file or folder (or a known public format) into the contract."""
@@ -173,18 +184,29 @@ def load_events(
         raise c.EventContractError(f"unknown input format {fmt!r}; choose one of: {known}")
     if adapter is not None and fmt != "events":
         adapted = adapter(Path(source))
-        return from_frame(adapted.events, engine, source=str(source), backend=backend,
-                          extra_rejected=adapted.rejected)
+        return from_frame(
+            adapted.events,
+            engine,
+            source=str(source),
+            backend=backend,
+            extra_rejected=adapted.rejected,
+            note=adapted.note,
+        )
     files: EventFiles = discover(source)
     return clean_events(read_raw(backend, files), backend, engine, files.label)
 
 
 def from_frame(
-    events: pd.DataFrame, engine: str = "duckdb", *, source: str = "in-memory events",
-    backend: BaseBackend | None = None, extra_rejected: dict[str, int] | None = None,
+    events: pd.DataFrame,
+    engine: str = "duckdb",
+    *,
+    source: str = "in-memory events",
+    backend: BaseBackend | None = None,
+    extra_rejected: dict[str, int] | None = None,
+    note: str = "",
 ) -> LoadedEvents:
     """Load an in-memory frame (tests, adapters, the service's snapshot) through the same checks."""
     backend = backend or connect(engine)
     c.check_required_columns(events.columns, source)
     raw = register_frame(backend, f"_raw_events_{next(_FRAME_IDS)}", events)
-    return clean_events(raw, backend, engine, source, extra_rejected)
+    return clean_events(raw, backend, engine, source, extra_rejected, note)

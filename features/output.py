@@ -29,7 +29,9 @@ def write_frame(frame: pd.DataFrame, path: str | Path) -> Path:
     target = Path(path)
     check_output_path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    handle, temporary = tempfile.mkstemp(
+        prefix=f".{target.name}.", suffix=".tmp", dir=target.parent
+    )
     os.close(handle)
     try:
         if target.suffix.lower() == ".parquet":

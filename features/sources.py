@@ -96,4 +96,6 @@ def read_raw(backend: BaseBackend, files: EventFiles) -> ir.Table:
         raise
     except Exception as error:  # engine errors become one readable line, not a traceback
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
-        raise EventContractError(f"{files.label}: cannot read as {files.fmt}: {first_line}") from error
+        raise EventContractError(
+            f"{files.label}: cannot read as {files.fmt}: {first_line}"
+        ) from error

@@ -17,29 +17,92 @@ from tests.features.tiny_log import CUTOFF, tiny_events
 
 # Hand-computed at T = 2024-04-01 00:00 UTC (see tiny_log.py for each event's position).
 EXPECTED = {
-    "u1": dict(days_since_last_event=0.25, days_since_first_event=90.5, events_7d=3, events_30d=4,
-               events_90d=5, active_days_30d=4, purchases_90d=2, revenue_90d=65.0,
-               revenue_total=65.0, churned=0.0, future_value=30.0),
-    "u2": dict(days_since_last_event=122.0, days_since_first_event=122.0, events_7d=0,
-               events_30d=0, events_90d=0, active_days_30d=0, purchases_90d=0, revenue_90d=0.0,
-               revenue_total=100.0, churned=None, future_value=10.0),
-    "u4": dict(days_since_last_event=46.0, days_since_first_event=46.0, events_7d=0, events_30d=0,
-               events_90d=1, active_days_30d=0, purchases_90d=0, revenue_90d=0.0,
-               revenue_total=0.0, churned=1.0, future_value=0.0),
-    "u5": dict(days_since_last_event=22.0, days_since_first_event=22.0, events_7d=0, events_30d=1,
-               events_90d=1, active_days_30d=1, purchases_90d=0, revenue_90d=0.0,
-               revenue_total=0.0, churned=1.0, future_value=0.0),
-    "u6": dict(days_since_last_event=12.0, days_since_first_event=183.0, events_7d=0,
-               events_30d=1, events_90d=1, active_days_30d=1, purchases_90d=0, revenue_90d=0.0,
-               revenue_total=0.0, churned=1.0, future_value=0.0, reactivated_30d=1),
+    "u1": dict(
+        days_since_last_event=0.25,
+        days_since_first_event=90.5,
+        events_7d=3,
+        events_30d=4,
+        events_90d=5,
+        active_days_30d=4,
+        purchases_90d=2,
+        revenue_90d=65.0,
+        revenue_total=65.0,
+        churned=0.0,
+        future_value=30.0,
+    ),
+    "u2": dict(
+        days_since_last_event=122.0,
+        days_since_first_event=122.0,
+        events_7d=0,
+        events_30d=0,
+        events_90d=0,
+        active_days_30d=0,
+        purchases_90d=0,
+        revenue_90d=0.0,
+        revenue_total=100.0,
+        churned=None,
+        future_value=10.0,
+    ),
+    "u4": dict(
+        days_since_last_event=46.0,
+        days_since_first_event=46.0,
+        events_7d=0,
+        events_30d=0,
+        events_90d=1,
+        active_days_30d=0,
+        purchases_90d=0,
+        revenue_90d=0.0,
+        revenue_total=0.0,
+        churned=1.0,
+        future_value=0.0,
+    ),
+    "u5": dict(
+        days_since_last_event=22.0,
+        days_since_first_event=22.0,
+        events_7d=0,
+        events_30d=1,
+        events_90d=1,
+        active_days_30d=1,
+        purchases_90d=0,
+        revenue_90d=0.0,
+        revenue_total=0.0,
+        churned=1.0,
+        future_value=0.0,
+    ),
+    "u6": dict(
+        days_since_last_event=12.0,
+        days_since_first_event=183.0,
+        events_7d=0,
+        events_30d=1,
+        events_90d=1,
+        active_days_30d=1,
+        purchases_90d=0,
+        revenue_90d=0.0,
+        revenue_total=0.0,
+        churned=1.0,
+        future_value=0.0,
+        reactivated_30d=1,
+    ),
 }
 # u1's richer features, by hand.
 EXPECTED_U1_EXTRA = dict(
-    events_total=6, events_prev_30d=0, activity_change_30d=None, active_days_90d=5,
-    purchases_total=2, days_since_last_purchase=6 + 16 / 24, avg_purchase_value=35.0,
-    refunds_90d=1, refund_amount_total=5.0, mean_gap_days=90.25 / 5,
-    events_per_active_day_30d=1.0, distinct_event_types_90d=4, purchase_rate_90d=0.4,
-    weekend_share_90d=0.4, night_share_90d=0.4, reactivated_30d=0, revenue_30d=65.0,
+    events_total=6,
+    events_prev_30d=0,
+    activity_change_30d=None,
+    active_days_90d=5,
+    purchases_total=2,
+    days_since_last_purchase=6 + 16 / 24,
+    avg_purchase_value=35.0,
+    refunds_90d=1,
+    refund_amount_total=5.0,
+    mean_gap_days=90.25 / 5,
+    events_per_active_day_30d=1.0,
+    distinct_event_types_90d=4,
+    purchase_rate_90d=0.4,
+    weekend_share_90d=0.4,
+    night_share_90d=0.4,
+    reactivated_30d=0,
+    revenue_30d=65.0,
 )
 
 
@@ -79,7 +142,9 @@ def duckdb_backend():
 def test_features_and_labels_match_hand_computation(tmp_path, fmt, duckdb_backend):
     path = _write(tiny_events(), tmp_path, fmt)
     loaded = load_events(path, "duckdb", backend=duckdb_backend)
-    frame = feature_frame(loaded, CUTOFF, WindowConfig(), labels=True).set_index("user_id", drop=False)
+    frame = feature_frame(loaded, CUTOFF, WindowConfig(), labels=True).set_index(
+        "user_id", drop=False
+    )
     assert list(frame["user_id"]) == sorted(EXPECTED), "one row per user seen before the cutoff"
     for user, expected in EXPECTED.items():
         assert_row(frame.loc[user], expected)
@@ -93,7 +158,9 @@ def test_features_and_labels_match_hand_computation(tmp_path, fmt, duckdb_backen
 def test_spark_gives_the_same_hand_computed_values(tmp_path, fmt, spark_backend):
     path = _write(tiny_events(), tmp_path, fmt)
     loaded = load_events(path, "spark", backend=spark_backend)
-    frame = feature_frame(loaded, CUTOFF, WindowConfig(), labels=True).set_index("user_id", drop=False)
+    frame = feature_frame(loaded, CUTOFF, WindowConfig(), labels=True).set_index(
+        "user_id", drop=False
+    )
     assert list(frame["user_id"]) == sorted(EXPECTED)
     for user, expected in EXPECTED.items():
         assert_row(frame.loc[user], expected)

@@ -1,0 +1,127 @@
+"""`retain features` on the command line: output, printed counts, errors without tracebacks."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from retain.cli import app
+from tests.features.tiny_log import tiny_events
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def tiny_csv(tmp_path):
+    path = tmp_path / "events.csv"
+    frame = tiny_events()
+    bad = pd.DataFrame(
+        [["", "2024-01-01", "login", None], ["u9", "soon", "login", None]], columns=frame.columns
+    )
+    pd.concat([frame, bad]).to_csv(path, index=False)
+    return path
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_features_command_writes_one_row_per_user(tiny_csv, tmp_path, suffix):
+    out = tmp_path / f"features{suffix}"
+    result = runner.invoke(
+        app,
+        [
+            "features",
+            "--events",
+            str(tiny_csv),
+            "--as-of",
+            "2024-04-01",
+            "--out",
+            str(out),
+            "--labels",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "1 missing_user_id" in result.output
+    assert "1 unparseable_event_time" in result.output
+    frame = pd.read_csv(out) if suffix == ".csv" else pd.read_parquet(out)
+    assert frame["user_id"].tolist() == ["u1", "u2", "u4", "u5", "u6"]
+    assert {"churned", "future_value", "days_since_last_event"} <= set(frame.columns)
+    assert not list(tmp_path.glob(".features*.tmp")), "no temporary file left behind"
+
+
+def test_missing_column_is_a_clear_error_not_a_traceback(tmp_path):
+    path = tmp_path / "events.csv"
+    path.write_text("user,event_time,event_type\na,2024-01-01,login\n")
+    out = tmp_path / "f.parquet"
+    result = runner.invoke(
+        app, ["features", "--events", str(path), "--as-of", "2024-04-01", "--out", str(out)]
+    )
+    assert result.exit_code == 2
+    assert "missing required column 'user_id'" in result.output
+    assert "Traceback" not in result.output
+    assert not out.exists()
+
+
+def test_bad_cutoff_and_bad_output_type(tiny_csv, tmp_path):
+    result = runner.invoke(
+        app,
+        [
+            "features",
+            "--events",
+            str(tiny_csv),
+            "--as-of",
+            "next tuesday",
+            "--out",
+            str(tmp_path / "f.csv"),
+        ],
+    )
+    assert result.exit_code == 2
+    assert "not a date" in result.output
+    result = runner.invoke(
+        app,
+        [
+            "features",
+            "--events",
+            str(tiny_csv),
+            "--as-of",
+            "2024-04-01",
+            "--out",
+            str(tmp_path / "f.xlsx"),
+        ],
+    )
+    assert result.exit_code == 2
+    assert "unsupported output type" in result.output
+
+
+def test_window_flags_reach_the_labels(tiny_csv, tmp_path):
+    out = tmp_path / "f.csv"
+    result = runner.invoke(
+        app,
+        [
+            "features",
+            "--events",
+            str(tiny_csv),
+            "--as-of",
+            "2024-04-01",
+            "--out",
+            str(out),
+            "--labels",
+            "--churn-horizon-days",
+            "31",
+            "--activity-events",
+            "login,view",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    frame = pd.read_csv(out).set_index("user_id")
+    assert frame.loc["u5", "churned"] == 0.0  # returns at T+30d, inside a 31-day horizon
+
+
+def test_every_command_has_help():
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    commands = [name for name in app.registered_commands]
+    assert len(commands) >= 3
+    for command in app.registered_commands:
+        sub = runner.invoke(app, [command.name, "--help"])
+        assert sub.exit_code == 0, f"{command.name} --help failed: {sub.output}"
+        assert "Usage" in sub.output
