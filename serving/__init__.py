@@ -1,0 +1,1 @@
+"""Serving: segments, actions, decisions and the BentoML service (issue 4)."""

@@ -1,0 +1,1 @@
+"""Training: LightGBM churn and value models tracked in MLflow (issue 3)."""
