@@ -77,16 +77,20 @@ def _as_utc_naive(column: ir.Value) -> ir.Value:
     )
 
 
-def _blank_to_null(column: ir.Value) -> ir.Value:
-    text = column.cast("string").strip()
-    return ibis.ifelse(text == "", ibis.null("string"), text)
+def _text(column: ir.Value) -> ir.StringValue:
+    """Text as given: ids are compared as strings, so ' u1' and 'u1' stay different users."""
+    return column if column.type().is_string() else column.cast("string")
+
+
+def _is_blank(text: ir.StringValue) -> ir.BooleanValue:
+    return text.isnull() | (text.strip() == "")
 
 
 def normalise(raw: ir.Table) -> ir.Table:
     """Contract columns plus `_reject`, the first reason a row fails (null for a good row)."""
     c.check_required_columns(raw.columns, "events")
-    user_id = _blank_to_null(raw[c.USER_ID])
-    event_type = _blank_to_null(raw[c.EVENT_TYPE])
+    user_id = _text(raw[c.USER_ID])
+    event_type = _text(raw[c.EVENT_TYPE])
     event_time = _as_utc_naive(raw[c.EVENT_TIME])
     if c.AMOUNT in raw.columns:
         amount_raw = raw[c.AMOUNT]
@@ -94,9 +98,9 @@ def normalise(raw: ir.Table) -> ir.Table:
             amount = amount_raw.cast("float64")
             amount_bad = ibis.literal(False)
         else:
-            text = _blank_to_null(amount_raw)
+            text = _text(amount_raw).strip()
             amount = text.try_cast("float64")
-            amount_bad = text.notnull() & amount.isnull()
+            amount_bad = (text != "") & amount.isnull()
         # NaN or infinite amounts are not money: reject rather than let them poison sums.
         amount_bad = amount_bad | (amount.notnull() & (amount.isnan() | amount.isinf()))
         amount = amount.fill_null(0.0)
@@ -104,9 +108,9 @@ def normalise(raw: ir.Table) -> ir.Table:
         amount = ibis.literal(0.0, "float64")
         amount_bad = ibis.literal(False)
     reject = ibis.cases(
-        (user_id.isnull(), c.REJECT_MISSING_USER_ID),
+        (_is_blank(user_id), c.REJECT_MISSING_USER_ID),
         (event_time.isnull(), c.REJECT_UNPARSEABLE_TIME),
-        (event_type.isnull(), c.REJECT_MISSING_EVENT_TYPE),
+        (_is_blank(event_type), c.REJECT_MISSING_EVENT_TYPE),
         (amount_bad, c.REJECT_UNPARSEABLE_AMOUNT),
         else_=ibis.null("string"),
     )
@@ -120,30 +124,31 @@ def _report(
     annotated: ir.Table, source: str, extra_rejected: dict[str, int], note: str
 ) -> LoadReport:
     """Count rows by outcome in one pass over the data."""
-    counts = (
-        annotated.group_by("_reject")
-        .aggregate(
+    reason = annotated["_reject"]
+    good = reason.isnull()
+    time = annotated[c.EVENT_TIME]
+    row = (
+        annotated.aggregate(
             n=annotated.count(),
-            lo=annotated[c.EVENT_TIME].min(),
-            hi=annotated[c.EVENT_TIME].max(),
+            lo=time.min(where=good),
+            hi=time.max(where=good),
+            **{f"_n_{r}": reason.count(where=reason == r) for r in c.REJECT_REASONS},
         )
         .execute()
+        .iloc[0]
     )
-    good = counts[counts["_reject"].isna()]
-    bad = counts[counts["_reject"].notna()]
     rejected = dict(extra_rejected)
-    for reason in c.REJECT_REASONS:
-        n = int(bad.loc[bad["_reject"] == reason, "n"].sum())
-        if n:
-            rejected[reason] = rejected.get(reason, 0) + n
-    accepted = int(good["n"].sum())
+    for r in c.REJECT_REASONS:
+        if int(row[f"_n_{r}"]):
+            rejected[r] = rejected.get(r, 0) + int(row[f"_n_{r}"])
+    accepted = int(row["n"]) - sum(int(row[f"_n_{r}"]) for r in c.REJECT_REASONS)
     return LoadReport(
         source=source,
-        rows_read=int(counts["n"].sum()) + sum(extra_rejected.values()),
+        rows_read=int(row["n"]) + sum(extra_rejected.values()),
         rows_accepted=accepted,
         rejected=rejected,
-        min_event_time=_to_datetime(good["lo"].min()) if accepted else None,
-        max_event_time=_to_datetime(good["hi"].max()) if accepted else None,
+        min_event_time=_to_datetime(row["lo"]) if accepted else None,
+        max_event_time=_to_datetime(row["hi"]) if accepted else None,
         note=note,
     )
 
@@ -163,7 +168,7 @@ def clean_events(
     """Validate a raw table, count rejects, and keep the accepted rows cached on the engine."""
     annotated = normalise(raw)
     report = _report(annotated, source, extra_rejected or {}, note)
-    table = annotated.filter(annotated["_reject"].isnull()).drop("_reject").cache()
+    table = annotated.filter(annotated["_reject"].isnull()).drop("_reject")
     return LoadedEvents(table=table, report=report, backend=backend, engine=engine)
 
 
