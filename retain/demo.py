@@ -30,11 +30,11 @@ def demo(
     from features.output import write_frame
 
     try:
-        from features.simulation import SimulationConfig, simulate_events
+        from features.simulation import SimulationConfig, write_simulation
     except ImportError:
         fail("the event simulator (features.simulation) is not part of this build yet")
     events_path = out_dir / "events.parquet"
-    simulate_events(SimulationConfig(users=users, days=days, seed=seed), events_path)
+    write_simulation(SimulationConfig(users=users, days=days, seed=seed), events_path)
     loaded = load_events(events_path)
     console.print(loaded.report.summary())
     windows = WindowConfig()
