@@ -86,6 +86,10 @@ def _agree(retain_out: Path, pandas_out: Path) -> float:
     return float((left.astype(float) - right.astype(float)).abs().max().max())
 
 
+def _met(ok: bool) -> str:
+    return "met" if ok else "NOT met"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, default=500_000)
