@@ -1,0 +1,233 @@
+"""Lifecycle stages and value tiers: the two axes the action catalogue is written against.
+
+Why here and not in the models: stages and tiers are business definitions (DESIGN.md §4) that
+operators tune without retraining. The churn model says how likely a user is to leave, the value
+model how much they are worth; this module turns both, plus recency, into the segment names that
+`actions.yaml` uses for eligibility and effects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from sklearn.base import BaseEstimator
+from sklearn.exceptions import NotFittedError
+
+STAGES: tuple[str, ...] = ("new", "active", "at_risk", "dormant", "churned", "reactivated")
+TIERS: tuple[str, ...] = ("high", "mid", "low", "none")
+
+_REQUIRED_STAGE_COLUMNS = ("days_since_first_event", "days_since_last_event")
+
+
+class SegmentConfig(BaseModel):
+    """Thresholds of the lifecycle stages, in days and churn probability."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    new_days: float = Field(14, ge=0, description="Tenure up to which a user is `new`.")
+    active_window_days: float = Field(
+        90, gt=0, description="Days without activity after which a user is no longer active."
+    )
+    dormant_max_days: float = Field(
+        365, gt=0, description="Days without activity after which a lapsed user is `churned`."
+    )
+    at_risk_threshold: float = Field(
+        0.5, ge=0, le=1, description="Churn probability from which an active user is `at_risk`."
+    )
+
+    @model_validator(mode="after")
+    def _windows_ordered(self) -> SegmentConfig:
+        """A dormant spell must start before it can end in churn, or `dormant` would be empty."""
+        if self.dormant_max_days < self.active_window_days:
+            raise ValueError(
+                f"dormant_max_days ({self.dormant_max_days}) must be >= active_window_days "
+                f"({self.active_window_days})"
+            )
+        return self
+
+
+def assign_stages(
+    frame: pd.DataFrame,
+    churn_probability: Sequence[float] | np.ndarray | pd.Series,
+    config: SegmentConfig | None = None,
+) -> pd.Series:
+    """The lifecycle stage of every row of a feature frame.
+
+    Rules, first match wins: `new` (tenure <= new_days); `dormant`/`churned` when the last
+    activity is missing or older than the active window (split at dormant_max_days; a user with
+    no activity event at all is judged by tenure); `at_risk` when the churn probability reaches
+    the threshold; `reactivated` when the feature `reactivated_30d` is 1 (absent column: never);
+    otherwise `active`. `churn_probability` is read by position; NaN never makes a user at risk.
+    """
+    config = config or SegmentConfig()
+    missing = [column for column in _REQUIRED_STAGE_COLUMNS if column not in frame.columns]
+    if missing:
+        raise KeyError(f"assign_stages needs feature columns {missing}; got {list(frame.columns)}")
+    probability = np.asarray(churn_probability, dtype=float)
+    if probability.shape != (len(frame),):
+        raise ValueError(
+            f"churn_probability has shape {probability.shape}; expected ({len(frame)},), "
+            "one value per row of the feature frame"
+        )
+    tenure = frame["days_since_first_event"].to_numpy(dtype=float, na_value=np.nan)
+    recency = frame["days_since_last_event"].to_numpy(dtype=float, na_value=np.nan)
+    if "reactivated_30d" in frame.columns:
+        reactivated = frame["reactivated_30d"].to_numpy(dtype=float, na_value=np.nan) == 1
+    else:
+        reactivated = np.zeros(len(frame), dtype=bool)
+
+    no_activity = np.isnan(recency)
+    lapsed = no_activity | (recency > config.active_window_days)
+    within_year = np.where(
+        no_activity, tenure <= config.dormant_max_days, recency <= config.dormant_max_days
+    )
+    conditions = [
+        tenure <= config.new_days,
+        lapsed & within_year,
+        lapsed,
+        probability >= config.at_risk_threshold,
+        reactivated,
+    ]
+    choices = ["new", "dormant", "churned", "at_risk", "reactivated"]
+    stages = np.select(conditions, choices, default="active")
+    return pd.Series(stages.astype(object), index=frame.index, name="lifecycle_stage", dtype="str")
+
+
+def _check_tier_params(
+    mode: str,
+    high_quantile: float,
+    mid_quantile: float,
+    high_amount: float | None,
+    mid_amount: float | None,
+    zero_value: float,
+) -> None:
+    """One set of checks for the estimator and its YAML config, so both fail the same way."""
+    if mode not in ("quantile", "fixed"):
+        raise ValueError(f"mode must be 'quantile' or 'fixed'; got {mode!r}")
+    if not zero_value >= 0:
+        raise ValueError(f"zero_value must be >= 0; got {zero_value}")
+    if mode == "quantile":
+        for name, q in (("high_quantile", high_quantile), ("mid_quantile", mid_quantile)):
+            if not 0 < q < 1:
+                raise ValueError(f"{name} must be in (0, 1); got {q}")
+        if mid_quantile > high_quantile:
+            raise ValueError(
+                f"mid cut must be <= high cut: mid_quantile ({mid_quantile}) > "
+                f"high_quantile ({high_quantile})"
+            )
+        return
+    if high_amount is None or mid_amount is None:
+        raise ValueError("mode 'fixed' needs both high_amount and mid_amount")
+    for name, amount in (("high_amount", high_amount), ("mid_amount", mid_amount)):
+        if not amount >= 0:
+            raise ValueError(f"{name} must be >= 0; got {amount}")
+    if mid_amount > high_amount:
+        raise ValueError(
+            f"mid cut must be <= high cut: mid_amount ({mid_amount}) > high_amount ({high_amount})"
+        )
+
+
+class ValueTiers(BaseEstimator):
+    """Cuts predicted value into `high`, `mid`, `low` and `none` (scikit-learn conventions).
+
+    Why an estimator: in `quantile` mode the cut points are learnt from one scoring batch and must
+    be reused unchanged on the next (a user's tier should not move because others did), so they
+    are fitted state (`high_cut_`, `mid_cut_`) that can be saved with the model. Quantiles are
+    taken over users worth at least `zero_value` only, so a mass of zero-value users does not
+    drag every cut to zero. A tier holds values `>=` its cut; values below `zero_value` (or NaN)
+    are `none`. With no user worth at least `zero_value`, both cuts are +inf (everyone `low`).
+    """
+
+    def __init__(
+        self,
+        mode: Literal["quantile", "fixed"] = "quantile",
+        high_quantile: float = 0.8,
+        mid_quantile: float = 0.5,
+        high_amount: float | None = None,
+        mid_amount: float | None = None,
+        zero_value: float = 0.01,
+    ) -> None:
+        self.mode = mode
+        self.high_quantile = high_quantile
+        self.mid_quantile = mid_quantile
+        self.high_amount = high_amount
+        self.mid_amount = mid_amount
+        self.zero_value = zero_value
+
+    def fit(self, predicted_value: Sequence[float] | np.ndarray | pd.Series) -> ValueTiers:
+        """Fix the cut points: quantiles of the valued users, or the configured amounts."""
+        _check_tier_params(
+            self.mode,
+            self.high_quantile,
+            self.mid_quantile,
+            self.high_amount,
+            self.mid_amount,
+            self.zero_value,
+        )
+        if self.mode == "fixed":
+            self.high_cut_ = float(self.high_amount)  # type: ignore[arg-type]
+            self.mid_cut_ = float(self.mid_amount)  # type: ignore[arg-type]
+            return self
+        values = np.asarray(predicted_value, dtype=float).ravel()
+        valued = values[values >= self.zero_value]
+        if valued.size == 0:
+            self.high_cut_ = self.mid_cut_ = float("inf")
+            return self
+        mid_cut, high_cut = np.quantile(valued, [self.mid_quantile, self.high_quantile])
+        self.high_cut_, self.mid_cut_ = float(high_cut), float(mid_cut)
+        return self
+
+    def transform(self, predicted_value: Sequence[float] | np.ndarray | pd.Series) -> pd.Series:
+        """The tier of each value; keeps the index when given a Series."""
+        if not hasattr(self, "high_cut_"):
+            raise NotFittedError("ValueTiers is not fitted yet; call fit() first")
+        index = predicted_value.index if isinstance(predicted_value, pd.Series) else None
+        values = np.asarray(predicted_value, dtype=float).ravel()
+        tiers = np.select(
+            [
+                ~(values >= self.zero_value),
+                values >= self.high_cut_,
+                values >= self.mid_cut_,
+            ],
+            ["none", "high", "mid"],
+            default="low",
+        )
+        return pd.Series(tiers.astype(object), index=index, name="value_tier", dtype="str")
+
+    def fit_transform(self, predicted_value: Sequence[float] | np.ndarray | pd.Series) -> pd.Series:
+        """Fit on a batch and tier the same batch (the usual scoring call)."""
+        return self.fit(predicted_value).transform(predicted_value)
+
+
+class TierConfig(BaseModel):
+    """The YAML form of `ValueTiers`; validated on load with the estimator's own checks."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    mode: Literal["quantile", "fixed"] = "quantile"
+    high_quantile: float = 0.8
+    mid_quantile: float = 0.5
+    high_amount: float | None = None
+    mid_amount: float | None = None
+    zero_value: float = 0.01
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TierConfig:
+        """Fail when the YAML is read, not at the first scoring run."""
+        _check_tier_params(
+            self.mode,
+            self.high_quantile,
+            self.mid_quantile,
+            self.high_amount,
+            self.mid_amount,
+            self.zero_value,
+        )
+        return self
+
+    def build(self) -> ValueTiers:
+        """An unfitted estimator with these parameters."""
+        return ValueTiers(**self.model_dump())
