@@ -14,15 +14,15 @@ Campaign log contract (Parquet, one row per targeted user and campaign):
 - `segment` (string): `"<lifecycle_stage>/<value_tier>"`, the action catalogue's `by_segment`
   key (e.g. `at_risk/high`); `lifecycle_stage` and `value_tier` (strings) are its two halves.
 
-`lifecycle_stage` is observable from the event log at the cutoff: `new` (first event within the
-last 14 days), `active` (last event within 14 days), `at_risk` (last event 15-90 days ago),
-`dormant` (91-365 days ago). `value_tier` is the simulator's latent value segment (high 15 %,
-mid 35 %, low 50 % of users), standing in for a predicted tier. Eligibility: `new` →
-welcome_offer; `active` → habit_nudge (high) or, at random, habit_nudge / referral_incentive
-(mid, low); `at_risk` → vip_care (every tier, so its heterogeneity is learnable); `dormant` →
-winback_offer. Of the eligible users `target_share` are targeted, and of those `treated_share`
-treated. A treated user's churn hazard is multiplied by exp(-lift), usage by exp(lift / 2) and
-the chance of returning from dormancy by exp(1.5 lift) for 30 days.
+`lifecycle_stage` is observable from events before the cutoff: `new` (first event ≤ 14 days
+ago), `active` (last event ≤ 14 days ago), `at_risk` (15-90 days), `dormant` (91-365 days).
+`value_tier` is the simulator's latent value segment (high 15 %, mid 35 %, low 50 % of users),
+standing in for a predicted tier. Eligibility: `new` → welcome_offer; `active` → habit_nudge
+(high) or, at random, habit_nudge / referral_incentive (mid, low); `at_risk` → vip_care (every
+tier, so its heterogeneity is learnable); `dormant` → winback_offer. Of the eligible users
+`target_share` are targeted, and of those `treated_share` treated. A treated user's churn hazard
+is multiplied by exp(-lift), usage by exp(lift / 2) and the chance of returning from dormancy by
+exp(1.5 lift), for 30 days.
 
 The truth file (`<stem>.truth.json`) lists per action and segment: `lift`, `n_targeted`,
 `churn_if_control` and `churn_if_treated` (share of targeted users with no event in the 30-day
@@ -79,13 +79,16 @@ TRUE_LIFT: dict[tuple[str, str], float] = {
 }
 
 
+def _cell(action: str, segment: str) -> tuple[int, int, int]:
+    """(action, stage, tier) indices of a TRUE_LIFT key."""
+    stage, tier = segment.split("/")
+    return ACTIONS.index(action), LIFECYCLE_STAGES.index(stage), VALUE_SEGMENTS.index(tier)
+
+
 def _lift_table() -> np.ndarray:
     table = np.zeros((len(ACTIONS), len(LIFECYCLE_STAGES), len(VALUE_SEGMENTS)))
-    for (action, segment), lift in TRUE_LIFT.items():
-        stage, tier = segment.split("/")
-        table[ACTIONS.index(action), LIFECYCLE_STAGES.index(stage), VALUE_SEGMENTS.index(tier)] = (
-            lift
-        )
+    for key, lift in TRUE_LIFT.items():
+        table[_cell(*key)] = lift
     return table
 
 
@@ -210,7 +213,9 @@ class TruthTally:
         default_factory=lambda: np.zeros((len(ACTIONS), len(LIFECYCLE_STAGES), 3, 3))
     )
 
-    def add(self, assignment: Assignment, churn_treated: np.ndarray, churn_control: np.ndarray):
+    def add(
+        self, assignment: Assignment, churn_treated: np.ndarray, churn_control: np.ndarray
+    ) -> None:
         """Count one campaign's targeted users (both arms' potential outcomes)."""
         cell = (assignment.action, assignment.stage, assignment.tier)
         np.add.at(self.sums, (*cell, 0), 1.0)
@@ -218,19 +223,14 @@ class TruthTally:
         np.add.at(self.sums, (*cell, 2), churn_control.astype(float))
 
     def merge(self, other: TruthTally) -> None:
+        """Add another chunk's counts (chunks hold disjoint users)."""
         self.sums += other.sums
 
     def records(self) -> list[dict[str, object]]:
         """One record per (action, segment) in the true-lift table, in catalogue order."""
         out: list[dict[str, object]] = []
         for (action, segment), lift in TRUE_LIFT.items():
-            stage, tier = segment.split("/")
-            index = (
-                ACTIONS.index(action),
-                LIFECYCLE_STAGES.index(stage),
-                VALUE_SEGMENTS.index(tier),
-            )
-            n, treated, control = self.sums[index]
+            n, treated, control = self.sums[_cell(action, segment)]
             record: dict[str, object] = {
                 "action_id": action,
                 "segment": segment,

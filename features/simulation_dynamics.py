@@ -41,8 +41,11 @@ _VIEW_RATE = 0.8  # page views per session, on average
 _RATE_SHAPE = 4.0  # spread of habitual usage between users (gamma shape)
 _DRIFT_MEAN, _DRIFT_SPREAD = -0.0005, 0.002  # daily drift of log engagement across users
 _ENGAGEMENT_NOISE = 0.03  # day-to-day random walk of log engagement
-_BASE_HAZARD = 0.0012  # daily churn hazard of an average, satisfied user
+_BASE_HAZARD = 0.0008  # daily churn hazard of an average, satisfied user
 _REACTIVATION_RATE = 0.0025  # daily chance that a dormant user comes back
+_SATISFACTION_RECOVERY = 0.015  # share of the gap to normal satisfaction closed per day
+_TICKET_HIT, _BAD_PURCHASE_HIT = 0.25, 0.35  # satisfaction lost to a ticket, a bad order
+_DISSATISFACTION_HAZARD = 4.0  # log-hazard per unit of lost satisfaction
 _REFUND_RING = 8  # refunds land 1-7 days after the purchase that went wrong
 _MISSING_DAY = -1_000_000
 
@@ -119,7 +122,6 @@ def draw_population(n_users: int, days: int, rng: np.random.Generator) -> Popula
     buy_alpha = np.array([a for a, _ in _SEGMENT_BUY_BETA])[segment]
     buy_beta = np.array([b for _, b in _SEGMENT_BUY_BETA])[segment]
     hour_mode = rng.choice(3, size=n_users, p=(0.55, 0.30, 0.15))  # evening, midday, morning
-
     return Population(
         acquisition_day=draw_acquisition_days(n_users, days, rng),
         channel=channel,
@@ -224,9 +226,9 @@ def step_day(
 
     state.satisfaction = np.clip(
         state.satisfaction
-        + 0.03 * (pop.satisfaction_base - state.satisfaction)
-        - 0.15 * ticket
-        - 0.25 * bad_purchase,
+        + _SATISFACTION_RECOVERY * (pop.satisfaction_base - state.satisfaction)
+        - _TICKET_HIT * ticket
+        - _BAD_PURCHASE_HIT * bad_purchase,
         0.0,
         1.0,
     )
@@ -248,7 +250,7 @@ def step_day(
         math.log(_BASE_HAZARD)
         - 0.7 * np.log(pop.base_rate / _MEAN_SESSION_RATE)
         - 0.9 * state.log_engagement
-        + 3.0 * (1.0 - state.satisfaction)
+        + _DISSATISFACTION_HAZARD * (1.0 - state.satisfaction)
         + _CHANNEL_LOG_HAZARD[pop.channel]
         + math.log(_UNACTIVATED_HAZARD) * unactivated
         - lift
