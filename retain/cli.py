@@ -9,7 +9,10 @@ from __future__ import annotations
 import typer
 
 from features.cli import features
+from features.simulation_cli import simulate
 from retain.demo import demo
+from serving import cli as serving_cli
+from training import cli as training_cli
 
 app = typer.Typer(
     name="retain",
@@ -23,16 +26,15 @@ app.command("demo")(demo)
 app.command("features")(features)
 
 
-def _register_optional() -> None:
-    """Stages still landing register themselves only when their module is present."""
-    try:
-        from features.simulation_cli import simulate
-    except ImportError:
-        return
-    app.command("simulate")(simulate)
-
-
-_register_optional()
+app.command("simulate")(simulate)
+app.command("train")(training_cli.train)
+app.command("tune")(training_cli.tune)
+app.command("backtest")(training_cli.backtest)
+app.command("promote")(training_cli.promote)
+app.command("rollback")(training_cli.rollback)
+app.command("score")(serving_cli.score)
+app.command("churn-list")(serving_cli.churn_list)
+app.command("serve")(serving_cli.serve)
 
 
 def main() -> None:

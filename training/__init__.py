@@ -1,1 +1,52 @@
-"""Training: LightGBM churn and value models tracked in MLflow (issue 3)."""
+"""Training: LightGBM churn and value models, out-of-time evaluation, MLflow, Optuna, registry.
+
+Why lazy exports: importing `training` (as MLflow does when it unpickles an estimator in a
+serving process) must stay cheap and free of side effects, so the names below are resolved
+from their modules on first use (PEP 562) instead of importing MLflow, Optuna and the feature
+engine up front.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+_EXPORTS: dict[str, str] = {
+    "ChurnClassifier": "training.estimators",
+    "ValueRegressor": "training.estimators",
+    "ExperimentConfig": "training.config",
+    "ConfigError": "training.config",
+    "load_config": "training.config",
+    "write_config": "training.config",
+    "TrainingData": "training.datasets",
+    "build_training_data": "training.datasets",
+    "cutoff_schedule": "training.datasets",
+    "data_fingerprint": "training.datasets",
+    "evaluate": "training.evaluate",
+    "train_models": "training.train",
+    "TrainResult": "training.runs",
+    "ModelInfo": "training.registry",
+    "load_champion": "training.registry",
+    "load_model": "training.registry",
+    "model_info": "training.registry",
+    "REGISTERED_NAMES": "training.registry",
+    "PromotionDecision": "training.promotion",
+    "promote": "training.promotion",
+    "rollback": "training.promotion",
+    "tune": "training.tune",
+    "backtest": "training.backtest",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'training' has no attribute {name!r}")
+    value = getattr(import_module(_EXPORTS[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

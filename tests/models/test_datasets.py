@@ -1,0 +1,105 @@
+"""Training sets over time: the cutoff schedule, the embargo and the out-of-time split."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from features import WindowConfig
+from training.config import CutoffConfig
+from training.datasets import (
+    TrainingData,
+    cutoff_schedule,
+    data_fingerprint,
+    latest_labelled_cutoff,
+    report_half,
+    training_cutoffs,
+)
+
+WINDOWS = WindowConfig(churn_horizon_days=30, value_horizon_days=90)
+
+
+def test_latest_labelled_cutoff_leaves_a_full_label_window() -> None:
+    # Events end 2024-12-31 12:00; the 90-day label window must end by then.
+    last = datetime(2024, 12, 31, 12)
+    assert latest_labelled_cutoff(last, 90) == datetime(2024, 10, 2)
+    assert latest_labelled_cutoff(datetime(2024, 12, 31), 90) == datetime(2024, 10, 2)
+
+
+def test_schedule_counts_back_in_steps_from_the_out_of_time_cutoff() -> None:
+    schedule = cutoff_schedule(
+        datetime(2024, 1, 1), datetime(2024, 12, 31), WINDOWS, CutoffConfig(step_days=30, count=4)
+    )
+    assert schedule == [
+        datetime(2024, 7, 4),
+        datetime(2024, 8, 3),
+        datetime(2024, 9, 2),
+        datetime(2024, 10, 2),
+    ]
+
+
+def test_schedule_respects_minimum_history_and_explicit_dates() -> None:
+    short = CutoffConfig(step_days=30, count=12, min_history_days=200)
+    schedule = cutoff_schedule(datetime(2024, 1, 1), datetime(2024, 12, 31), WINDOWS, short)
+    assert schedule[0] >= datetime(2024, 7, 19) and schedule[-1] == datetime(2024, 10, 2)
+    explicit = CutoffConfig(explicit=(date(2024, 11, 1), date(2024, 6, 1), date(2024, 8, 1)))
+    schedule = cutoff_schedule(datetime(2024, 1, 1), datetime(2024, 12, 31), WINDOWS, explicit)
+    assert schedule == [datetime(2024, 6, 1), datetime(2024, 8, 1)]  # Nov 1 is not labelled
+
+
+def test_too_little_history_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="need at least two"):
+        cutoff_schedule(datetime(2024, 1, 1), datetime(2024, 5, 1), WINDOWS, CutoffConfig())
+
+
+def test_training_cutoffs_are_embargoed_by_the_label_horizon() -> None:
+    schedule = [datetime(2024, 6, 1), datetime(2024, 7, 1), datetime(2024, 8, 1)]
+    oot = datetime(2024, 8, 1)
+    assert training_cutoffs(schedule, oot, 30) == schedule[:2]
+    assert training_cutoffs(schedule, oot, 45) == schedule[:1]
+    assert training_cutoffs(schedule, oot, 90) == []
+
+
+def test_report_half_is_stable_and_splits_about_half() -> None:
+    users = pd.Series([f"u{i}" for i in range(10_000)])
+    first, second = report_half(users), report_half(users.sample(frac=1.0, random_state=1))
+    assert 0.45 < first.mean() < 0.55
+    by_user = dict(zip(users, first, strict=True))
+    shuffled = users.sample(frac=1.0, random_state=1)
+    assert all(by_user[u] == flag for u, flag in zip(shuffled, second, strict=True))
+
+
+@pytest.mark.parametrize("kind", ["churn", "value"])
+def test_split_never_trains_on_labels_that_reach_the_out_of_time_cutoff(
+    training_data: TrainingData, kind: str
+) -> None:
+    data = training_data.for_model(kind)  # type: ignore[arg-type]
+    horizon = training_data.horizon(kind)  # type: ignore[arg-type]
+    assert data.oot_cutoff == training_data.schedule[-1]
+    assert data.train_cutoffs and all(
+        (data.oot_cutoff - t).days >= horizon for t in data.train_cutoffs
+    )
+    frame = training_data.frame
+    trained_on = frame[frame["as_of"].isin(data.train_cutoffs)]
+    label = "churned" if kind == "churn" else "future_value"
+    assert len(data.X_train) == trained_on[label].notna().sum()
+    fit_users = set(frame.loc[frame["as_of"] == data.oot_cutoff, "user_id"])
+    report_users = set(data.report_keys["user_id"])
+    assert report_users <= fit_users and len(data.X_fit) + len(data.X_report) > 0
+    assert not set(data.X_train.columns) & {"churned", "future_value", "user_id", "as_of"}
+
+
+def test_fingerprint_changes_with_content_not_with_location(tmp_path: Path) -> None:
+    first = tmp_path / "a" / "events.csv"
+    first.parent.mkdir()
+    first.write_text("user_id,event_time,event_type\nu1,2024-01-01,visit\n")
+    copy = tmp_path / "b" / "events.csv"
+    copy.parent.mkdir()
+    copy.write_bytes(first.read_bytes())
+    assert data_fingerprint(first) == data_fingerprint(copy)
+    copy.write_text("user_id,event_time,event_type\nu2,2024-01-01,visit\n")  # same size
+    assert data_fingerprint(first) != data_fingerprint(copy)
+    assert len(data_fingerprint(tmp_path / "a")) == 64

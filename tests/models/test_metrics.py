@@ -1,0 +1,78 @@
+"""Out-of-time metrics on tiny inputs whose answers are worked out by hand."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from training.metrics import (
+    churn_metrics,
+    compare,
+    decile_mape,
+    expected_calibration_error,
+    lift_and_recall_at,
+    normalized_gini,
+    top_share,
+    value_metrics,
+)
+
+
+def test_expected_calibration_error_by_hand() -> None:
+    # Bin 0.1-0.2: p=0.15 twice, observed 0/2 -> |0.15-0| = 0.15, weight 0.5.
+    # Bin 0.8-0.9: p=0.85 twice, observed 2/2 -> |0.85-1| = 0.15, weight 0.5.
+    y = np.array([0, 0, 1, 1])
+    p = np.array([0.15, 0.15, 0.85, 0.85])
+    assert expected_calibration_error(y, p) == pytest.approx(0.15)
+    assert expected_calibration_error(np.array([0, 1]), np.array([0.5, 0.5])) == pytest.approx(0.0)
+
+
+def test_lift_and_recall_in_the_top_tenth() -> None:
+    # 20 users, 4 churners; the top 10% (2 users) are both churners.
+    y = np.array([1, 1, 1, 1] + [0] * 16)
+    score = np.array([0.9, 0.8, 0.1, 0.1] + [0.2] * 16)
+    lift, recall = lift_and_recall_at(y, score)
+    assert lift == pytest.approx(1.0 / 0.2)  # churn rate 100% in the top vs 20% overall
+    assert recall == pytest.approx(2 / 4)
+
+
+def test_churn_metrics_perfect_and_reversed_ranking() -> None:
+    y = np.array([0, 0, 0, 1, 1])
+    perfect = churn_metrics(y, np.array([0.1, 0.2, 0.3, 0.8, 0.9]))
+    assert perfect["roc_auc"] == 1.0 and perfect["pr_auc"] == 1.0
+    reversed_ = churn_metrics(y, np.array([0.9, 0.8, 0.7, 0.2, 0.1]))
+    assert reversed_["roc_auc"] == 0.0
+    assert perfect["brier"] == pytest.approx((0.01 + 0.04 + 0.09 + 0.04 + 0.01) / 5)
+    assert math.isnan(churn_metrics(np.zeros(3), np.array([0.1, 0.2, 0.3]))["roc_auc"])
+
+
+def test_normalized_gini_is_one_for_the_perfect_order_and_negative_reversed() -> None:
+    y = np.array([0.0, 0.0, 10.0, 50.0, 100.0])
+    assert normalized_gini(y, y) == pytest.approx(1.0)
+    assert normalized_gini(y, y * 2 + 1) == pytest.approx(1.0)  # only the order matters
+    assert normalized_gini(y, -y) < 0
+    assert math.isnan(normalized_gini(np.zeros(4), np.arange(4.0)))
+
+
+def test_top_share_and_decile_mape() -> None:
+    y = np.array([100.0] + [0.0] * 9)
+    assert top_share(y, np.arange(10.0)[::-1]) == pytest.approx(1.0)  # user 0 ranked first
+    assert top_share(y, np.arange(10.0)) == pytest.approx(0.0)
+    # Ten users, one per decile, predicted 10% too high everywhere -> MAPE 0.1.
+    actual = np.arange(1.0, 11.0)
+    assert decile_mape(actual, actual * 1.1) == pytest.approx(0.1)
+
+
+def test_value_metrics_constant_prediction_has_no_rank_correlation() -> None:
+    metrics = value_metrics(np.array([0.0, 5.0, 10.0]), np.array([3.0, 3.0, 3.0]))
+    assert math.isnan(metrics["spearman"])
+    assert metrics["mae"] == pytest.approx((3 + 2 + 7) / 3)
+
+
+def test_compare_names_each_headline_metric_the_model_loses_on() -> None:
+    model = {"roc_auc": 0.80, "pr_auc": 0.50, "brier": 0.20}
+    baseline = {"roc_auc": 0.70, "pr_auc": 0.55, "brier": 0.10}
+    assert compare(model, baseline, ("roc_auc",)) == []
+    lost = compare(model, baseline, ("roc_auc", "pr_auc", "brier"))
+    assert [item.split()[0] for item in lost] == ["pr_auc", "brier"]

@@ -1,0 +1,212 @@
+"""Typed experiment configs: what to train, parsed from `experiments/*.yaml`.
+
+Why typed and strict (`extra="forbid"`): a misspelt key in a YAML file must fail loudly before
+an hour of training, not be silently ignored. Where to log (the tracking URI) is deliberately
+not part of a config: it comes from `MLFLOW_TRACKING_URI` (see `training.tracking`).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from features import FEATURE_SET, WindowConfig
+
+ModelKind = Literal["churn", "value"]
+MODEL_KINDS: tuple[ModelKind, ...] = ("churn", "value")
+Calibration = Literal["isotonic", "sigmoid", "none"]
+
+
+class ConfigError(ValueError):
+    """An experiment config that cannot be read or is invalid; the message names the key."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DataConfig(_Strict):
+    """Where events come from; `retain train --events PATH` overrides `events`."""
+
+    events: str | None = Field(None, description="Event file or folder (the CLI flag wins).")
+    engine: Literal["duckdb", "spark"] = "duckdb"
+    format: str = Field("auto", description="auto, events, cdnow or online_retail.")
+
+
+class CutoffConfig(_Strict):
+    """Which cutoffs are stacked into the training set.
+
+    By default the schedule counts back from the latest fully labelled cutoff (the out-of-time
+    cutoff) in steps of `step_days`, keeping at most `count` cutoffs and none earlier than
+    `first` or than `min_history_days` after the first event. `explicit` replaces all of that;
+    explicit cutoffs whose label window is not fully observed are dropped (and reported).
+    """
+
+    step_days: int = Field(30, gt=0, le=365)
+    count: int = Field(6, ge=2, le=120, description="Cutoffs including the out-of-time one.")
+    first: date | None = None
+    last: date | None = Field(None, description="Latest cutoff considered (default: newest).")
+    min_history_days: int = Field(90, ge=0, le=3650)
+    explicit: tuple[date, ...] | None = None
+
+    @field_validator("explicit")
+    @classmethod
+    def _sorted_unique(cls, value: tuple[date, ...] | None) -> tuple[date, ...] | None:
+        if value is None:
+            return None
+        if len(set(value)) < 2:
+            raise ValueError("explicit cutoffs need at least two distinct dates")
+        return tuple(sorted(set(value)))
+
+    @model_validator(mode="after")
+    def _first_before_last(self) -> CutoffConfig:
+        if self.first and self.last and self.first >= self.last:
+            raise ValueError(f"cutoffs.first ({self.first}) must be before cutoffs.last")
+        return self
+
+
+class LightGBMParams(_Strict):
+    """The LightGBM settings we tune; anything else keeps LightGBM's default on purpose."""
+
+    learning_rate: float = Field(0.05, gt=0, le=1)
+    num_leaves: int = Field(31, ge=2, le=4096)
+    max_depth: int = Field(-1, ge=-1, le=64)
+    min_child_samples: int = Field(50, ge=1)
+    feature_fraction: float = Field(0.9, gt=0, le=1)
+    bagging_fraction: float = Field(0.8, gt=0, le=1)
+    bagging_freq: int = Field(1, ge=0)
+    lambda_l1: float = Field(0.0, ge=0)
+    lambda_l2: float = Field(1.0, ge=0)
+    min_split_gain: float = Field(0.0, ge=0)
+    max_bin: int = Field(255, ge=2, le=65535)
+    num_threads: int = Field(0, ge=0, description="0: OpenMP default (all cores).")
+    seed: int = 7
+
+    def lightgbm(self) -> dict[str, float | int]:
+        """The parameters as LightGBM's `params` dict."""
+        return self.model_dump()
+
+
+class ChurnModelConfig(_Strict):
+    """The churn classifier: boosting settings and how probabilities are calibrated."""
+
+    params: LightGBMParams = LightGBMParams()
+    num_boost_round: int = Field(2000, ge=1)
+    early_stopping_rounds: int = Field(50, ge=1)
+    calibration: Calibration = "sigmoid"
+
+
+class ValueModelConfig(_Strict):
+    """The value regressor: Tweedie boosting suited to zero-inflated, heavy-tailed spend."""
+
+    params: LightGBMParams = LightGBMParams()
+    num_boost_round: int = Field(2000, ge=1)
+    early_stopping_rounds: int = Field(50, ge=1)
+    tweedie_variance_power: float = Field(1.3, gt=1.0, lt=2.0)
+
+
+class PromotionConfig(_Strict):
+    """A challenger replaces the champion only if its metric is higher by at least `margin`."""
+
+    churn_metric: Literal["roc_auc", "pr_auc", "lift_at_10", "recall_at_10"] = "pr_auc"
+    value_metric: Literal["spearman", "gini", "top10_share"] = "gini"
+    margin: float = Field(0.005, ge=0, le=1)
+
+
+class TuningConfig(_Strict):
+    """The Optuna budget; the search space itself lives in `training.tune`."""
+
+    model: ModelKind = "churn"
+    trials: int = Field(20, ge=1, le=10_000)
+    timeout_s: float | None = Field(None, gt=0)
+    seed: int = 7
+
+
+class ExperimentConfig(_Strict):
+    """One experiment: data, windows, cutoffs, feature set, models and their budgets."""
+
+    name: str = Field("default", pattern=r"^[A-Za-z0-9_.-]+$")
+    description: str = ""
+    experiment: str = Field("retain", description="MLflow experiment the runs go to.")
+    data: DataConfig = DataConfig()
+    windows: WindowConfig = WindowConfig()
+    cutoffs: CutoffConfig = CutoffConfig()
+    feature_set: str = FEATURE_SET.id
+    models: tuple[ModelKind, ...] = MODEL_KINDS
+    churn: ChurnModelConfig = ChurnModelConfig()
+    value: ValueModelConfig = ValueModelConfig()
+    promotion: PromotionConfig = PromotionConfig()
+    tuning: TuningConfig = TuningConfig()
+
+    @field_validator("feature_set")
+    @classmethod
+    def _known_feature_set(cls, value: str) -> str:
+        if value != FEATURE_SET.id:
+            raise ValueError(
+                f"feature set {value!r} is not the one this build computes ({FEATURE_SET.id!r})"
+            )
+        return value
+
+    @field_validator("models")
+    @classmethod
+    def _models_unique(cls, value: tuple[ModelKind, ...]) -> tuple[ModelKind, ...]:
+        if not value:
+            raise ValueError("models must name at least one of: churn, value")
+        return tuple(dict.fromkeys(value))
+
+    def with_windows(self, windows: WindowConfig) -> ExperimentConfig:
+        """A copy with other windows (the CLI's shared horizon flags)."""
+        return self.model_copy(update={"windows": windows})
+
+    def to_yaml(self) -> str:
+        """The resolved config as YAML: what gets logged with every run and written by tuning."""
+        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
+
+
+def _format_errors(error: ValidationError) -> str:
+    lines = []
+    for item in error.errors():
+        where = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        lines.append(f"  {where}: {item['msg']}")
+    return "\n".join(lines)
+
+
+def parse_config(data: object, source: str = "config") -> ExperimentConfig:
+    """Validate a mapping (from YAML or code) into an ExperimentConfig with readable errors."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"{source}: expected a mapping at the top level, got {type(data).__name__}"
+        )
+    try:
+        return ExperimentConfig.model_validate(data)
+    except ValidationError as error:
+        raise ConfigError(f"{source} is invalid:\n{_format_errors(error)}") from error
+
+
+def load_config(path: str | Path | None) -> ExperimentConfig:
+    """Read an experiment YAML; no path means the defaults (both models, default windows)."""
+    if path is None:
+        return ExperimentConfig()
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such config file")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML ({error})") from error
+    return parse_config(data, str(path))
+
+
+def write_config(config: ExperimentConfig, path: str | Path) -> Path:
+    """Write a config as YAML (used by tuning to save the best parameters as a new experiment)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    header = f"# {config.description}\n" if config.description else ""
+    path.write_text(header + config.to_yaml())
+    return path

@@ -1,0 +1,151 @@
+"""One MLflow run per trained model: provenance, config, metrics, charts, model, registration.
+
+Why all in one place: "tracking is complete and boring" only holds if every path that trains
+a model (train, tune's final refit, the demo) logs through the same function. Metric names:
+the model's OOT metrics are `oot_<metric>`; each baseline's are `<baseline>_oot_<metric>`.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from training import plots
+from training.config import ExperimentConfig
+from training.datasets import TrainingData
+from training.evaluate import Outcome
+from training.registry import OOT_PREFIX, register
+from training.tracking import finite, flatten, provenance_tags
+
+
+@dataclass
+class TrainResult:
+    """What `retain train` prints for one model."""
+
+    kind: str
+    run_id: str
+    model_uri: str
+    version: str | None
+    aliases: list[str]
+    metrics: dict[str, float]
+    baseline_metrics: dict[str, dict[str, float]]
+    warning: str | None = None
+    params: dict[str, object] = field(default_factory=dict)
+
+
+def run_params(config: ExperimentConfig, data: TrainingData, outcome: Outcome) -> dict[str, object]:
+    """Flat parameters: windows, cutoffs, this model's settings, the split and provenance."""
+    resolved = config.model_dump(mode="json")
+    params = flatten("windows", resolved["windows"])
+    params.update(flatten("cutoffs", resolved["cutoffs"]))
+    params.update(flatten(outcome.kind, resolved[outcome.kind]))
+    params.update(outcome.data.summary())
+    params.update(
+        {
+            "config_name": config.name,
+            "feature_set_id": config.feature_set,
+            "data_fingerprint": data.fingerprint,
+            "data_source": data.source,
+            "schedule": ",".join(f"{t:%Y-%m-%d}" for t in data.schedule),
+        }
+    )
+    return params
+
+
+def _figures(outcome: Outcome) -> dict[str, object]:
+    y = outcome.data.y_report.to_numpy(dtype=float)
+    curves = {"model": outcome.predictions, **outcome.baseline_predictions}
+    estimator = outcome.estimator
+    contributions = estimator.contributions(outcome.data.X_report)
+    figures: dict[str, object] = {
+        "feature_importance": plots.importance_figure(estimator.feature_importance()),
+    }
+    if outcome.kind == "churn":
+        figures["roc_curve"] = plots.roc_figure(y, curves)
+        figures["pr_curve"] = plots.pr_figure(y, curves)
+        figures["calibration"] = plots.calibration_figure(y, curves)
+        figures["gain_lift"] = plots.gain_figure(y, curves, "churners")
+        space = "churn log-odds (raw score)"
+    else:
+        figures["gain_lift"] = plots.gain_figure(np.clip(y, 0, None), curves, "future value")
+        figures["value_deciles"] = plots.value_deciles_figure(y, curves)
+        space = "log of expected value (raw score)"
+    figures["contributions_summary"] = plots.contribution_figure(
+        contributions, outcome.data.X_report, space
+    )
+    return figures
+
+
+def _log_tables(outcome: Outcome, folder: Path) -> None:
+    estimator = outcome.estimator
+    estimator.feature_importance().rename_axis("feature").to_csv(folder / "feature_importance.csv")
+    contributions = estimator.contributions(outcome.data.X_report)
+    summary = contributions.abs().mean().sort_values(ascending=False)
+    summary.rename("mean_abs_contribution").rename_axis("feature").to_csv(
+        folder / "contributions_summary.csv"
+    )
+
+
+def log_training_run(
+    outcome: Outcome,
+    config: ExperimentConfig,
+    data: TrainingData,
+    *,
+    register_model: bool = True,
+    run_name: str | None = None,
+    nested: bool = False,
+    extra_tags: dict[str, str] | None = None,
+) -> TrainResult:
+    """Log one fitted model and its baselines as an MLflow run; register it if asked."""
+    import mlflow
+
+    from training.pyfunc import log_estimator
+
+    kind = outcome.kind
+    tags = provenance_tags(config.feature_set, data.fingerprint, config.name, kind)
+    tags["beats_baselines"] = str(outcome.beats_baselines).lower()
+    tags.update(extra_tags or {})
+    warning = outcome.warning()
+    if warning:
+        tags["baseline_warning"] = warning[:5000]
+    with mlflow.start_run(
+        run_name=run_name or f"{config.name}-{kind}", tags=tags, nested=nested
+    ) as run:
+        params = run_params(config, data, outcome)
+        mlflow.log_params(params)
+        mlflow.log_text(config.to_yaml(), "config/resolved_config.yaml")
+        metrics = {f"{OOT_PREFIX}{k}": v for k, v in outcome.metrics.items()}
+        for name, values in outcome.baseline_metrics.items():
+            metrics.update({f"{name}_{OOT_PREFIX}{k}": v for k, v in values.items()})
+        metrics["beats_baselines"] = float(outcome.beats_baselines)
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = Path(tmp)
+            plots.save_all(_figures(outcome), folder / "plots")  # type: ignore[arg-type]
+            (folder / "tables").mkdir()
+            _log_tables(outcome, folder / "tables")
+            mlflow.log_artifacts(str(folder))
+        info = log_estimator(outcome.estimator, outcome.data.X_report, kind)
+        mlflow.log_metrics(finite(metrics), model_id=info.model_id)
+        version, aliases = None, []
+        if register_model:
+            version_tags = {
+                "feature_set_id": config.feature_set,
+                "data_fingerprint": data.fingerprint,
+                "oot_cutoff": f"{outcome.data.oot_cutoff:%Y-%m-%d}",
+                "beats_baselines": tags["beats_baselines"],
+            }
+            version, aliases = register(info.model_uri, kind, run.info.run_id, version_tags)
+    return TrainResult(
+        kind=kind,
+        run_id=run.info.run_id,
+        model_uri=info.model_uri,
+        version=version,
+        aliases=aliases,
+        metrics=outcome.metrics,
+        baseline_metrics=outcome.baseline_metrics,
+        warning=warning,
+        params=params,
+    )

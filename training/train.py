@@ -1,0 +1,60 @@
+"""The training stage: events → stacked training set → models + baselines → MLflow + registry.
+
+Why a thin orchestrator: each step lives in its own module (datasets, evaluate, runs); this
+one only wires them in order so `retain train`, `retain demo` and tests share one path.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+from training.config import ExperimentConfig, ModelKind
+from training.datasets import TrainingData, build_training_data
+from training.evaluate import evaluate
+from training.runs import TrainResult, log_training_run
+from training.tracking import configure
+
+_log = logging.getLogger(__name__)
+Step = Callable[[str], None]
+
+
+def train_models(
+    config: ExperimentConfig,
+    events: str | Path | None = None,
+    *,
+    data: TrainingData | None = None,
+    tracking_uri: str | None = None,
+    register_model: bool = True,
+    models: tuple[ModelKind, ...] | None = None,
+    on_step: Step | None = None,
+) -> list[TrainResult]:
+    """Train, evaluate out of time, log and register every model the config names.
+
+    `data` skips loading (tests and tuning reuse one stacked set); otherwise `events` (or the
+    config's `data.events`) is read. A model that loses to a baseline is still logged and
+    registered as challenger (it will not pass promotion), and the loss is logged loudly.
+    """
+    step = on_step or (lambda message: None)
+    configure(tracking_uri, config.experiment)
+    if data is None:
+        source = events or config.data.events
+        if source is None:
+            raise ValueError("no events given: pass --events PATH or set data.events in the config")
+        step(f"loading events and building features from {source}")
+        data = build_training_data(
+            source,
+            config,
+            on_cutoff=lambda t, done, total: step(f"features at {t:%Y-%m-%d} ({done}/{total})"),
+        )
+    results = []
+    for kind in models or config.models:
+        step(f"training the {kind} model")
+        outcome = evaluate(data.for_model(kind), config)
+        step(f"logging the {kind} run to MLflow")
+        result = log_training_run(outcome, config, data, register_model=register_model)
+        if result.warning:
+            _log.warning(result.warning)
+        results.append(result)
+    return results
