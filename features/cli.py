@@ -8,14 +8,7 @@ from typing import Annotated
 
 import typer
 
-from features.cli_options import (
-    ActiveWindowOption,
-    ActivityEventsOption,
-    ChurnHorizonOption,
-    ValueHorizonOption,
-    parse_as_of,
-    window_config,
-)
+from features.cli_options import WindowFlags, parse_as_of, with_window_flags
 from features.contract import EventContractError
 from features.engines import ENGINES
 from features.output import check_output_path, write_frame
@@ -37,6 +30,7 @@ EngineOption = Annotated[
 ]
 
 
+@with_window_flags
 def features(
     events: EventsOption,
     as_of: Annotated[
@@ -54,19 +48,14 @@ def features(
     ] = False,
     engine: EngineOption = "duckdb",
     input_format: FormatOption = "auto",
-    churn_horizon_days: ChurnHorizonOption = None,
-    value_horizon_days: ValueHorizonOption = None,
-    active_window_days: ActiveWindowOption = None,
-    activity_events: ActivityEventsOption = None,
+    windows: WindowFlags = WindowFlags(),
 ) -> None:
     """Build point-in-time behavioural features for every user seen before the cutoff."""
     from features.loading import load_events
     from features.pipeline import feature_frame
 
     cutoff = parse_as_of(as_of)
-    windows = window_config(
-        None, churn_horizon_days, value_horizon_days, active_window_days, activity_events
-    )
+    window = windows.apply()
     if engine not in ENGINES:
         fail(f"unknown engine {engine!r}; choose one of: {', '.join(ENGINES)}")
     try:
@@ -79,7 +68,7 @@ def features(
             task = bar.add_task(f"loading events ({engine})", total=3)
             loaded = load_events(events, engine, fmt=input_format)
             bar.update(task, advance=1, description="building features")
-            frame = feature_frame(loaded, cutoff, windows, labels=labels)
+            frame = feature_frame(loaded, cutoff, window, labels=labels)
             bar.update(task, advance=1, description="writing")
             write_frame(frame, out)
             bar.update(task, advance=1, description="done")

@@ -5,8 +5,12 @@ Declared once so every command spells and documents the window flags the same wa
 
 from __future__ import annotations
 
+import functools
+import inspect
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 import typer
 
@@ -16,7 +20,7 @@ ChurnHorizonOption = Annotated[
     int | None,
     typer.Option(
         "--churn-horizon-days",
-        help="Days after the cutoff in which no activity means churn [default: 30].",
+        help="Days after the cutoff in which no activity means churn (default: 30).",
         min=1,
     ),
 ]
@@ -24,7 +28,7 @@ ValueHorizonOption = Annotated[
     int | None,
     typer.Option(
         "--value-horizon-days",
-        help="Days after the cutoff summed into future value [default: 90].",
+        help="Days after the cutoff summed into future value (default: 90).",
         min=1,
     ),
 ]
@@ -32,7 +36,7 @@ ActiveWindowOption = Annotated[
     int | None,
     typer.Option(
         "--active-window-days",
-        help="Days before the cutoff with activity that make a user active [default: 90].",
+        help="Days before the cutoff with activity that make a user active (default: 90).",
         min=1,
     ),
 ]
@@ -40,7 +44,7 @@ ActivityEventsOption = Annotated[
     str | None,
     typer.Option(
         "--activity-events",
-        help="Comma-separated event types that count as activity [default: all].",
+        help="Comma-separated event types that count as activity (default: all).",
     ),
 ]
 
@@ -65,6 +69,59 @@ def window_config(
     }
     current = (base or WindowConfig()).model_dump()
     return WindowConfig.model_validate({**current, **overrides})
+
+
+@dataclass(frozen=True)
+class WindowFlags:
+    """The four window flags as given on the command line (None: not given)."""
+
+    churn_horizon_days: int | None = None
+    value_horizon_days: int | None = None
+    active_window_days: int | None = None
+    activity_events: str | None = None
+
+    def apply(self, base: WindowConfig | None = None) -> WindowConfig:
+        """`base` (or the defaults) with the flags the user gave layered on top."""
+        return window_config(base, **asdict(self))
+
+
+_FLAG_OPTIONS: dict[str, Any] = {
+    "churn_horizon_days": ChurnHorizonOption,
+    "value_horizon_days": ValueHorizonOption,
+    "active_window_days": ActiveWindowOption,
+    "activity_events": ActivityEventsOption,
+}
+Command = TypeVar("Command", bound=Callable[..., Any])
+
+
+def with_window_flags(command: Command) -> Command:
+    """Give a Typer command the four shared window flags, delivered as `windows: WindowFlags`.
+
+    Why a decorator: every stage's command takes the same four flags; declaring them once here
+    (instead of four parameters repeated in every signature) keeps their names, help and
+    defaults identical across `features`, `train`, `tune`, `backtest` and `score`.
+    """
+    signature = inspect.signature(command, eval_str=True)
+    kept = [p for p in signature.parameters.values() if p.name != "windows"]
+    added = [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=option)
+        for name, option in _FLAG_OPTIONS.items()
+    ]
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        flags = WindowFlags(**{name: kwargs.pop(name, None) for name in _FLAG_OPTIONS})
+        return command(*args, windows=flags, **kwargs)
+
+    parameters = [
+        p.replace(kind=inspect.Parameter.KEYWORD_ONLY)
+        if p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD
+        else p
+        for p in kept
+    ]
+    wrapper.__signature__ = signature.replace(parameters=[*parameters, *added])  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {p.name: p.annotation for p in [*parameters, *added]}
+    return wrapper  # type: ignore[return-value]
 
 
 def parse_as_of(text: str) -> datetime:

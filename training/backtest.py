@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from training.config import ExperimentConfig, ModelKind
-from training.datasets import TrainingData, build_training_data
+from training.datasets import TrainingData, training_data_for
 from training.evaluate import evaluate
 from training.tracking import configure, finite, provenance_tags
 
@@ -94,11 +94,7 @@ def backtest(
     wide = widen_schedule(config, origins)
     if log_to_mlflow:
         configure(tracking_uri, config.experiment)
-    if data is None:
-        source = events or config.data.events
-        if source is None:
-            raise ValueError("no events given: pass --events PATH or set data.events in the config")
-        data = build_training_data(source, wide)
+    data = training_data_for(wide, events, data)
     results = []
     for kind in models or config.models:
         per_origin, summary = run_backtest(data, config, kind, origins, on_origin)

@@ -8,19 +8,17 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 from rich.panel import Panel
 from rich.table import Table
 
-from features.cli_options import (
-    ActiveWindowOption,
-    ActivityEventsOption,
-    ChurnHorizonOption,
-    ValueHorizonOption,
-    window_config,
-)
+from features.cli_options import WindowFlags, with_window_flags
+
+if TYPE_CHECKING:
+    from training.config import ExperimentConfig
+
 from retain.console import console, err_console, fail, progress
 
 EventsOption = Annotated[
@@ -47,15 +45,13 @@ TrackingOption = Annotated[
 KindOption = Annotated[str, typer.Option("--model", help="Which registered model: churn or value.")]
 
 
-def _config(
-    path: Path | None, churn: int | None, value: int | None, active: int | None, events: str | None
-):
+def _config(path: Path | None, windows: WindowFlags | None = None) -> ExperimentConfig:
     """The experiment config with the shared window flags layered on top."""
     from training.config import ConfigError, load_config
 
     try:
         config = load_config(path)
-        return config.with_windows(window_config(config.windows, churn, value, active, events))
+        return config.with_windows((windows or WindowFlags()).apply(config.windows))
     except (ConfigError, ValueError) as error:
         fail(str(error))
 
@@ -99,6 +95,7 @@ def _run_guarded(action):
         fail(str(error))
 
 
+@with_window_flags
 def train(
     events: EventsOption = None,
     config: ConfigOption = None,
@@ -110,17 +107,12 @@ def train(
         bool, typer.Option("--strict", help="Exit with status 1 if a model loses to a baseline.")
     ] = False,
     tracking_uri: TrackingOption = None,
-    churn_horizon_days: ChurnHorizonOption = None,
-    value_horizon_days: ValueHorizonOption = None,
-    active_window_days: ActiveWindowOption = None,
-    activity_events: ActivityEventsOption = None,
+    windows: WindowFlags = WindowFlags(),
 ) -> None:
     """Train churn and value models, evaluate out of time against baselines, log, register."""
     from training.train import train_models
 
-    cfg = _config(
-        config, churn_horizon_days, value_horizon_days, active_window_days, activity_events
-    )
+    cfg = _config(config, windows)
     kinds = _kinds(model, cfg.models)
     with progress() as bar:
         task = bar.add_task("training", total=None)
@@ -151,6 +143,7 @@ def train(
         raise typer.Exit(1)
 
 
+@with_window_flags
 def tune(
     config: ConfigOption = None,
     trials: Annotated[
@@ -171,17 +164,12 @@ def tune(
         ),
     ] = None,
     tracking_uri: TrackingOption = None,
-    churn_horizon_days: ChurnHorizonOption = None,
-    value_horizon_days: ValueHorizonOption = None,
-    active_window_days: ActiveWindowOption = None,
-    activity_events: ActivityEventsOption = None,
+    windows: WindowFlags = WindowFlags(),
 ) -> None:
     """Search LightGBM parameters with Optuna (nested MLflow runs); write the best as a config."""
     from training.tune import tune as run_tune
 
-    cfg = _config(
-        config, churn_horizon_days, value_horizon_days, active_window_days, activity_events
-    )
+    cfg = _config(config, windows)
     kind = _kinds(model, (cfg.tuning.model,))[0]
     n = trials or cfg.tuning.trials
     with progress() as bar:
@@ -218,6 +206,7 @@ def tune(
     )
 
 
+@with_window_flags
 def backtest(
     events: EventsOption = None,
     config: ConfigOption = None,
@@ -226,17 +215,12 @@ def backtest(
         int, typer.Option("--origins", help="Successive OOT cutoffs to evaluate at.", min=2)
     ] = 3,
     tracking_uri: TrackingOption = None,
-    churn_horizon_days: ChurnHorizonOption = None,
-    value_horizon_days: ValueHorizonOption = None,
-    active_window_days: ActiveWindowOption = None,
-    activity_events: ActivityEventsOption = None,
+    windows: WindowFlags = WindowFlags(),
 ) -> None:
     """Rolling-origin backtest: train and evaluate at successive cutoffs; report stability."""
     from training.backtest import backtest as run_backtest
 
-    cfg = _config(
-        config, churn_horizon_days, value_horizon_days, active_window_days, activity_events
-    )
+    cfg = _config(config, windows)
     kinds = _kinds(model, cfg.models)
     with progress() as bar:
         task = bar.add_task("backtest", total=None)
@@ -290,7 +274,7 @@ def promote(
     from training.tracking import configure
 
     kind = _kinds(model, ())[0]
-    cfg = _config(config, None, None, None, None)
+    cfg = _config(config)
     promotion = (
         cfg.promotion if margin is None else cfg.promotion.model_copy(update={"margin": margin})
     )

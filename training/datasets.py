@@ -234,6 +234,22 @@ def build_training_data(
     )
 
 
+def training_data_for(
+    config: ExperimentConfig,
+    events: str | Path | None = None,
+    data: TrainingData | None = None,
+    on_cutoff: Callable[[datetime, int, int], None] | None = None,
+) -> TrainingData:
+    """`data` when given (tests and tuning reuse one stacked set), else built from `events`
+    or, failing that, the config's `data.events`."""
+    if data is not None:
+        return data
+    source = events or config.data.events
+    if source is None:
+        raise ValueError("no events given: pass --events PATH or set data.events in the config")
+    return build_training_data(source, config, on_cutoff)
+
+
 def oot_evaluation_set(
     events: str | Path, config: ExperimentConfig, kind: ModelKind
 ) -> tuple[pd.DataFrame, pd.Series, datetime, str]:

@@ -101,6 +101,32 @@ class _Booster(BaseEstimator):
     def _objective_params(self) -> dict[str, Any]:
         return {}
 
+    def _target(self, y: pd.Series | np.ndarray) -> np.ndarray:
+        return np.asarray(y, dtype=float)
+
+    def _after_boosting(self, X_valid: pd.DataFrame, y_valid: np.ndarray) -> None:  # noqa: N803
+        """A hook for work on the out-of-time rows once the trees are fixed (calibration)."""
+
+    def fit(
+        self,
+        X: pd.DataFrame,  # noqa: N803
+        y: pd.Series | np.ndarray,
+        X_valid: pd.DataFrame | None = None,  # noqa: N803
+        y_valid: pd.Series | np.ndarray | None = None,
+        callbacks: list[Any] | None = None,
+    ) -> _Booster:
+        """Boost on (X, y), stop early (and calibrate) on the out-of-time (X_valid, y_valid).
+
+        Out-of-time rows are required, not optional: without them there is nothing honest to
+        stop early on, and a model stopped on its own training rows overfits.
+        """
+        if X_valid is None or y_valid is None:
+            raise ValueError(f"{type(self).__name__} needs out-of-time rows (X_valid, y_valid)")
+        y_valid_target = self._target(y_valid)
+        self._train(X, self._target(y), X_valid, y_valid_target, callbacks)
+        self._after_boosting(X_valid, y_valid_target)
+        return self
+
     def raw_score(self, X: pd.DataFrame) -> np.ndarray:  # noqa: N803
         """The booster's raw margin (log-odds or log-value) at the best iteration."""
         return self.booster_.predict(
@@ -139,31 +165,19 @@ class ChurnClassifier(ClassifierMixin, _Booster):
     def _objective_params(self) -> dict[str, Any]:
         return {"objective": "binary", "metric": ["binary_logloss", "auc"]}
 
-    def fit(
-        self,
-        X: pd.DataFrame,  # noqa: N803
-        y: pd.Series | np.ndarray,
-        X_valid: pd.DataFrame | None = None,  # noqa: N803
-        y_valid: pd.Series | np.ndarray | None = None,
-        callbacks: list[Any] | None = None,
-    ) -> ChurnClassifier:
-        """Boost on (X, y), stop early and calibrate on the out-of-time (X_valid, y_valid)."""
-        if X_valid is None or y_valid is None:
-            raise ValueError("ChurnClassifier needs out-of-time rows (X_valid, y_valid)")
+    def _after_boosting(self, X_valid: pd.DataFrame, y_valid: np.ndarray) -> None:  # noqa: N803
+        """Fit the calibrator on the out-of-time rows' raw scores (see the module docstring)."""
         if self.calibration not in ("isotonic", "sigmoid", "none"):
             raise ValueError(f"unknown calibration {self.calibration!r}")
-        y_fit, y_val = np.asarray(y, dtype=float), np.asarray(y_valid, dtype=float)
         self.classes_ = np.array([0, 1])
-        self._train(X, y_fit, X_valid, y_val, callbacks)
         raw = self.raw_score(X_valid)
         if self.calibration == "isotonic":
             self.calibrator_: Any = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
-            self.calibrator_.fit(raw, y_val)
+            self.calibrator_.fit(raw, y_valid)
         elif self.calibration == "sigmoid":
-            self.calibrator_ = LogisticRegression(C=1e6).fit(raw.reshape(-1, 1), y_val)
+            self.calibrator_ = LogisticRegression(C=1e6).fit(raw.reshape(-1, 1), y_valid)
         else:
             self.calibrator_ = None
-        return self
 
     def _calibrate(self, raw: np.ndarray) -> np.ndarray:
         if self.calibrator_ is None:
@@ -207,21 +221,9 @@ class ValueRegressor(RegressorMixin, _Booster):
             "metric": ["tweedie"],
         }
 
-    def fit(
-        self,
-        X: pd.DataFrame,  # noqa: N803
-        y: pd.Series | np.ndarray,
-        X_valid: pd.DataFrame | None = None,  # noqa: N803
-        y_valid: pd.Series | np.ndarray | None = None,
-        callbacks: list[Any] | None = None,
-    ) -> ValueRegressor:
-        """Boost on (X, y) with early stopping on the out-of-time (X_valid, y_valid)."""
-        if X_valid is None or y_valid is None:
-            raise ValueError("ValueRegressor needs out-of-time rows (X_valid, y_valid)")
-        y_fit = np.clip(np.asarray(y, dtype=float), 0.0, None)
-        y_val = np.clip(np.asarray(y_valid, dtype=float), 0.0, None)
-        self._train(X, y_fit, X_valid, y_val, callbacks)
-        return self
+    def _target(self, y: pd.Series | np.ndarray) -> np.ndarray:
+        """Tweedie needs non-negative targets: net refunds count as zero spend for fitting."""
+        return np.clip(np.asarray(y, dtype=float), 0.0, None)
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:  # noqa: N803
         """Expected future value (currency units over the value horizon)."""

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from training.config import ExperimentConfig, ModelKind
-from training.datasets import TrainingData, build_training_data
+from training.datasets import TrainingData, training_data_for
 from training.evaluate import evaluate
 from training.runs import TrainResult, log_training_run
 from training.tracking import configure
@@ -39,15 +39,13 @@ def train_models(
     step = on_step or (lambda message: None)
     configure(tracking_uri, config.experiment)
     if data is None:
-        source = events or config.data.events
-        if source is None:
-            raise ValueError("no events given: pass --events PATH or set data.events in the config")
-        step(f"loading events and building features from {source}")
-        data = build_training_data(
-            source,
-            config,
-            on_cutoff=lambda t, done, total: step(f"features at {t:%Y-%m-%d} ({done}/{total})"),
-        )
+        step("loading events and building features")
+    data = training_data_for(
+        config,
+        events,
+        data,
+        on_cutoff=lambda t, done, total: step(f"features at {t:%Y-%m-%d} ({done}/{total})"),
+    )
     results = []
     for kind in models or config.models:
         step(f"training the {kind} model")

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from training.config import ExperimentConfig, ModelKind, write_config
-from training.datasets import ModelData, TrainingData, build_training_data
+from training.datasets import ModelData, TrainingData, training_data_for
 from training.evaluate import make_estimator
 from training.tracking import configure, flatten, provenance_tags
 
@@ -135,11 +135,7 @@ def tune(
     trials = trials or config.tuning.trials
     metric, direction = _METRIC[kind]
     configure(tracking_uri, config.experiment)
-    if data is None:
-        source = events or config.data.events
-        if source is None:
-            raise ValueError("no events given: pass --events PATH or set data.events in the config")
-        data = build_training_data(source, config)
+    data = training_data_for(config, events, data)
     model_data = data.for_model(kind)
     name = study_name or f"{config.name}-{kind}"
     study = optuna.create_study(

@@ -84,3 +84,18 @@ def test_invalid_config_names_the_key(tmp_path: Path, events_path: Path, trackin
     result = runner.invoke(app, ["train", "--events", str(events_path), "--config", str(path)])
     assert result.exit_code != 0
     assert "churn.calibration" in result.output and "Traceback" not in result.output
+
+
+def test_window_flags_reach_the_logged_config(
+    events_path: Path, config_file: Path, tracking_uri: str
+) -> None:
+    args = ["train", "--events", str(events_path), "--config", str(config_file), "--model"]
+    flags = ["churn", "--no-register", "--churn-horizon-days", "45", "--active-window-days", "60"]
+    result = runner.invoke(app, [*args, *flags])
+    assert result.exit_code == 0, result.output
+    (run_id,) = re.findall(r"run id ([0-9a-f]{32})", result.output)
+    params = mlflow.MlflowClient().get_run(run_id).data.params
+    assert params["windows.churn_horizon_days"] == "45"
+    assert params["windows.active_window_days"] == "60"
+    assert params["windows.value_horizon_days"] == "90"  # from the config file
+    assert "not registered" in result.output
