@@ -1,0 +1,82 @@
+"""Fast per-user feature attributions for reason codes on large batches (path attribution).
+
+Why: exact TreeSHAP (`pred_contrib`) costs ~0.3-0.5 ms per user for our churn model, which caps
+batch scoring near 2,000 users/s on 2 cores, far below the 1M users/minute target. Reason
+codes only need the top few drivers of each user's risk, so batch scoring can use the
+path attribution of Saabas (the "approximate contributions" of XGBoost): along the path a user
+takes through each tree, every split moves the node value, and that move is credited to the
+split's feature. Per tree this is one fixed vector per leaf, precomputed once; a user's
+attribution is then the sum, over trees, of the vectors of the leaves LightGBM routes them to
+(`pred_leaf`, as fast as prediction). Like TreeSHAP it adds up exactly to the raw score
+(log-odds) minus the bias; unlike TreeSHAP it can over-credit features split near the leaves.
+`/explain` keeps exact TreeSHAP (one user is cheap); `ScoringConfig.attribution` picks per run.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+
+class PathAttribution:
+    """Saabas attributions of a fitted `ChurnClassifier`/`ValueRegressor` (columns + `bias`).
+
+    Built once per model (walks the dumped trees); `contributions(X)` has the same shape and
+    column names as the estimator's TreeSHAP `contributions(X)`.
+    """
+
+    def __init__(self, estimator: Any) -> None:
+        booster = estimator.booster_
+        self.feature_names_ = list(estimator.feature_names_)
+        self.num_iteration_ = int(estimator.best_iteration_)
+        self._booster = booster
+        trees = booster.dump_model(num_iteration=self.num_iteration_)["tree_info"]
+        n_features = len(self.feature_names_)
+        self.bias_ = 0.0
+        self.leaf_tables_: list[np.ndarray] = []
+        for tree in trees:
+            root = tree["tree_structure"]
+            n_leaves = int(tree["num_leaves"])
+            table = np.zeros((n_leaves, n_features))
+            if "leaf_index" in root:  # a single-leaf tree: its value is all bias
+                self.bias_ += float(root["leaf_value"])
+            else:
+                self.bias_ += float(root["internal_value"])
+                self._walk(root, np.zeros(n_features), table)
+            self.leaf_tables_.append(table)
+
+    @staticmethod
+    def _walk(node: dict[str, Any], path: np.ndarray, table: np.ndarray) -> None:
+        """Depth-first: credit each child's value change to its parent's split feature."""
+        stack = [(node, path)]
+        while stack:
+            current, credit = stack.pop()
+            value = float(current["internal_value"])
+            feature = int(current["split_feature"])
+            for side in ("left_child", "right_child"):
+                child = current[side]
+                child_value = float(
+                    child["leaf_value"] if "leaf_index" in child else child["internal_value"]
+                )
+                child_credit = credit.copy()
+                child_credit[feature] += child_value - value
+                if "leaf_index" in child:
+                    table[int(child["leaf_index"])] = child_credit
+                else:
+                    stack.append((child, child_credit))
+
+    def contributions(self, X: pd.DataFrame) -> pd.DataFrame:  # noqa: N803
+        """Per-row attributions to the raw score, one column per feature plus `bias`."""
+        matrix = X[self.feature_names_].astype("float64")
+        leaves = self._booster.predict(
+            matrix, num_iteration=self.num_iteration_, pred_leaf=True
+        ).astype(np.intp)
+        leaves = leaves.reshape(len(matrix), -1)
+        total = np.zeros((len(matrix), len(self.feature_names_)))
+        for tree, table in enumerate(self.leaf_tables_):
+            total += table[leaves[:, tree]]
+        frame = pd.DataFrame(total, columns=self.feature_names_, index=X.index)
+        frame["bias"] = self.bias_
+        return frame

@@ -1,0 +1,198 @@
+"""Batch scoring with real champions: the output contract, known answers, and refusals."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from features.definitions import FEATURE_SET
+from serving.actions import NO_ACTION, load_catalogue
+from serving.champions import FeatureSetMismatchError, check_feature_set, model_windows
+from serving.scoring import (
+    SCORE_COLUMNS,
+    ScoringConfig,
+    latest_cutoff,
+    read_scores,
+    score_events,
+    score_features,
+)
+from serving.segments import STAGES, TIERS
+from training.registry import ModelInfo
+
+pytestmark = pytest.mark.slow  # the session fixture trains both models once (~15 s)
+
+
+def test_one_row_per_user_with_the_contract_columns(scored, champions, loaded_events):
+    scores = scored.scores
+    assert list(scores.columns) == list(SCORE_COLUMNS)
+    assert scores["user_id"].is_unique
+    assert len(scores) == len(scored.features) > 2_000
+    assert scored.as_of == latest_cutoff(loaded_events)
+    assert (scores["as_of"] == pd.Timestamp(scored.as_of)).all()
+    assert scores["churn_probability"].between(0, 1).all()
+    assert (scores["predicted_value"] >= 0).all()
+    assert set(scores["lifecycle_stage"]) <= set(STAGES)
+    assert set(scores["value_tier"]) <= set(TIERS)
+    assert set(scores["action"]) <= set(load_catalogue().ids)
+    assert (scores["reasons"].str.len() > 0).all()
+    assert set(scores["churn_model_version"]) == {champions.versions["churn"]}
+    assert set(scores["value_model_version"]) == {champions.versions["value"]}
+    assert set(scores["feature_set_id"]) == {FEATURE_SET.id}
+
+
+def test_scores_are_the_champions_predictions(scored, champions):
+    matrix = scored.features[list(FEATURE_SET.columns)].astype("float64")
+    np.testing.assert_allclose(
+        scored.scores["churn_probability"], champions.churn.churn_probability(matrix)
+    )
+    np.testing.assert_allclose(scored.scores["predicted_value"], champions.value.predict(matrix))
+
+
+def test_expected_gain_is_risk_times_effect_times_value_minus_cost(scored):
+    catalogue = load_catalogue()
+    acted = scored.scores[scored.scores["action"] != NO_ACTION]
+    assert len(acted) > 50
+    for row in acted.itertuples():
+        action = catalogue.get(row.action)
+        effect = action.effect.for_segment(row.lifecycle_stage, row.value_tier)
+        expected = row.churn_probability * effect * row.predicted_value - action.cost
+        assert row.expected_gain == pytest.approx(expected)
+        assert row.action_cost == action.cost
+        assert row.expected_gain > 0
+    idle = scored.scores[scored.scores["action"] == NO_ACTION]
+    assert (idle["expected_gain"] == 0).all() and (idle["action_cost"] == 0).all()
+
+
+def test_budget_caps_total_spend(scored, champions):
+    unlimited_cost = scored.scores["action_cost"].sum()
+    capped = score_features(scored.features, champions, ScoringConfig(budget=10.0)).scores
+    assert unlimited_cost > 10.0
+    assert capped["action_cost"].sum() <= 10.0
+    assert "budget_exhausted" in set(capped["decision_reason"])
+    nothing = score_features(scored.features, champions, ScoringConfig(budget=0.0)).scores
+    assert set(nothing["action"]) == {NO_ACTION}
+
+
+def test_later_events_do_not_change_scores_at_a_cutoff(serving_store, champions, tmp_path):
+    """Point in time: scoring at T from the full log equals scoring from the log cut at T."""
+    from features.loading import load_events
+
+    cutoff = datetime(2024, 12, 1)
+    events = pd.read_parquet(serving_store.events)
+    times = events["event_time"]
+    naive = times.dt.tz_convert(None) if times.dt.tz is not None else times
+    truncated_path = tmp_path / "before_cutoff.parquet"
+    events[naive < cutoff].to_parquet(truncated_path)
+    full = score_events(load_events(serving_store.events), champions, cutoff).scores
+    truncated = score_events(load_events(truncated_path), champions, cutoff).scores
+    assert len(truncated) < len(events)
+    pd.testing.assert_frame_equal(full, truncated)
+
+
+def test_reasons_read_as_words(scored):
+    at_risk = scored.scores[scored.scores["lifecycle_stage"] == "at_risk"]
+    assert len(at_risk) > 0
+    joined = " ".join(at_risk["reasons"])
+    assert "_" not in joined.replace("no_action", "")  # feature names never leak through
+    assert "days" in joined
+
+
+def _info(feature_set_id: str, **params: str) -> ModelInfo:
+    return ModelInfo(
+        name="retain-churn",
+        version="7",
+        run_id="r",
+        trained_at=datetime(2025, 1, 1),
+        feature_set_id=feature_set_id,
+        params=params,
+    )
+
+
+class _FakeModel:
+    def __init__(self, feature_set_id: str, names: list[str]) -> None:
+        self.feature_set_id = feature_set_id
+        self.feature_names_ = names
+
+
+def test_a_model_of_another_feature_set_is_refused():
+    model = _FakeModel("behavioural_v0", list(FEATURE_SET.columns))
+    with pytest.raises(FeatureSetMismatchError, match=r"'behavioural_v0'.*'behavioural_v1'"):
+        check_feature_set(model, _info("behavioural_v0"))
+    unknown = _FakeModel(FEATURE_SET.id, [*FEATURE_SET.columns, "shoe_size"])
+    with pytest.raises(FeatureSetMismatchError, match="shoe_size"):
+        check_feature_set(unknown, _info(FEATURE_SET.id))
+    check_feature_set(_FakeModel(FEATURE_SET.id, list(FEATURE_SET.columns)), _info(FEATURE_SET.id))
+
+
+def test_a_missing_store_is_reported_not_created(tmp_path):
+    from serving.champions import ChampionsUnavailableError, load_champions
+
+    store = tmp_path / "nowhere.db"
+    with pytest.raises(ChampionsUnavailableError, match="no MLflow store"):
+        load_champions(f"sqlite:///{store}")
+    assert not store.exists()
+
+
+def test_scoring_uses_the_windows_the_model_was_trained_with():
+    info = _info(
+        FEATURE_SET.id,
+        **{
+            "windows.churn_horizon_days": "45",
+            "windows.active_window_days": "60",
+            "windows.activity_events": "login,purchase",
+        },
+    )
+    windows = model_windows(info)
+    assert windows.churn_horizon_days == 45
+    assert windows.active_window_days == 60
+    assert windows.value_horizon_days == 90
+    assert windows.activity_events == ("login", "purchase")
+    assert model_windows(_info(FEATURE_SET.id)).activity_events is None
+
+
+def test_a_feature_frame_without_the_feature_set_is_rejected(scored, champions):
+    broken = scored.features.drop(columns=["events_7d"])
+    with pytest.raises(ValueError, match="events_7d"):
+        score_features(broken, champions)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_score_files_round_trip(scored, tmp_path, suffix):
+    from features.output import write_frame
+
+    path = write_frame(scored.scores, tmp_path / f"scores{suffix}")
+    back = read_scores(path)
+    pd.testing.assert_frame_equal(
+        back[list(SCORE_COLUMNS)], scored.scores, check_dtype=False, check_exact=False
+    )
+
+
+def test_reading_a_file_that_is_not_a_score_file_fails_clearly(tmp_path):
+    path = tmp_path / "other.csv"
+    pd.DataFrame({"user_id": ["a"], "x": [1]}).to_csv(path, index=False)
+    with pytest.raises(ValueError, match="not a `retain score` output"):
+        read_scores(path)
+
+
+def test_path_attribution_adds_up_to_the_raw_score_and_agrees_with_treeshap(scored, champions):
+    from serving.attribution import PathAttribution
+    from serving.scoring import feature_matrix
+
+    matrix = feature_matrix(scored.features)
+    path = PathAttribution(champions.churn).contributions(matrix)
+    shap = champions.churn.contributions(matrix)
+    assert list(path.columns) == list(shap.columns)
+    np.testing.assert_allclose(path.sum(axis=1), champions.churn.raw_score(matrix), atol=1e-9)
+    top_path = path.drop(columns="bias").to_numpy().argmax(axis=1)
+    top_shap = shap.drop(columns="bias").to_numpy().argmax(axis=1)
+    assert (top_path == top_shap).mean() > 0.6
+
+
+def test_path_attribution_changes_reasons_only(scored, champions):
+    fast = score_features(scored.features, champions, ScoringConfig(attribution="path")).scores
+    same = [c for c in SCORE_COLUMNS if c != "reasons"]
+    pd.testing.assert_frame_equal(fast[same], scored.scores[same])
+    assert (fast["reasons"] != scored.scores["reasons"]).any()
