@@ -1,9 +1,10 @@
 """`retain demo`: the main job on embedded defaults (DuckDB, a local MLflow store).
 
-Steps: simulate an event log → build features and labels at the latest fully labelled cutoff
-→ train both models out of time against their baselines, log them to MLflow and register them
-(the first models become champions). Scoring, the churn list and the report follow as the
-serving stage lands. Every step reuses the stage's own function, never a demo-only copy.
+Steps: simulate an event log → train both models out of time against their baselines, log them
+to MLflow and register them (the first models become champions) → load the champions by alias
+and score every user at the end of the log (stage, tier, next best action, reasons) → write the
+scores, the features they came from and the operator's churn list. Every step calls the
+stage's own function, never a demo-only copy.
 """
 
 from __future__ import annotations
@@ -50,6 +51,32 @@ def _train(events_path: Path, tracking_uri: str | None) -> None:
             err_console.print(f"[bold red]WARNING[/] {result.warning}")
 
 
+def _score(events_path: Path, out_dir: Path, tracking_uri: str | None) -> None:
+    """Score every user with the champions; write scores, features and the churn list."""
+    from features.loading import load_events
+    from features.output import write_frame
+    from serving.champions import load_champions
+    from serving.churn_list import ChurnListQuery, churn_list
+    from serving.cli import summary_table
+    from serving.scoring import score_events
+
+    with progress() as bar:
+        task = bar.add_task("loading the champion models", total=None)
+        champions = load_champions(tracking_uri)
+        bar.update(task, description="building features and scoring every user")
+        scored = score_events(load_events(events_path), champions)
+        bar.update(task, description="scored")
+    console.print(summary_table(scored.scores))
+    write_frame(scored.features, out_dir / "features.parquet")
+    write_frame(scored.scores, out_dir / "scores.parquet")
+    listed = churn_list(scored.scores, ChurnListQuery(top=500, sort_by="gain"))
+    write_frame(listed, out_dir / "churn-list.csv")
+    console.print(
+        f"scored {len(scored):,} users as of {scored.as_of:%Y-%m-%d}: {out_dir / 'scores.parquet'};"
+        f" churn list of the top {len(listed):,} by expected gain: {out_dir / 'churn-list.csv'}"
+    )
+
+
 def demo(
     out_dir: Annotated[
         Path, typer.Option("--out-dir", help="Where the demo writes its files.")
@@ -65,29 +92,14 @@ def demo(
         ),
     ] = None,
 ) -> None:
-    """Simulate events, build features, train and register both models (embedded defaults)."""
-    from datetime import timedelta
-
-    from features import WindowConfig, feature_frame, load_events
-    from features.output import write_frame
+    """Simulate events, train and register both models, score users, write the churn list."""
     from features.simulation import SimulationConfig, write_simulation
 
     events_path = out_dir / "events.parquet"
     summary = write_simulation(SimulationConfig(users=users, days=days, seed=seed), events_path)
     console.print(f"simulated {summary.events:,} events of {users:,} users → {events_path}")
-    loaded = load_events(events_path)
-    console.print(loaded.report.summary())
-    windows = WindowConfig()
-    last = loaded.report.max_event_time
-    if last is None:
-        fail("the simulated log has no valid events")
-    cutoff = (last - timedelta(days=windows.label_horizon_days)).replace(
-        hour=0, minute=0, second=0, microsecond=0
-    )
-    frame = feature_frame(loaded, cutoff, windows, labels=True)
-    path = write_frame(frame, out_dir / "features.parquet")
-    console.print(f"features for {len(frame):,} users as of {cutoff:%Y-%m-%d} written to {path}")
     try:
         _train(events_path, tracking_uri)
-    except ValueError as error:
+        _score(events_path, out_dir, tracking_uri)
+    except (ValueError, LookupError) as error:
         fail(str(error))
