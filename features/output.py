@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -24,22 +25,31 @@ def check_output_path(path: Path) -> None:
         )
 
 
-def write_frame(frame: pd.DataFrame, path: str | Path) -> Path:
-    """Write Parquet or CSV (by extension) to a temporary file beside `path`, then rename."""
-    target = Path(path)
-    check_output_path(target)
+def _atomic(target: Path, write: Callable[[str], object]) -> Path:
+    """Run `write(temporary_path)` beside `target`, then rename over it (or clean up)."""
     target.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(
         prefix=f".{target.name}.", suffix=".tmp", dir=target.parent
     )
     os.close(handle)
     try:
-        if target.suffix.lower() == ".parquet":
-            frame.to_parquet(temporary, index=False)
-        else:
-            frame.to_csv(temporary, index=False)
+        write(temporary)
         os.replace(temporary, target)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
     return target
+
+
+def write_frame(frame: pd.DataFrame, path: str | Path) -> Path:
+    """Write Parquet or CSV (by extension) to a temporary file beside `path`, then rename."""
+    target = Path(path)
+    check_output_path(target)
+    if target.suffix.lower() == ".parquet":
+        return _atomic(target, lambda temporary: frame.to_parquet(temporary, index=False))
+    return _atomic(target, lambda temporary: frame.to_csv(temporary, index=False))
+
+
+def write_text(text: str, path: str | Path) -> Path:
+    """Write a text file (an HTML report) atomically, UTF-8."""
+    return _atomic(Path(path), lambda temporary: Path(temporary).write_text(text, "utf-8"))

@@ -12,6 +12,7 @@ from features.cli import features
 from features.simulation_cli import simulate
 from retain.demo import demo
 from serving import cli as serving_cli
+from serving.report import report
 from training import cli as training_cli
 
 app = typer.Typer(
@@ -35,6 +36,7 @@ app.command("rollback")(training_cli.rollback)
 app.command("score")(serving_cli.score)
 app.command("churn-list")(serving_cli.churn_list)
 app.command("serve")(serving_cli.serve)
+app.command("report")(report)
 
 
 def main() -> None:

@@ -3,14 +3,14 @@
 Steps: simulate an event log → train both models out of time against their baselines, log them
 to MLflow and register them (the first models become champions) → load the champions by alias
 and score every user at the end of the log (stage, tier, next best action, reasons) → write the
-scores, the features they came from and the operator's churn list. Every step calls the
-stage's own function, never a demo-only copy.
+scores, the features they came from, the operator's churn list and the HTML report. Every
+step calls the stage's own function, never a demo-only copy.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -75,6 +75,24 @@ def _score(events_path: Path, out_dir: Path, tracking_uri: str | None) -> None:
         f"scored {len(scored):,} users as of {scored.as_of:%Y-%m-%d}: {out_dir / 'scores.parquet'};"
         f" churn list of the top {len(listed):,} by expected gain: {out_dir / 'churn-list.csv'}"
     )
+    _report(scored.scores, events_path, out_dir, tracking_uri)
+
+
+def _report(scores: Any, events_path: Path, out_dir: Path, tracking_uri: str | None) -> None:
+    """The self-contained HTML report of the scoring run."""
+    from features.cohorts import cohort_retention
+    from features.loading import load_events
+    from features.output import write_text
+    from serving.report import build_report, model_sections
+
+    page = build_report(
+        scores,
+        retention=cohort_retention(load_events(events_path)),
+        models=model_sections(tracking_uri),
+        source=str(events_path),
+    )
+    path = write_text(page, out_dir / "report.html")
+    console.print(f"report: {path} (open it in a browser; it works offline)")
 
 
 def demo(

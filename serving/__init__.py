@@ -1,42 +1,46 @@
-"""Serving: segments, actions, decisions and the BentoML service (issue 4)."""
+"""Serving: segments, actions, decisions, scoring, the report and the BentoML service.
 
-from serving.actions import (
-    NO_ACTION,
-    Action,
-    ActionCatalogue,
-    CatalogueError,
-    EffectSpec,
-    load_catalogue,
-    parse_catalogue,
-)
-from serving.policy import DECISION_REASONS, decide
-from serving.reasons import LOW_RISK_TEXT, describe, reason_codes
-from serving.segments import (
-    STAGES,
-    TIERS,
-    SegmentConfig,
-    TierConfig,
-    ValueTiers,
-    assign_stages,
-)
+Why lazy exports: `retain --help` and the service's worker start-up import this package; the
+names below resolve from their modules on first use (PEP 562), so importing `serving` does not
+pull in scikit-learn, MLflow or Ibis until something needs them.
+"""
 
-__all__ = [
-    "DECISION_REASONS",
-    "LOW_RISK_TEXT",
-    "NO_ACTION",
-    "STAGES",
-    "TIERS",
-    "Action",
-    "ActionCatalogue",
-    "CatalogueError",
-    "EffectSpec",
-    "SegmentConfig",
-    "TierConfig",
-    "ValueTiers",
-    "assign_stages",
-    "decide",
-    "describe",
-    "load_catalogue",
-    "parse_catalogue",
-    "reason_codes",
-]
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+_EXPORTS: dict[str, str] = {
+    "Action": "serving.actions",
+    "ActionCatalogue": "serving.actions",
+    "CatalogueError": "serving.actions",
+    "DECISION_REASONS": "serving.policy",
+    "EffectSpec": "serving.actions",
+    "LOW_RISK_TEXT": "serving.reasons",
+    "NO_ACTION": "serving.actions",
+    "STAGES": "serving.segments",
+    "SegmentConfig": "serving.segments",
+    "TIERS": "serving.segments",
+    "TierConfig": "serving.segments",
+    "ValueTiers": "serving.segments",
+    "assign_stages": "serving.segments",
+    "decide": "serving.policy",
+    "describe": "serving.reasons",
+    "load_catalogue": "serving.actions",
+    "parse_catalogue": "serving.actions",
+    "reason_codes": "serving.reasons",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'serving' has no attribute {name!r}")
+    value = getattr(import_module(_EXPORTS[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

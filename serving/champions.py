@@ -77,7 +77,7 @@ def model_windows(info: ModelInfo) -> WindowConfig:
     return WindowConfig.model_validate(values)
 
 
-def _point_mlflow_at(tracking_uri: str | None) -> None:
+def point_mlflow_at(tracking_uri: str | None) -> None:
     """Read-only counterpart of `training.tracking.configure`: never creates a store.
 
     Why: a serving process pointed at a wrong path must say so, not create an empty SQLite
@@ -108,7 +108,7 @@ def load_champions(tracking_uri: str | None = None) -> Champions:
     """
     from training.registry import load_champion
 
-    _point_mlflow_at(tracking_uri)
+    point_mlflow_at(tracking_uri)
     loaded = {}
     for kind in ("churn", "value"):
         try:

@@ -35,3 +35,6 @@ def test_demo_trains_registers_scores_and_lists(tmp_path: Path, monkeypatch) -> 
     assert list(listed["rank"]) == list(range(1, len(listed) + 1))
     assert listed["expected_gain"].is_monotonic_decreasing
     assert "scoring summary by lifecycle stage" in result.output
+    page = (out / "report.html").read_text()
+    # 4 segment charts, 1 cohort chart, 2 plots per champion model
+    assert page.count("data:image/png;base64,") == 9 and "churn model v1" in page

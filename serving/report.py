@@ -1,0 +1,223 @@
+"""`retain report`: one self-contained HTML file that explains a scoring run to operators.
+
+Why a single file with embedded PNGs and inline CSS: operators forward it, open it offline and
+archive it with the campaign; nothing beside it can go missing. Sections: headline numbers,
+the segment summary (stage × tier grid, risk distribution, revenue at risk, action plan),
+cohort retention curves (when the events are given) and the champion models' out-of-time
+quality against their baselines, read from the MLflow run that produced each champion.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from features.cli_options import WindowFlags, with_window_flags
+from retain.console import console, fail
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+MODEL_PLOTS = {
+    "churn": ("calibration", "gain_lift"),
+    "value": ("value_deciles", "gain_lift"),
+}
+_CSS = """
+body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:72rem;color:#222;padding:0 1rem}
+h1{margin-bottom:.2rem} h2{border-bottom:1px solid #ddd;padding-bottom:.3rem;margin-top:2.2rem}
+.muted{color:#666} .cards{display:flex;flex-wrap:wrap;gap:.8rem;margin:1rem 0}
+.card{border:1px solid #ddd;border-radius:6px;padding:.6rem 1rem;min-width:9rem}
+.card b{display:block;font-size:1.35rem} .charts{display:flex;flex-wrap:wrap;gap:1rem}
+.charts img{max-width:100%;border:1px solid #eee} table{border-collapse:collapse;margin:.6rem 0}
+th,td{border:1px solid #ddd;padding:.25rem .6rem;text-align:right}
+th:first-child,td:first-child{text-align:left}
+.warn{color:#a40000;font-weight:600}
+"""
+
+
+@dataclass(frozen=True)
+class ModelSection:
+    """One champion's facts for the report (or why they are missing)."""
+
+    kind: str
+    version: str | None
+    metrics: pd.DataFrame | None
+    images: dict[str, str]
+    note: str = ""
+
+
+def _card(label: str, value: str) -> str:
+    return f'<div class="card">{html.escape(label)}<b>{html.escape(value)}</b></div>'
+
+
+def _img(uri: str, alt: str) -> str:
+    return f'<img src="{uri}" alt="{html.escape(alt)}">'
+
+
+def _table(frame: pd.DataFrame, floats: str = "{:,.2f}") -> str:
+    return frame.to_html(float_format=floats.format, border=0, escape=True)
+
+
+def _metric_table(metrics: dict[str, float]) -> pd.DataFrame:
+    """Rows = metrics, columns = model and each baseline, from a run's logged metric names."""
+    import pandas as pd
+
+    columns: dict[str, dict[str, float]] = {}
+    for key, value in metrics.items():
+        if key.startswith("oot_"):
+            columns.setdefault("model", {})[key[4:]] = value
+        elif "_oot_" in key:
+            name, metric = key.split("_oot_", 1)
+            columns.setdefault(name, {})[metric] = value
+    table = pd.DataFrame(columns)
+    return table.drop(index=[r for r in ("rows", "best_iteration") if r in table.index])
+
+
+def model_sections(tracking_uri: str | None) -> list[ModelSection]:
+    """The champions' OOT metrics and plots from MLflow; a note instead when unavailable."""
+    import mlflow
+
+    from serving.champions import point_mlflow_at
+    from training.registry import model_info
+
+    sections = []
+    try:
+        point_mlflow_at(tracking_uri)
+    except (LookupError, ValueError) as error:
+        return [ModelSection(k, None, None, {}, str(error)) for k in MODEL_PLOTS]
+    for kind, plots in MODEL_PLOTS.items():
+        try:
+            info = model_info(kind)  # type: ignore[arg-type]
+            run = mlflow.MlflowClient().get_run(info.run_id)
+        except Exception as error:
+            sections.append(ModelSection(kind, None, None, {}, f"no champion: {error}"))
+            continue
+        images = {}
+        with tempfile.TemporaryDirectory() as folder:
+            for plot in plots:
+                try:
+                    path = mlflow.artifacts.download_artifacts(
+                        run_id=info.run_id, artifact_path=f"plots/{plot}.png", dst_path=folder
+                    )
+                except Exception:
+                    continue
+                data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
+                images[plot] = f"data:image/png;base64,{data}"
+        note = run.data.tags.get("baseline_warning", "")
+        sections.append(
+            ModelSection(kind, info.version, _metric_table(run.data.metrics), images, note)
+        )
+    return sections
+
+
+def _headline(scores: pd.DataFrame, budget: float | None) -> str:
+    acted = scores["action"] != "no_action"
+    cost = float(scores["action_cost"].sum())
+    at_risk = scores["churn_probability"] * scores["predicted_value"]
+    cards = [
+        _card("users scored", f"{len(scores):,}"),
+        _card("at risk (stage)", f"{int((scores['lifecycle_stage'] == 'at_risk').sum()):,}"),
+        _card("revenue at risk", f"{at_risk.sum():,.0f}"),
+        _card("users to contact", f"{int(acted.sum()):,}"),
+        _card("planned cost", f"{cost:,.2f}"),
+        _card("expected gain", f"{scores['expected_gain'].sum():,.2f}"),
+        _card("budget used", f"{cost / budget:.0%} of {budget:,.0f}" if budget else "no budget"),
+    ]
+    return f'<div class="cards">{"".join(cards)}</div>'
+
+
+def build_report(
+    scores: pd.DataFrame,
+    *,
+    retention: pd.DataFrame | None = None,
+    models: list[ModelSection] | None = None,
+    budget: float | None = None,
+    source: str = "",
+) -> str:
+    """The report as one HTML string (images embedded)."""
+    import pandas as pd
+
+    from serving.report_charts import action_plan, cohort_figure, figure_data_uri, segment_figures
+
+    as_of = pd.Timestamp(scores["as_of"].iloc[0]) if len(scores) else None
+    title = f"Retain report — users as of {as_of:%Y-%m-%d}" if as_of is not None else "Retain"
+    parts = [
+        f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{title}</title>",
+        f"<style>{_CSS}</style></head><body><h1>{html.escape(title)}</h1>",
+        f"<p class='muted'>{html.escape(source)} · generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
+        f" · churn model v{scores['churn_model_version'].iloc[0]}, value model "
+        f"v{scores['value_model_version'].iloc[0]}</p>",
+        _headline(scores, budget),
+        "<h2>Who is at risk, and what they are worth</h2><div class='charts'>",
+    ]
+    parts += [_img(figure_data_uri(f), name) for name, f in segment_figures(scores).items()]
+    parts.append("</div><h2>Action plan</h2>")
+    parts.append(_table(action_plan(scores)))
+    parts.append("<h2>Cohort retention</h2>")
+    if retention is not None and not retention.empty:
+        parts.append(_img(figure_data_uri(cohort_figure(retention)), "cohort retention"))
+    else:
+        parts.append("<p class='muted'>No event log given (<code>--events</code>).</p>")
+    parts.append("<h2>Model quality (out of time, against baselines)</h2>")
+    for section in models or []:
+        version = f" v{section.version}" if section.version else ""
+        parts.append(f"<h3>{section.kind} model{version}</h3>")
+        if section.note:
+            parts.append(f"<p class='warn'>{html.escape(section.note)}</p>")
+        if section.metrics is not None:
+            parts.append(_table(section.metrics, "{:.4f}"))
+        parts.append("<div class='charts'>")
+        parts += [_img(uri, f"{section.kind} {name}") for name, uri in section.images.items()]
+        parts.append("</div>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+@with_window_flags
+def report(
+    scores: Annotated[Path, typer.Option("--scores", help="A `retain score` output.")],
+    out: Annotated[Path, typer.Option("--out", help="The HTML file to write.")] = Path(
+        "retain-report.html"
+    ),
+    events: Annotated[
+        Path | None, typer.Option("--events", help="Event log, for cohort retention curves.")
+    ] = None,
+    budget: Annotated[
+        float | None, typer.Option("--budget", help="Budget to report usage against.", min=0)
+    ] = None,
+    tracking_uri: Annotated[
+        str | None, typer.Option("--tracking-uri", help="MLflow store of the champions.")
+    ] = None,
+    windows: WindowFlags | None = None,
+) -> None:
+    """Write a self-contained HTML report (charts embedded) for a scoring run."""
+    from features.output import write_text
+    from serving.scoring import read_scores
+
+    if out.suffix.lower() not in (".html", ".htm"):
+        fail(f"--out {out} should end in .html")
+    try:
+        table = read_scores(scores)
+        retention = _retention(events, windows) if events else None
+    except (OSError, ValueError, LookupError) as error:
+        fail(str(error))
+    page = build_report(
+        table, retention=retention, models=model_sections(tracking_uri), budget=budget,
+        source=str(scores),
+    )  # fmt: skip
+    write_text(page, out)
+    console.print(f"report for {len(table):,} users written to {out} ({len(page) / 1e6:.1f} MB)")
+
+
+def _retention(events: Path, windows: WindowFlags | None) -> Any:
+    from features.cohorts import cohort_retention
+    from features.loading import load_events
+
+    return cohort_retention(load_events(events), (windows or WindowFlags()).apply())
