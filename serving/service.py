@@ -5,7 +5,8 @@ before the server accepts traffic (so `/readyz` fails until they are there); eve
 is then a lookup into what `serving.scoring` computed for all users at one cutoff, which is
 what `retain score` writes too. Requests and responses are the pydantic models of
 `serving.api_models`; BentoML answers bad bodies with 400. Configuration comes from the
-environment (`serving.settings`). Start it with `retain serve` or
+environment (`serving.settings`). The same process serves the operator page at /ui/
+(`serving.operator_page`), which reads only these endpoints. Start it with `retain serve` or
 `bentoml serve serving.service:RetainService`.
 """
 
@@ -36,6 +37,8 @@ from serving.auth import ApiKeyMiddleware
 from serving.champions import Champions, load_champions
 from serving.churn_list import churn_list as ranked_list
 from serving.churn_list import matching
+from serving.operator_page import PAGE_PATH, page_app
+from serving.segment_summary import SegmentSummaryCache, SegmentSummaryResponse
 from serving.settings import ServiceSettings
 from serving.snapshot import Snapshot, split_reasons
 
@@ -88,6 +91,7 @@ def _error(status: int, message: str) -> Any:
 
 
 @bentoml.service(name="retain", traffic={"timeout": 120}, workers=1)
+@bentoml.asgi_app(page_app(), path=PAGE_PATH)  # the operator page (serving/operator_page.py)
 class RetainService:
     """Retain's HTTP API (see DESIGN.md §5 and serving/api_models.py for the shapes)."""
 
@@ -103,6 +107,9 @@ class RetainService:
             self.snapshot.as_of,
             self.snapshot.source,
             self.snapshot.model_versions,
+        )
+        self.segments = SegmentSummaryCache(
+            self.snapshot.scores, self.snapshot.as_of, self.catalogue
         )
         self._ready = True
 
@@ -171,6 +178,15 @@ class RetainService:
         return rows.to_csv(index=False)
 
     @bentoml.api
+    def segment_summary(self) -> SegmentSummaryResponse:
+        """Users by stage × tier, value at risk, the action plan and the report's charts.
+
+        Sync on purpose: the first call draws the charts (about a second of CPU), which BentoML
+        then runs in a worker thread instead of blocking the event loop.
+        """
+        return self.segments.get()
+
+    @bentoml.api
     async def model_info(self) -> ModelInfoResponse:
         """Champion versions, training time, out-of-time metrics and the served snapshot."""
         return ModelInfoResponse(
@@ -186,4 +202,4 @@ class RetainService:
         )
 
 
-RetainService.add_asgi_middleware(ApiKeyMiddleware)
+RetainService.add_asgi_middleware(ApiKeyMiddleware, open_prefixes=(PAGE_PATH,))

@@ -1,21 +1,33 @@
-"""Serving fixtures: one simulated log, both models trained once into a temporary MLflow store.
+"""Serving fixtures: one simulated log, both models trained once into a temporary MLflow store,
+and one real `retain serve` over it.
 
 Why session scope: training takes ~10 s and every scoring and HTTP test needs the same
 champions; the store lives in a temporary folder (never the repository's mlflow.db), and the
-tracking URI is passed explicitly (in-process) or through the environment (subprocesses).
+tracking URI is passed explicitly (in-process) or through the environment (subprocesses). The
+server is read-only, so the API tests and the operator-page tests share one (start-up is the
+slow part).
 """
 
 from __future__ import annotations
 
 import os
+import signal
+import socket
+import subprocess
+import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 
 SIM_USERS = 3_000
 SIM_DAYS = 400
 SIM_SEED = 3
+ROOT = Path(__file__).resolve().parents[2]
+API_KEY = "test-key-123"
+START_TIMEOUT_S = 150
 
 
 @dataclass(frozen=True)
@@ -71,3 +83,67 @@ def scored(loaded_events, champions):
     from serving.scoring import score_events
 
     return score_events(loaded_events, champions)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """Stop the server and its workers (their own process group, started by this fixture)."""
+    if process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def api_key() -> str:
+    """The key the shared service requires (X-API-Key)."""
+    return API_KEY
+
+
+@pytest.fixture(scope="session")
+def service(serving_store, api_key):
+    """A client (key preset) of a running `retain serve` on a free port, with an API key.
+
+    Fails with the server log if the server exits or does not become ready in time.
+    """
+    port = _free_port()
+    log_path = serving_store.root / f"serve-{port}.log"
+    command = [
+        str(Path(sys.executable).with_name("retain")),
+        *("serve", "--port", str(port), "--host", "127.0.0.1"),
+        *("--events", str(serving_store.events)),
+    ]
+    env = serving_store.env(RETAIN_API_KEY=api_key)
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + START_TIMEOUT_S
+    try:
+        while True:
+            if process.poll() is not None:
+                tail = log_path.read_text()[-3000:]
+                pytest.fail(f"server exited ({process.returncode}):\n{tail}")
+            try:
+                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                tail = log_path.read_text()[-3000:]
+                pytest.fail(f"server not ready in {START_TIMEOUT_S}s:\n{tail}")
+            time.sleep(0.5)
+        with httpx.Client(base_url=base, headers={"X-API-Key": api_key}, timeout=30) as client:
+            yield client
+    finally:
+        _stop(process)

@@ -1,4 +1,5 @@
-"""The real service over HTTP: `retain serve` (→ `bentoml serve`) on a free port, with an API key.
+"""The real service over HTTP: `retain serve` (→ `bentoml serve`) on a free port, with an API key
+(the `service` fixture of conftest.py, shared with the operator-page tests).
 
 Every answer is checked against the in-process batch pipeline (`scored`), so the service and
 `retain score` are shown to give the same numbers for the same users.
@@ -7,12 +8,8 @@ Every answer is checked against the in-process batch pipeline (`scored`), so the
 from __future__ import annotations
 
 import io
-import os
-import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -24,64 +21,6 @@ from serving.churn_list import ChurnListQuery, churn_list
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
-API_KEY = "test-key-123"
-AUTH = {"X-API-Key": API_KEY}
-START_TIMEOUT_S = 150
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _stop(process: subprocess.Popen) -> None:
-    """Stop the server and its workers (their own process group, started by this fixture)."""
-    if process.poll() is not None:
-        return
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
-
-
-@pytest.fixture(scope="module")
-def service(serving_store):
-    """Base URL of a running service; fails with the server log if it does not become ready."""
-    port = _free_port()
-    log_path = serving_store.root / f"serve-{port}.log"
-    command = [
-        str(Path(sys.executable).with_name("retain")),
-        *("serve", "--port", str(port), "--host", "127.0.0.1"),
-        *("--events", str(serving_store.events)),
-    ]
-    env = serving_store.env(RETAIN_API_KEY=API_KEY)
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + START_TIMEOUT_S
-    try:
-        while True:
-            if process.poll() is not None:
-                tail = log_path.read_text()[-3000:]
-                pytest.fail(f"server exited ({process.returncode}):\n{tail}")
-            try:
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                tail = log_path.read_text()[-3000:]
-                pytest.fail(f"server not ready in {START_TIMEOUT_S}s:\n{tail}")
-            time.sleep(0.5)
-        with httpx.Client(base_url=base, headers=AUTH, timeout=30) as client:
-            yield client
-    finally:
-        _stop(process)
 
 
 def _url(client: httpx.Client, path: str) -> str:
@@ -282,5 +221,7 @@ def test_bentoml_build_succeeds(serving_store):
         "training/estimators.py",
         "serving/service.py",
         "serving/actions.yaml",
+        "serving/static/index.html",
+        "serving/static/app.js",
     ):
         assert (sources[0] / needed).exists(), needed

@@ -1,0 +1,77 @@
+"""The operator page: a small static web app mounted into the Bento at /ui/.
+
+Why static files and the existing API rather than server-rendered HTML: the page shows exactly
+what the API answers (the list comes from `/churn_list`, the download from `/churn_list_csv`
+with the same filters, the summary from `/segment_summary`), so the page can never disagree
+with the API or the CLI, and there is no second code path to test. The shell (HTML, one
+vanilla JS file, one stylesheet; no build step, no CDN, since deployments may be offline)
+holds no data, so it is served without the API key: an operator must be able to open it to
+type the key. Every data call carries the key in `X-API-Key`; the page keeps it in
+`sessionStorage` (gone when the tab closes, never in a URL or a cookie).
+
+A strict Content-Security-Policy keeps the page to its own origin (charts are `data:` PNGs).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+PAGE_PATH = "/ui"
+STATIC_DIR = Path(__file__).parent / "static"
+SECURITY_HEADERS: dict[str, str] = {
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; form-action 'none'; base-uri 'none'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-cache",
+}
+
+
+class _SecurityHeaders:
+    """Adds SECURITY_HEADERS to every answer of the page app (HTML and static files alike)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
+                for name, value in SECURITY_HEADERS.items():
+                    if name.lower().encode("latin-1") not in present:
+                        headers.append((name.lower().encode("latin-1"), value.encode("latin-1")))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def page_app(static_dir: Path = STATIC_DIR) -> Starlette:
+    """The ASGI app to mount at PAGE_PATH: `/` is the page, `/static/*` its script and styles."""
+    index = static_dir / "index.html"
+
+    async def page(request: Request) -> Response:
+        return FileResponse(index, media_type="text/html; charset=utf-8")
+
+    app = Starlette(
+        routes=[
+            Route("/", page, methods=["GET", "HEAD"]),
+            Mount("/static", app=StaticFiles(directory=static_dir), name="static"),
+        ]
+    )
+    app.add_middleware(_SecurityHeaders)
+    return app
