@@ -12,7 +12,7 @@ it would be judged on its own training labels.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -51,15 +51,6 @@ class PromotionDecision:
     champion_score: float | None = None
     challenger_score: float | None = None
     basis: str = ""
-
-
-def _set_champion(kind: ModelKind, version: str, reason: str, previous: str | None) -> None:
-    client = registry._client()
-    name = registry.registered_name(kind)
-    client.set_registered_model_alias(name, registry.CHAMPION, version)
-    client.set_model_version_tag(name, version, "promoted_at", datetime.now(UTC).isoformat())
-    client.set_model_version_tag(name, version, "promotion_reason", reason[:5000])
-    client.set_model_version_tag(name, version, "previous_champion", previous or "none")
 
 
 def _logged_comparable(champion: registry.ModelInfo, challenger: registry.ModelInfo) -> list[str]:
@@ -126,7 +117,7 @@ def promote(
     if challenger_v is None:
         return PromotionDecision(promoted=False, reason="no challenger is registered", **common)
     if champion_v is None:
-        _set_champion(kind, challenger_v, "no champion existed", None)
+        registry.set_champion(kind, challenger_v, "no champion existed", None)
         return PromotionDecision(
             promoted=True, reason="there was no champion", challenger_version=challenger_v, **common
         )
@@ -182,7 +173,7 @@ def promote(
         return PromotionDecision(
             promoted=False, reason=f"not better by the margin: {verdict} ({basis})", **common
         )
-    _set_champion(kind, challenger_v, f"{verdict} ({basis})", champion_v)
+    registry.set_champion(kind, challenger_v, f"{verdict} ({basis})", champion_v)
     return PromotionDecision(promoted=True, reason=verdict, **common)
 
 
@@ -206,7 +197,7 @@ def rollback(kind: ModelKind, version: str | int) -> PromotionDecision:
             reason=f"v{version} is already the champion",
             champion_version=version,
         )
-    _set_champion(kind, version, f"rollback from v{previous}", previous)
+    registry.set_champion(kind, version, f"rollback from v{previous}", previous)
     registry._client().set_model_version_tag(name, version, "rolled_back_from", previous or "none")
     return PromotionDecision(
         kind=kind,

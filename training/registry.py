@@ -54,17 +54,28 @@ def register(
     """Register a logged model as a new version; returns (version, aliases it received)."""
     import mlflow
 
+    from training.tracking import store_lock
+
     client = _client()
     name = registered_name(kind)
-    version = mlflow.register_model(model_uri, name, tags=tags).version
-    aliases = [CHALLENGER]
-    client.set_registered_model_alias(name, CHALLENGER, version)
-    if champion_version(kind) is None:
-        client.set_registered_model_alias(name, CHAMPION, version)
-        client.set_model_version_tag(name, version, "promoted_at", datetime.now(UTC).isoformat())
-        client.set_model_version_tag(name, version, "promotion_reason", "first model registered")
-        aliases.append(CHAMPION)
-    return str(version), aliases
+    with store_lock(mlflow.get_registry_uri()):  # one registration at a time on SQLite
+        version = str(mlflow.register_model(model_uri, name, tags=tags).version)
+        aliases = [CHALLENGER]
+        client.set_registered_model_alias(name, CHALLENGER, version)
+        if champion_version(kind) is None:
+            set_champion(kind, version, "first model registered", None)
+            aliases.append(CHAMPION)
+    return version, aliases
+
+
+def set_champion(kind: ModelKind, version: str, reason: str, previous: str | None) -> None:
+    """Point `@champion` at `version`, tagging when, why and what it replaced."""
+    client = _client()
+    name = registered_name(kind)
+    client.set_registered_model_alias(name, CHAMPION, version)
+    client.set_model_version_tag(name, version, "promoted_at", datetime.now(UTC).isoformat())
+    client.set_model_version_tag(name, version, "promotion_reason", reason[:5000])
+    client.set_model_version_tag(name, version, "previous_champion", previous or "none")
 
 
 def _alias_version(kind: ModelKind, alias: str) -> str | None:

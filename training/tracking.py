@@ -11,10 +11,13 @@ can be moved or deleted as a whole. Remote stores keep their server's default.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
 import os
 import subprocess
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +52,28 @@ def quiet_mlflow() -> None:
     warnings.filterwarnings("ignore", category=FutureWarning, module="mlflow")
 
 
+@contextlib.contextmanager
+def store_lock(uri: str | None = None) -> Iterator[None]:
+    """Hold an exclusive lock on a SQLite store's lock file; a no-op for server stores.
+
+    Why: two `retain train` processes on one fresh SQLite file race on MLflow's schema
+    creation (one dies with "duplicate column"), and two first registrations could both take
+    `@champion`. Creating the store and registering a version are short, so they are
+    serialised with `flock` on `<store>.lock`; a tracking server does its own locking.
+    """
+    db_file = sqlite_path(resolve_tracking_uri(uri))
+    if db_file is None:
+        yield
+        return
+    db_file.parent.mkdir(parents=True, exist_ok=True)
+    with open(db_file.with_name(db_file.name + ".lock"), "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def configure(uri: str | None = None, experiment: str = DEFAULT_EXPERIMENT) -> str:
     """Point MLflow (tracking and registry) at `uri`, make sure `experiment` exists; its id.
 
@@ -60,17 +85,17 @@ def configure(uri: str | None = None, experiment: str = DEFAULT_EXPERIMENT) -> s
     resolved = resolve_tracking_uri(uri)
     db_file = sqlite_path(resolved)
     if db_file is not None:
-        db_file.parent.mkdir(parents=True, exist_ok=True)
         resolved = f"sqlite:///{db_file}"
     mlflow.set_tracking_uri(resolved)
     mlflow.set_registry_uri(resolved)
-    client = mlflow.MlflowClient()
-    existing = client.get_experiment_by_name(experiment)
-    if existing is not None:
-        mlflow.set_experiment(experiment_id=existing.experiment_id)
-        return existing.experiment_id
-    location = (db_file.parent / ARTIFACT_FOLDER).as_uri() if db_file is not None else None
-    experiment_id = client.create_experiment(experiment, artifact_location=location)
+    with store_lock(resolved):
+        client = mlflow.MlflowClient()
+        existing = client.get_experiment_by_name(experiment)
+        if existing is None:
+            location = (db_file.parent / ARTIFACT_FOLDER).as_uri() if db_file else None
+            experiment_id = client.create_experiment(experiment, artifact_location=location)
+        else:
+            experiment_id = existing.experiment_id
     mlflow.set_experiment(experiment_id=experiment_id)
     return experiment_id
 

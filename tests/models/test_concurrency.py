@@ -1,0 +1,45 @@
+"""Two `retain train` processes at once on one fresh SQLite store: both recorded, registry sane.
+
+Before the store lock, the second process died in MLflow's schema migration ("duplicate
+column name") and both first registrations could claim `@champion`.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import mlflow
+import pytest
+
+from training.config import ExperimentConfig
+
+
+@pytest.mark.slow
+def test_two_trainings_at_once_are_both_recorded(
+    tmp_path: Path, events_path: Path, config: ExperimentConfig
+) -> None:
+    config_file = tmp_path / "churn.yaml"
+    churn_only = config.model_copy(update={"models": ("churn",)})
+    config_file.write_text(churn_only.to_yaml())
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    env = {**os.environ, "MLFLOW_TRACKING_URI": uri}
+    command = [sys.executable, "-m", "retain", "train", "--events", str(events_path),
+               "--config", str(config_file)]  # fmt: skip
+    runs = [subprocess.Popen(command, env=env, cwd=tmp_path, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True) for _ in range(2)]  # fmt: skip
+    outputs = [process.communicate(timeout=300)[0] for process in runs]
+    assert [process.returncode for process in runs] == [0, 0], outputs
+    assert all("Traceback" not in output for output in outputs)
+    client = mlflow.MlflowClient(uri)
+    versions = client.search_model_versions("name='retain-churn'")
+    assert sorted(int(v.version) for v in versions) == [1, 2]
+    champion = client.get_model_version_by_alias("retain-churn", "champion")
+    claimed = [output for output in outputs if "(challenger, champion)" in output]
+    assert len(claimed) == 1 and f"version {champion.version} (challenger, champion)" in claimed[0]
+    assert str(client.get_model_version_by_alias("retain-churn", "challenger").version) == "2"
+    experiment = client.get_experiment_by_name(churn_only.experiment)
+    finished = client.search_runs([experiment.experiment_id])
+    assert [run.info.status for run in finished] == ["FINISHED", "FINISHED"]
