@@ -14,6 +14,7 @@ from retain.demo import demo
 from serving import cli as serving_cli
 from serving.report import report
 from training import cli as training_cli
+from training.evaluate_cli import evaluate
 
 app = typer.Typer(
     name="retain",
@@ -31,6 +32,7 @@ app.command("simulate")(simulate)
 app.command("train")(training_cli.train)
 app.command("tune")(training_cli.tune)
 app.command("backtest")(training_cli.backtest)
+app.command("evaluate")(evaluate)
 app.command("promote")(training_cli.promote)
 app.command("rollback")(training_cli.rollback)
 app.command("score")(serving_cli.score)
