@@ -47,3 +47,21 @@ def simulated_events(users: int, days: int, seed: int = 7) -> Path:
         DATA.mkdir(parents=True, exist_ok=True)
         write_simulation(SimulationConfig(users=users, days=days, seed=seed), path)
     return path
+
+
+def record(
+    measure: str, value: float, unit: str, target: str = "", met: bool | None = None
+) -> None:
+    """Append one headline figure for `benchmarks/run_all.py` (a no-op when run on its own).
+
+    `run_all.py` sets RETAIN_BENCH_RESULTS to a JSON-lines file; each benchmark records the
+    numbers its issue names, the target, and whether it was met.
+    """
+    import os
+
+    path = os.environ.get("RETAIN_BENCH_RESULTS")
+    if not path:
+        return
+    row = {"measure": measure, "value": value, "unit": unit, "target": target, "met": met}
+    with open(path, "a") as handle:
+        handle.write(json.dumps(row) + "\n")

@@ -26,6 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import record
+
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "benchmarks" / ".data"
 TARGET_USERS_PER_MIN = 1_000_000
@@ -221,6 +224,12 @@ def main() -> None:
         f"{treeshap_rate / naive_rate:,.1f}x (TreeSHAP)"
     )
     print(f"end to end incl. features: {n / (feature_s + batch_s):,.0f} users/s")
+    record(f"batch scoring, path reasons ({n:,} users)", batch_rate * 60 / 1e6, "M users/min",
+           ">= 1M/min", batch_rate * 60 >= TARGET_USERS_PER_MIN)  # fmt: skip
+    record("batch scoring, TreeSHAP reasons", treeshap_rate * 60 / 1e6, "M users/min",
+           ">= 1M/min", treeshap_rate * 60 >= TARGET_USERS_PER_MIN)  # fmt: skip
+    record("batch vs naive per-user loop (path)", batch_rate / naive_rate, "x")
+    record("in-process predict, 1 user, p50", predict_p50, "ms")
     print(f"in-process churn predict, 1 user: p50 {predict_p50:.3f} ms, p99 {predict_p99:.3f} ms")
     print(
         f"in-process snapshot lookup (what /recommend does), 1 user: p50 {lookup_p50 * 1000:.1f} µs"
@@ -240,6 +249,9 @@ def main() -> None:
         f"{'met' if p50 <= TARGET_P50_MS else 'NOT met'}), p99 {p99:.2f} ms (target <= "
         f"{TARGET_P99_MS}: {'met' if p99 <= TARGET_P99_MS else 'NOT met'})"
     )
+    record("HTTP /score 1 id p50", p50, "ms", f"<= {TARGET_P50_MS}", p50 <= TARGET_P50_MS)
+    record("HTTP /score 1 id p99", p99, "ms", f"<= {TARGET_P99_MS}", p99 <= TARGET_P99_MS)
+    record("HTTP / in-process predict, 1 user", p50 / predict_p50, "x")
     print(
         f"HTTP / in-process ratio, 1 user: {p50 / predict_p50:,.1f}x the LightGBM predict, "
         f"{p50 / lookup_p50:,.0f}x the snapshot lookup"
