@@ -12,6 +12,7 @@ from features.cli import features
 from features.simulation_cli import simulate
 from retain.demo import demo
 from serving import cli as serving_cli
+from serving.effects_cli import effects
 from serving.report import report
 from training import cli as training_cli
 from training.evaluate_cli import evaluate
@@ -39,6 +40,7 @@ app.command("score")(serving_cli.score)
 app.command("churn-list")(serving_cli.churn_list)
 app.command("serve")(serving_cli.serve)
 app.command("report")(report)
+app.command("effects")(effects)
 
 
 def main() -> None:

@@ -29,6 +29,17 @@ _EXPORTS: dict[str, str] = {
     "load_catalogue": "serving.actions",
     "parse_catalogue": "serving.actions",
     "reason_codes": "serving.reasons",
+    # Closed loop: campaign logs, holdouts, learned effects (docs/campaigns.md).
+    "CampaignLogError": "serving.campaign_log",
+    "EffectsFileError": "serving.effects_file",
+    "HoldoutConfig": "serving.holdout",
+    "TwoModelUplift": "serving.uplift",
+    "assign_holdout": "serving.holdout",
+    "learn_effects": "serving.effects",
+    "learned_catalogue": "serving.effects_file",
+    "load_campaigns": "serving.campaign_log",
+    "load_effects": "serving.effects_file",
+    "validate_campaigns": "serving.campaign_log",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -118,4 +118,6 @@ def churn_list(
     ).head(query.top)
     ranked = ranked.reset_index(drop=True)
     ranked.insert(0, "rank", np.arange(1, len(ranked) + 1))
-    return ranked[list(LIST_COLUMNS)]
+    # A holdout run (serving/holdout.py) keeps its arms and cutoff: the list is a campaign log.
+    holdout = ["as_of", "assignment"] if "assignment" in ranked.columns else []
+    return ranked[[*LIST_COLUMNS, *holdout]]

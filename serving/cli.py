@@ -51,6 +51,25 @@ TrackingOption = Annotated[
         help="MLflow registry (default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db here).",
     ),
 ]
+EffectsOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--effects",
+        help="Effects file from `retain effects`: learned effects replace the catalogue's priors.",
+    ),
+]
+HoldoutShareOption = Annotated[
+    float | None,
+    typer.Option(
+        "--holdout-share",
+        help="Share of each action's targets held out as a control group (adds `assignment`).",
+        min=0,
+        max=0.99,
+    ),
+]
+HoldoutSeedOption = Annotated[
+    int, typer.Option("--holdout-seed", help="Seed of the holdout draw (with the cutoff).", min=0)
+]
 
 
 def _guarded(step: Callable[[], T]) -> T:
@@ -64,6 +83,29 @@ def _guarded(step: Callable[[], T]) -> T:
         fail(str(error))
 
 
+def _playbook(catalogue: Path | None, effects: Path | None) -> Any:
+    """The catalogue, with learned effects in place of the priors when an effects file is given."""
+    from serving.actions import load_catalogue
+    from serving.effects_file import EffectsFileError, learned_catalogue, load_effects
+
+    playbook = _guarded(lambda: load_catalogue(catalogue))
+    if effects is None:
+        return playbook
+    try:
+        learned, skipped = learned_catalogue(playbook, load_effects(effects))
+    except EffectsFileError as error:
+        fail(str(error))
+    if skipped:
+        console.print(f"[yellow]effects for actions not in the catalogue ignored:[/] {skipped}")
+    return learned
+
+
+def _holdout(share: float | None, seed: int) -> Any:
+    from serving.holdout import HoldoutConfig
+
+    return None if share is None else _guarded(lambda: HoldoutConfig(share=share, seed=seed))
+
+
 def _score(
     events: Path,
     as_of: str | None,
@@ -72,17 +114,18 @@ def _score(
     tracking_uri: str | None,
     window_flags: WindowFlags,
     attribution: str = "treeshap",
+    effects: Path | None = None,
+    holdout: Any = None,
 ) -> Any:
     """Load champions and events, build features, score: the shared body of two commands."""
     from features.loading import load_events
-    from serving.actions import load_catalogue
     from serving.champions import load_champions
     from serving.scoring import ScoringConfig, score_events
 
     cutoff = parse_as_of(as_of) if as_of else None
     if attribution not in ("treeshap", "path"):
         fail(f"--reasons must be treeshap or path, not {attribution!r}")
-    playbook = _guarded(lambda: load_catalogue(catalogue))
+    playbook = _playbook(catalogue, effects)
     with progress() as bar:
         task = bar.add_task("loading the champion models", total=3)
         champions = _guarded(lambda: load_champions(tracking_uri))
@@ -90,7 +133,12 @@ def _score(
         bar.update(task, advance=1, description=f"loading events from {events}")
         loaded = _guarded(lambda: load_events(events))
         bar.update(task, advance=1, description="building features and scoring")
-        config = ScoringConfig(catalogue=playbook, budget=budget, attribution=attribution)  # type: ignore[arg-type]
+        config = ScoringConfig(
+            catalogue=playbook,
+            budget=budget,
+            attribution=attribution,  # type: ignore[arg-type]
+            holdout=holdout,
+        )
         scored = _guarded(lambda: score_events(loaded, champions, cutoff, config, windows))
         bar.update(task, advance=1, description="scored")
     console.print(loaded.report.summary())
@@ -140,6 +188,9 @@ def score(
     ] = False,
     reasons: ReasonsOption = "treeshap",
     tracking_uri: TrackingOption = None,
+    effects: EffectsOption = None,
+    holdout_share: HoldoutShareOption = None,
+    holdout_seed: HoldoutSeedOption = 0,
     windows: WindowFlags | None = None,
 ) -> None:
     """Score every user with the champion models: stage, tier, next best action and reasons."""
@@ -147,13 +198,17 @@ def score(
 
     _guarded(lambda: check_output_path(out))
     flags = windows or WindowFlags()
-    scored = _score(events, as_of, catalogue, budget, tracking_uri, flags, reasons)
+    holdout = _holdout(holdout_share, holdout_seed)
+    scored = _score(
+        events, as_of, catalogue, budget, tracking_uri, flags, reasons, effects, holdout
+    )
     frame = scored.scores
     if with_features:
         extra = [c for c in scored.features.columns if c not in frame.columns]
         frame = frame.join(scored.features[extra])
     _guarded(lambda: write_frame(frame, out))
     console.print(summary_table(scored.scores))
+    _print_arms(scored.scores)
     console.print(f"wrote {len(frame):,} users as of {scored.as_of:%Y-%m-%d %H:%M} UTC to {out}")
 
 
@@ -190,6 +245,9 @@ def churn_list(
     budget: BudgetOption = None,
     reasons: ReasonsOption = "treeshap",
     tracking_uri: TrackingOption = None,
+    effects: EffectsOption = None,
+    holdout_share: HoldoutShareOption = None,
+    holdout_seed: HoldoutSeedOption = 0,
     windows: WindowFlags | None = None,
 ) -> None:
     """The operator's ranked list, from a score file or by scoring events now."""
@@ -224,18 +282,55 @@ def churn_list(
             )
         )
     playbook = _guarded(lambda: load_catalogue(catalogue))
+    holdout = _holdout(holdout_share, holdout_seed)
     if scores is not None:
+        if effects is not None:
+            fail("--effects changes decisions, made when scoring: give it with --events or to "
+                 "`retain score`")  # fmt: skip
         table = _guarded(lambda: read_scores(scores))
+        if holdout is not None:
+            from serving.holdout import ASSIGNMENT, with_holdout
+
+            if ASSIGNMENT in table.columns:
+                fail(f"{scores} already has a holdout assignment; it is not drawn twice")
+            # Drawn over the whole score table, before filters: the arms do not depend on --top.
+            table = _guarded(lambda: with_holdout(table, holdout))
     else:
         flags = windows or WindowFlags()
-        scored = _score(events, as_of, catalogue, budget, tracking_uri, flags, reasons)  # type: ignore[arg-type]
+        scored = _score(
+            events,  # type: ignore[arg-type]
+            as_of,
+            catalogue,
+            budget,
+            tracking_uri,
+            flags,
+            reasons,
+            effects,
+            holdout,
+        )
         table = scored.scores
+    if holdout is not None:
+        _print_arms(table)
     listed = _guarded(lambda: ranked_list(table, query, playbook.ids))
     if out is None:
         _print_list(listed)
         return
     _guarded(lambda: write_frame(listed, out))
     console.print(f"wrote {len(listed):,} users (of {len(table):,} scored) to {out}")
+
+
+def _print_arms(scores: Any) -> None:
+    """Targets per action and arm, so the operator sees the control group before sending."""
+    from serving.holdout import ASSIGNMENT, arm_counts
+
+    if ASSIGNMENT not in scores.columns:
+        return
+    counts = arm_counts(scores)
+    arms = ", ".join(
+        f"{action} {row.get('treated', 0):,} treated / {row.get('control', 0):,} control"
+        for action, row in counts.iterrows()
+    )
+    console.print(f"holdout: {arms or 'no targets'}")
 
 
 def _print_list(listed: Any) -> None:

@@ -140,8 +140,9 @@ def build_report(
     models: list[ModelSection] | None = None,
     budget: float | None = None,
     source: str = "",
+    effects: str | None = None,
 ) -> str:
-    """The report as one HTML string (images embedded)."""
+    """The report as one HTML string (images embedded); `effects`: a ready HTML section."""
     import pandas as pd
 
     from serving.report_charts import action_plan, cohort_figure, figure_data_uri, segment_figures
@@ -160,6 +161,8 @@ def build_report(
     parts += [_img(figure_data_uri(f), name) for name, f in segment_figures(scores).items()]
     parts.append("</div><h2>Action plan</h2>")
     parts.append(_table(action_plan(scores)))
+    if effects:
+        parts.append(effects)
     parts.append("<h2>Cohort retention</h2>")
     if retention is not None and not retention.empty:
         parts.append(_img(figure_data_uri(cohort_figure(retention)), "cohort retention"))
@@ -195,6 +198,13 @@ def report(
     tracking_uri: Annotated[
         str | None, typer.Option("--tracking-uri", help="MLflow store of the champions.")
     ] = None,
+    effects: Annotated[
+        Path | None,
+        typer.Option("--effects", help="Effects file: adds prior vs learned effects and gains."),
+    ] = None,
+    catalogue: Annotated[
+        Path | None, typer.Option("--catalogue", help="Action catalogue holding the priors.")
+    ] = None,
     windows: WindowFlags | None = None,
 ) -> None:
     """Write a self-contained HTML report (charts embedded) for a scoring run."""
@@ -206,11 +216,12 @@ def report(
     try:
         table = read_scores(scores)
         retention = _retention(events, windows) if events else None
+        learned = _effects_section(table, effects, catalogue, budget) if effects else None
     except (OSError, ValueError, LookupError) as error:
         fail(str(error))
     page = build_report(
         table, retention=retention, models=model_sections(tracking_uri), budget=budget,
-        source=str(scores),
+        source=str(scores), effects=learned,
     )  # fmt: skip
     write_text(page, out)
     console.print(f"report for {len(table):,} users written to {out} ({len(page) / 1e6:.1f} MB)")
@@ -221,3 +232,13 @@ def _retention(events: Path, windows: WindowFlags | None) -> Any:
     from features.loading import load_events
 
     return cohort_retention(load_events(events), (windows or WindowFlags()).apply())
+
+
+def _effects_section(
+    scores: pd.DataFrame, effects: Path, catalogue: Path | None, budget: float | None
+) -> str:
+    from serving.actions import load_catalogue
+    from serving.effects_file import load_effects
+    from serving.effects_report import effects_section
+
+    return effects_section(scores, load_catalogue(catalogue), load_effects(effects), budget)

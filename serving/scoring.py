@@ -21,6 +21,7 @@ from features.definitions import FEATURE_SET
 from features.loading import LoadedEvents
 from serving.actions import ActionCatalogue, load_catalogue
 from serving.champions import Champions
+from serving.holdout import HoldoutConfig, with_holdout
 from serving.policy import decide
 from serving.reasons import reason_codes
 from serving.segments import SegmentConfig, TierConfig, assign_stages
@@ -56,6 +57,9 @@ class ScoringConfig:
     # "treeshap": exact LightGBM pred_contrib (~2,000 users/s on 2 cores); "path": Saabas path
     # attribution (serving/attribution.py), ~100x faster, same top reason for ~80% of users.
     attribution: Literal["treeshap", "path"] = "treeshap"
+    # A random share of each action's targets kept as a control group (serving/holdout.py);
+    # adds an `assignment` column (treated / control / none) after SCORE_COLUMNS.
+    holdout: HoldoutConfig | None = None
 
 
 @dataclass(frozen=True)
@@ -149,7 +153,8 @@ def score_features(
         value_model_version=champions.value_info.version,
         feature_set_id=FEATURE_SET.id,
     )
-    return ScoredUsers(scores=scores[list(SCORE_COLUMNS)], features=features, as_of=as_of)
+    scores = with_holdout(scores[list(SCORE_COLUMNS)], config.holdout)
+    return ScoredUsers(scores=scores, features=features, as_of=as_of)
 
 
 def score_events(

@@ -12,7 +12,7 @@ turns its flags into these variables. Nothing here is read at import time.
 | RETAIN_CATALOGUE    | action catalogue YAML (default: the packaged one)                |
 | RETAIN_BUDGET       | total budget for the decisions (default: none)                   |
 | RETAIN_REASONS      | reason-code attribution for RETAIN_EVENTS: treeshap or path       |
-| RETAIN_API_KEY      | when set, every endpoint but /livez, /readyz and the /ui/ page files needs X-API-Key |
+| RETAIN_API_KEY      | when set, required (X-API-Key) everywhere but /livez, /readyz, /ui/ |
 | MLFLOW_TRACKING_URI | the registry the champions load from                             |
 """
 

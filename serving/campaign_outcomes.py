@@ -1,0 +1,114 @@
+"""What happened to each campaign target after the cutoff: retention and value over the horizons.
+
+Why the label code and not a query of its own: "churned" and "future value" must mean for a
+campaign exactly what they mean for the models (features/labels.py: no activity event in
+`[cutoff, cutoff + churn horizon)`; the sum of `amount` over `[cutoff, cutoff + value
+horizon)`), or a learned effect would be an effect on something the policy never predicts.
+One difference, on purpose: the churn outcome is defined for every target, not only for users
+active at the cutoff, because win-back actions target users who are not.
+
+An outcome whose window is not yet over when the event log ends is unknown, not zero: such rows
+get a missing outcome and are counted, never scored as churned.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import numpy as np
+import pandas as pd
+
+from features.config import WindowConfig
+from features.engines import to_frame
+from features.labels import build_outcomes
+from features.loading import LoadedEvents
+from serving.campaign_log import CUTOFF, USER_ID
+from serving.scoring import latest_cutoff
+
+CHURNED, FUTURE_VALUE = "churned", "future_value"
+
+
+@dataclass(frozen=True)
+class CampaignOutcomes:
+    """The campaign rows with `churned` (0/1) and `future_value`, missing where unknown.
+
+    `features` (same row order) holds the feature set at each row's cutoff when requested: the
+    uplift model's inputs, built by the same feature code as training and scoring.
+    """
+
+    frame: pd.DataFrame
+    data_end: datetime
+    churn_unknown: int
+    value_unknown: int
+    unmatched_users: int
+    features: pd.DataFrame | None = field(default=None, repr=False)
+
+    def summary(self) -> str:
+        """One line on what could not be measured, and why."""
+        parts = [f"{len(self.frame):,} campaign rows, events up to {self.data_end:%Y-%m-%d}"]
+        if self.churn_unknown:
+            parts.append(f"{self.churn_unknown:,} with the churn window not yet over")
+        if self.value_unknown:
+            parts.append(f"{self.value_unknown:,} with the value window not yet over")
+        if self.unmatched_users:
+            parts.append(f"{self.unmatched_users:,} targets never seen in the events")
+        return "; ".join(parts)
+
+
+def _outcomes_at(events: LoadedEvents, cutoff: datetime, windows: WindowConfig) -> pd.DataFrame:
+    """Future activity and spend per user with any event after `cutoff` (label definitions)."""
+    frame = to_frame(events.backend, build_outcomes(events.table, cutoff, windows))
+    frame[USER_ID] = frame[USER_ID].astype("str")
+    return frame.set_index(USER_ID)
+
+
+def _features_at(
+    events: LoadedEvents, cutoff: datetime, windows: WindowConfig, users: pd.Series
+) -> pd.DataFrame:
+    from features.pipeline import feature_frame
+
+    frame = feature_frame(events, cutoff, windows)
+    frame[USER_ID] = frame[USER_ID].astype("str")
+    return frame.set_index(USER_ID).reindex(users.to_numpy())
+
+
+def campaign_outcomes(
+    campaigns: pd.DataFrame,
+    events: LoadedEvents,
+    windows: WindowConfig,
+    *,
+    with_features: bool = False,
+) -> CampaignOutcomes:
+    """Attach both outcomes (and optionally features) to validated campaign rows.
+
+    Cost: one outcome query per distinct cutoff (campaigns share cutoffs, so a few), plus one
+    feature query per cutoff when `with_features`.
+    """
+    data_end = latest_cutoff(events)
+    frame = campaigns.reset_index(drop=True).copy()
+    frame[CHURNED] = np.nan
+    frame[FUTURE_VALUE] = np.nan
+    feature_parts: list[pd.DataFrame] = []
+    for cutoff, rows in frame.groupby(CUTOFF, sort=True):
+        moment = pd.Timestamp(cutoff).to_pydatetime()
+        outcomes = _outcomes_at(events, moment, windows).reindex(rows[USER_ID].to_numpy())
+        activity = outcomes["_future_activity"].fillna(0).to_numpy()
+        spend = outcomes["_future_value"].fillna(0.0).to_numpy(dtype=float)
+        churn_known = moment + timedelta(days=windows.churn_horizon_days) <= data_end
+        value_known = moment + timedelta(days=windows.value_horizon_days) <= data_end
+        frame.loc[rows.index, CHURNED] = (activity == 0).astype(float) if churn_known else np.nan
+        frame.loc[rows.index, FUTURE_VALUE] = spend if value_known else np.nan
+        if with_features:
+            features = _features_at(events, moment, windows, rows[USER_ID])
+            feature_parts.append(features.set_axis(rows.index))
+    features = pd.concat(feature_parts).sort_index() if feature_parts else None
+    known_users = to_frame(events.backend, events.table.select(USER_ID).distinct())[USER_ID]
+    return CampaignOutcomes(
+        frame=frame,
+        data_end=data_end,
+        churn_unknown=int(frame[CHURNED].isna().sum()),
+        value_unknown=int(frame[FUTURE_VALUE].isna().sum()),
+        unmatched_users=int((~frame[USER_ID].isin(known_users.astype("str"))).sum()),
+        features=features,
+    )

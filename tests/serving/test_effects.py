@@ -1,0 +1,218 @@
+"""Learning effects from simulated campaigns whose true effects are known, and deciding with them.
+
+One small simulation (12,000 users, a year, four campaigns) is learned from once per module;
+its truth file holds every targeted user's outcome under both arms, so the estimates can be
+checked against the real effects, not against another estimate.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from features.campaigns import CampaignPlan, truth_path
+from features.config import WindowConfig
+from features.loading import load_events
+from features.simulation import SimulationConfig, write_simulation
+from retain.cli import app
+from serving.actions import load_catalogue
+from serving.campaign_log import load_campaigns
+from serving.effect_estimates import EstimationConfig, estimate_effects
+from serving.effects import LearnedEffects, learn_effects
+from serving.effects_file import (
+    EffectsFileError,
+    build_effects_file,
+    dump_effects,
+    learned_catalogue,
+    load_effects,
+)
+from serving.effects_report import effects_section, gain_change
+from serving.policy import decide
+from serving.uplift import qini_coefficient, uplift_at
+
+pytestmark = pytest.mark.slow  # one simulation and one effects run per module (~10 s)
+SIM = SimulationConfig(users=12_000, days=365, seed=11, campaigns=CampaignPlan())
+BACKFIRE = ("habit_nudge", "active/high")
+
+
+@dataclass(frozen=True)
+class Campaigns:
+    events: Path
+    log: Path
+    truth: pd.DataFrame
+    learned: LearnedEffects
+
+
+@pytest.fixture(scope="module")
+def campaigns(tmp_path_factory: pytest.TempPathFactory) -> Campaigns:
+    root = tmp_path_factory.mktemp("campaigns")
+    events, log = root / "events.parquet", root / "campaigns.parquet"
+    write_simulation(SIM, events, log)
+    truth = pd.DataFrame(json.loads(truth_path(log).read_text())["effects"])
+    learned = learn_effects(
+        load_campaigns(log), load_events(events), WindowConfig(), load_catalogue()
+    )
+    return Campaigns(events, log, truth, learned)
+
+
+def _with_truth(campaigns: Campaigns) -> pd.DataFrame:
+    return campaigns.learned.effects.merge(campaigns.truth, on=["action_id", "segment"])
+
+
+def test_every_true_effect_lies_in_its_interval(campaigns):
+    cells = _with_truth(campaigns)
+    assert len(cells) == len(campaigns.truth) == 14
+    inside = cells["true_effect"].between(cells["churn_effect_low"], cells["churn_effect_high"])
+    # 95 % intervals: over 8 seeds × 14 cells 98 % covered the truth (the truth is the effect on
+    # these very users, so the Wald interval is conservative); allow one miss, never a far one.
+    assert inside.sum() >= len(cells) - 1, cells.loc[~inside, ["action_id", "segment"]]
+    z = (cells["churn_effect"] - cells["true_effect"]) / (
+        (cells["churn_effect_high"] - cells["churn_effect_low"]) / (2 * 1.959964)
+    )
+    assert z.abs().max() < 2.8
+
+
+def test_the_backfiring_segment_is_detected_and_the_helped_one_too(campaigns):
+    cells = campaigns.learned.effects.set_index(["action_id", "segment"])
+    assert cells.loc[BACKFIRE, "verdict"] == "backfires"
+    assert cells.loc[BACKFIRE, "learned_effect"] < 0
+    assert (cells["verdict"] == "backfires").sum() == 1
+    assert cells.loc[("vip_care", "at_risk/high"), "verdict"] == "helps"
+    assert cells.loc[("vip_care", "at_risk/low"), "verdict"] != "helps"  # true effect 0
+
+
+def test_learned_effects_move_from_the_prior_toward_the_truth(campaigns):
+    cells = _with_truth(campaigns).set_index(["action_id", "segment"])
+    truth = cells["relative_effect_y"]  # share of churn removed, from the simulator
+    prior_error = (cells["prior_effect"] - truth).abs()
+    learned_error = (cells["learned_effect"] - truth).abs()
+    assert (learned_error < prior_error).sum() >= 11  # of 14
+    assert learned_error.median() < 0.5 * prior_error.median()
+    big = cells["n_treated"] + cells["n_control"] > 1_000
+    assert (learned_error[big] < 0.1).all()
+
+
+def test_thin_data_stay_near_the_prior_and_thick_data_replace_it():
+    def cell(n: int) -> pd.Series:
+        churned = np.r_[np.zeros(n // 2), np.ones(n // 2), np.zeros(3 * n // 4), np.ones(n // 4)]
+        frame = pd.DataFrame(
+            {
+                "action_id": "vip_care",
+                "segment": "at_risk/high",
+                "group": ["control"] * n + ["treated"] * n,
+                "churned": churned,
+                "future_value": 1.0,
+            }
+        )  # control churns 50 %, treated 25 %: half the churn removed (prior: 0.35)
+        return estimate_effects(frame, load_catalogue(), EstimationConfig(prior_sd=0.1)).iloc[0]
+
+    thin, thick = cell(8), cell(8_000)
+    assert thin["relative_effect"] == thick["relative_effect"] == pytest.approx(0.5)
+    assert abs(thin["learned_effect"] - 0.35) < abs(thin["learned_effect"] - 0.5)
+    assert thick["learned_effect"] == pytest.approx(0.5, abs=0.01)
+    assert thin["learned_effect_se"] > thick["learned_effect_se"]
+
+
+def test_the_policy_stops_sending_the_backfiring_action_there(campaigns):
+    catalogue = load_catalogue()
+    effects_file = build_effects_file(
+        campaigns.learned.effects, source={}, windows={}, estimation={}
+    )
+    learned, skipped = learned_catalogue(catalogue, effects_file)
+    assert skipped == []
+    rng = np.random.default_rng(0)
+    users = pd.DataFrame(
+        {
+            "user_id": [f"u{i}" for i in range(600)],
+            "churn_probability": rng.uniform(0.1, 0.45, 600),
+            "predicted_value": rng.gamma(2.0, 80.0, 600),
+            "lifecycle_stage": "active",
+            "value_tier": np.repeat(["high", "mid", "low"], 200),
+        }
+    )
+    before = decide(users, catalogue)["action"]
+    after = decide(users, learned)["action"]
+    high = (users["value_tier"] == "high").to_numpy()
+    assert (before[high] == "habit_nudge").mean() > 0.9  # the prior (+4 %) says nudge them
+    assert not (after[high] == "habit_nudge").any()
+    assert (after[~high] != "no_action").mean() > 0.9  # elsewhere the nudge still pays
+
+    gains = gain_change(users.assign(as_of=pd.Timestamp("2024-12-31")), catalogue, effects_file)
+    assert gains.loc["total", "change"] > 0
+    html = effects_section(users, catalogue, effects_file)
+    assert "habit_nudge backfires on active/high" in html
+    assert "the learned plan to 0." in html
+
+
+def test_uplift_models_beat_random_ordering_where_effects_differ(campaigns):
+    by_action = {e.action_id: e for e in campaigns.learned.uplift}
+    vip = by_action["vip_care"]  # helps high tiers a lot, low tiers not at all
+    assert vip.qini_model > 0
+    assert vip.uplift_at_k_model > vip.uplift_at_k_random
+
+
+def test_qini_and_uplift_at_k_on_known_orderings():
+    rng = np.random.default_rng(1)
+    n = 4_000
+    responsive = rng.random(n) < 0.5
+    treated = rng.random(n) < 0.5
+    retained = np.where(treated & responsive, rng.random(n) < 0.9, rng.random(n) < 0.5)
+    assert qini_coefficient(responsive + rng.random(n) * 0.1, treated, retained) > 0.02
+    assert abs(qini_coefficient(rng.random(n), treated, retained)) < 0.02
+    assert qini_coefficient(~responsive + rng.random(n) * 0.1, treated, retained) < -0.02
+    assert uplift_at(responsive.astype(float), treated, retained, 0.5) > 0.3
+
+
+def test_effects_file_round_trip_and_errors(campaigns, tmp_path):
+    effects_file = build_effects_file(
+        campaigns.learned.effects,
+        source={"campaigns": "c.parquet"},
+        windows={"churn_horizon_days": 30},
+        estimation={"confidence": 0.95},
+        mlflow_run_id="abc",
+    )
+    path = tmp_path / "effects.yaml"
+    path.write_text(dump_effects(effects_file))
+    loaded = load_effects(path)
+    assert loaded.version == effects_file.version and loaded.mlflow_run_id == "abc"
+    assert loaded.table()["learned_effect"].tolist() == pytest.approx(
+        campaigns.learned.effects["learned_effect"].tolist()
+    )
+    path.write_text("schema: something-else\n")
+    with pytest.raises(EffectsFileError, match="not a `retain effects` file"):
+        load_effects(path)
+    path.write_text(dump_effects(effects_file).replace("segment: active/high", "segment: x"))
+    with pytest.raises(EffectsFileError, match=r"effects\.0\.segment"):
+        load_effects(path)
+
+
+def test_retain_effects_logs_a_run_and_writes_a_versioned_file(campaigns, tmp_path):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    out = tmp_path / "effects.yaml"
+    result = CliRunner().invoke(
+        app,
+        ["effects", "--campaigns", str(campaigns.log), "--events", str(campaigns.events),
+         "--out", str(out), "--tracking-uri", uri, "--no-uplift"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "habit_nudge backfires on active/high" in result.output
+    written = load_effects(out)
+    run = mlflow.MlflowClient(uri).get_run(written.mlflow_run_id)
+    assert run.data.metrics["habit_nudge.active/high.churn_effect"] > 0
+    assert run.data.tags["data_fingerprint"] == written.source["campaigns_fingerprint"]
+    artifacts = {a.path for a in mlflow.MlflowClient(uri).list_artifacts(run.info.run_id)}
+    assert {"effects.yaml", "effects.csv"} <= artifacts
+
+    bad = CliRunner().invoke(
+        app, ["effects", "--campaigns", str(campaigns.events), "--events", str(campaigns.events),
+              "--out", str(out), "--tracking-uri", uri],
+    )  # fmt: skip
+    assert bad.exit_code == 2
+    assert "missing required columns 'action_id'" in bad.output
