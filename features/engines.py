@@ -48,11 +48,26 @@ def spark_session():  # -> pyspark.sql.SparkSession (imported lazily: Spark is o
     return session
 
 
+def to_frame(backend: BaseBackend, expr: ir.Table) -> pd.DataFrame:
+    """Run `expr` and return a pandas frame.
+
+    Why not `backend.execute` on DuckDB: Ibis converts every column that holds a null through a
+    Python list, about a fifth of a 500k-user feature build; Arrow's own conversion gives
+    the same dtypes and values without it. Other engines keep Ibis's conversion.
+    """
+    if backend.name == "duckdb":
+        return backend.to_pyarrow(expr).to_pandas()
+    return backend.execute(expr)
+
+
 def register_frame(backend: BaseBackend, name: str, frame: pd.DataFrame) -> ir.Table:
     """Make an in-memory frame a table on the backend (Spark has no Ibis temp tables).
 
-    Timestamps are truncated to microseconds, the engines' precision, instead of failing.
+    Timestamps are truncated to microseconds, the engines' precision, instead of failing. A
+    column that is entirely missing (a log of logins with an empty `amount`) has no type an
+    engine can infer, so it becomes text: the loader parses every contract column from text.
     """
+    frame = frame.astype({col: "str" for col in frame.columns if frame[col].isna().all()})
     frame = frame.assign(
         **{
             col: frame[col].dt.floor("us").astype(str(frame[col].dtype).replace("[ns", "[us"))

@@ -14,6 +14,7 @@ import pandas as pd
 from features import contract as c
 from features.config import WindowConfig
 from features.definitions import build_features
+from features.engines import to_frame
 from features.labels import attach_labels, build_outcomes
 from features.loading import LoadedEvents
 
@@ -34,6 +35,6 @@ def feature_frame(
     events: LoadedEvents, as_of: datetime, windows: WindowConfig, *, labels: bool = False
 ) -> pd.DataFrame:
     """Features for one cutoff as a pandas frame, one row per user seen before it."""
-    frame = events.backend.execute(feature_table(events, as_of, windows, labels=labels))
+    frame = to_frame(events.backend, feature_table(events, as_of, windows, labels=labels))
     frame["as_of"] = pd.to_datetime(frame["as_of"])
     return frame.reset_index(drop=True)

@@ -21,7 +21,7 @@ def test_demo_trains_registers_scores_and_lists(tmp_path: Path, monkeypatch) -> 
         app, ["demo", "--out-dir", str(out), "--users", "3000", "--days", "400", "--seed", "5"]
     )
     assert result.exit_code == 0, result.output
-    client = mlflow.MlflowClient(uri)
+    client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
     for name in ("retain-churn", "retain-value"):
         assert str(client.get_model_version_by_alias(name, "champion").version) == "1"
     scores = pd.read_parquet(out / "scores.parquet")

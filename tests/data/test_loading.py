@@ -7,7 +7,7 @@ import gzip
 import pandas as pd
 import pytest
 
-from features import EventContractError, load_events
+from features import EventContractError, from_frame, load_events
 from features.engines import connect
 
 
@@ -133,3 +133,19 @@ def test_numeric_user_ids_are_compared_as_strings(tmp_path, backend):
     table = load_events(path, backend=backend).table.execute()
     assert table["user_id"].tolist() == ["42"]
     assert table["amount"].tolist() == [0.0]  # absent amount means 0
+
+
+@pytest.mark.parametrize("engine", ["duckdb"])
+def test_a_column_with_no_values_at_all_loads(engine) -> None:
+    """An in-memory log whose `amount` is entirely missing (logins only) is not an error."""
+    frame = pd.DataFrame(
+        {
+            "user_id": ["u1", "u2"],
+            "event_time": pd.to_datetime(["2024-01-01", "2024-01-02"]),
+            "event_type": ["login", "login"],
+            "amount": [None, None],
+        }
+    )
+    loaded = from_frame(frame, engine)
+    assert loaded.report.rows_accepted == 2
+    assert (loaded.backend.execute(loaded.table)["amount"] == 0.0).all()  # missing amount = 0

@@ -33,7 +33,7 @@ def test_two_trainings_at_once_are_both_recorded(
     outputs = [process.communicate(timeout=300)[0] for process in runs]
     assert [process.returncode for process in runs] == [0, 0], outputs
     assert all("Traceback" not in output for output in outputs)
-    client = mlflow.MlflowClient(uri)
+    client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
     versions = client.search_model_versions("name='retain-churn'")
     assert sorted(int(v.version) for v in versions) == [1, 2]
     champion = client.get_model_version_by_alias("retain-churn", "champion")
