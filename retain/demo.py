@@ -93,6 +93,10 @@ def _report(scores: Any, events_path: Path, out_dir: Path, tracking_uri: str | N
     )
     path = write_text(page, out_dir / "report.html")
     console.print(f"report: {path} (open it in a browser; it works offline)")
+    console.print(
+        f"next: `retain serve --scores {out_dir / 'scores.parquet'}` (or --events to rescore), "
+        "then open http://localhost:3000/ui/ for the operator page"
+    )
 
 
 def demo(
