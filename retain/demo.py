@@ -94,8 +94,8 @@ def _report(scores: Any, events_path: Path, out_dir: Path, tracking_uri: str | N
     path = write_text(page, out_dir / "report.html")
     console.print(f"report: {path} (open it in a browser; it works offline)")
     console.print(
-        f"next: `retain serve --scores {out_dir / 'scores.parquet'}` (or --events to rescore), "
-        "then open http://localhost:3000/ui/ for the operator page"
+        f"next: `retain serve --events {out_dir / 'events.parquet'}` (scores every user at "
+        "start-up), then open http://localhost:3000/ui/ for the operator page"
     )
 
 
