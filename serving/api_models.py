@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, Strict, StringConstraints
 
 from features.definitions import FEATURE_SET
 from serving.churn_list import MAX_TOP, ChurnListQuery
@@ -21,6 +21,9 @@ MAX_ID_LENGTH = 256
 MAX_LIST_ROWS = 10_000  # the HTTP churn list; bigger lists belong to `retain churn-list`
 
 UserId = Annotated[str, StringConstraints(min_length=1, max_length=MAX_ID_LENGTH)]
+# Numbers are numbers: without Strict, pydantic would read `true` as 1 and `false` as 0.0.
+StrictInt = Annotated[int, Strict()]
+StrictFloat = Annotated[float, Strict()]  # still accepts a JSON integer (0, 1)
 Status = Literal["ok", "unknown_user"]
 
 
@@ -38,13 +41,14 @@ class ExplainRequest(_Strict):
     """One user, and how many contributions to show (largest in absolute size first)."""
 
     user_id: UserId
-    top_k: int = Field(5, ge=1, le=len(FEATURE_SET.columns))
+    top_k: StrictInt = Field(5, ge=1, le=len(FEATURE_SET.columns))
 
 
 class ChurnListRequest(ChurnListQuery):
     """The churn-list filters of `retain churn-list`, with a smaller row cap over HTTP."""
 
-    top: int = Field(100, ge=1, le=min(MAX_LIST_ROWS, MAX_TOP))
+    min_risk: StrictFloat = Field(0.0, ge=0, le=1)
+    top: StrictInt = Field(100, ge=1, le=min(MAX_LIST_ROWS, MAX_TOP))
 
 
 class ScoreItem(BaseModel):
@@ -151,6 +155,13 @@ class ModelFacts(BaseModel):
     metrics: dict[str, float]
 
 
+class WorkerInfo(BaseModel):
+    """Which worker process answered (several workers serve one port)."""
+
+    index: int | None
+    pid: int
+
+
 class ModelInfoResponse(BaseModel):
     """Versions, training time and out-of-time metrics of both models, and the snapshot."""
 
@@ -158,3 +169,14 @@ class ModelInfoResponse(BaseModel):
     churn: ModelFacts
     value: ModelFacts
     snapshot: SnapshotInfo
+    loaded_at: datetime
+    worker: WorkerInfo
+
+
+class RefreshResponse(BaseModel):
+    """What `POST /refresh` did in the worker that received it, and what it now serves."""
+
+    status: Literal["reloaded", "unchanged", "failed"]
+    detail: str
+    model_versions: dict[str, str]
+    worker: WorkerInfo

@@ -1,18 +1,25 @@
 """The BentoML service: scores, next best actions, explanations and churn lists over HTTP.
 
-Why it looks like this: the champions and a scored snapshot are loaded once, in `__init__`,
-before the server accepts traffic (so `/readyz` fails until they are there); every endpoint
-is then a lookup into what `serving.scoring` computed for all users at one cutoff, which is
-what `retain score` writes too. Requests and responses are the pydantic models of
-`serving.api_models`; BentoML answers bad bodies with 400. Configuration comes from the
-environment (`serving.settings`). The same process serves the operator page at /ui/
-(`serving.operator_page`), which reads only these endpoints. Start it with `retain serve` or
-`bentoml serve serving.service:RetainService`.
+Why it looks like this: each worker builds its state (the champions and a snapshot scored for
+every user at one cutoff) in `__init__`, before it accepts traffic, so `/readyz` fails until it
+is there; every endpoint is then a lookup into what `serving.scoring` computed, which is what
+`retain score` writes too. The state is replaced whole when `@champion` or the source file
+moves (`serving.state`: polled every RETAIN_REFRESH_SECONDS, or `POST /refresh`); a request
+reads it once, so its answer never mixes two snapshots. No champion yet: the worker runs but
+is not ready. A champion that cannot be loaded stops `bentoml serve` before any worker starts
+(the deployment hook). Requests and responses are the pydantic models of `serving.api_models`;
+BentoML answers bad bodies with 400, `serving.request_guard` oversized (413) and non-JSON (415)
+ones.
+Configuration comes from the environment (`serving.settings`). The same process serves the
+operator page at /ui/ (`serving.operator_page`), which reads only these endpoints. Start it
+with `retain serve` or `bentoml serve serving.service:RetainService`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
 from typing import Annotated, Any
 
 import bentoml
@@ -20,7 +27,7 @@ from bentoml.validators import ContentType
 from starlette.responses import JSONResponse
 
 from features.definitions import FEATURE_SET
-from serving.actions import ActionCatalogue, load_catalogue
+from serving import log_privacy
 from serving.api_models import (
     ChurnListRequest,
     ChurnListResponse,
@@ -29,48 +36,27 @@ from serving.api_models import (
     ModelFacts,
     ModelInfoResponse,
     RecommendResponse,
+    RefreshResponse,
     ScoreResponse,
     SnapshotInfo,
     UserIdsRequest,
+    WorkerInfo,
 )
 from serving.auth import ApiKeyMiddleware
-from serving.champions import Champions, load_champions
 from serving.churn_list import churn_list as ranked_list
 from serving.churn_list import matching
+from serving.openapi_doc import OpenApiDocMiddleware
 from serving.operator_page import PAGE_PATH, page_app
-from serving.segment_summary import SegmentSummaryCache, SegmentSummaryResponse
+from serving.request_guard import RequestGuardMiddleware
+from serving.segment_summary import SegmentSummaryResponse
 from serving.settings import ServiceSettings
-from serving.snapshot import Snapshot, split_reasons
+from serving.snapshot import split_reasons
+from serving.state import ServingState, StateHolder, build_snapshot, preflight
+
+__all__ = ["RetainService", "build_snapshot"]
 
 log = logging.getLogger("retain.service")
 CsvText = Annotated[str, ContentType("text/csv")]
-
-
-def build_snapshot(
-    settings: ServiceSettings, champions: Champions, catalogue: ActionCatalogue
-) -> Snapshot:
-    """Score the events at the configured (or latest) cutoff, or read a score file."""
-    from serving.scoring import ScoringConfig, read_scores, score_events
-
-    if settings.scores is not None:
-        snapshot = Snapshot.from_score_file(read_scores(settings.scores), str(settings.scores))
-        if snapshot.model_versions and snapshot.model_versions != champions.versions:
-            log.warning(
-                "%s was scored by models %s but the champions are %s; serving the file as is",
-                settings.scores,
-                snapshot.model_versions,
-                champions.versions,
-            )
-        return snapshot
-    from features.loading import load_events
-
-    events = load_events(settings.events)  # type: ignore[arg-type]
-    log.info("%s", events.report.summary())
-    config = ScoringConfig(
-        catalogue=catalogue, budget=settings.budget, attribution=settings.reasons
-    )
-    scored = score_events(events, champions, settings.as_of, config)
-    return Snapshot.from_scored(scored, str(settings.events))
 
 
 def _facts(info: Any) -> ModelFacts:
@@ -90,89 +76,130 @@ def _error(status: int, message: str) -> Any:
     return JSONResponse({"error": message}, status_code=status)
 
 
+def _worker() -> WorkerInfo:
+    return WorkerInfo(index=bentoml.server_context.worker_index, pid=os.getpid())
+
+
 @bentoml.service(name="retain", traffic={"timeout": 120}, workers=1)
 @bentoml.asgi_app(page_app(), path=PAGE_PATH)  # the operator page (serving/operator_page.py)
 class RetainService:
     """Retain's HTTP API (see DESIGN.md §5 and serving/api_models.py for the shapes)."""
 
+    @bentoml.on_deployment
+    def _preflight() -> None:
+        """Once, before workers spawn: a bad configuration or model stops the server here."""
+        preflight(ServiceSettings.from_env())
+
     def __init__(self) -> None:
-        self._ready = False
-        settings = ServiceSettings.from_env()
-        self.champions = load_champions(settings.tracking_uri)
-        self.catalogue = load_catalogue(settings.catalogue)
-        self.snapshot = build_snapshot(settings, self.champions, self.catalogue)
-        log.info(
-            "serving %s users as of %s from %s (models %s)",
-            len(self.snapshot),
-            self.snapshot.as_of,
-            self.snapshot.source,
-            self.snapshot.model_versions,
-        )
-        self.segments = SegmentSummaryCache(
-            self.snapshot.scores, self.snapshot.as_of, self.catalogue
-        )
-        self._ready = True
+        logging.getLogger("retain").setLevel(logging.INFO)  # our lines; BentoML's root is WARNING
+        log_privacy.install()  # bad requests are logged without their values
+        self._holder = StateHolder(ServiceSettings.from_env())
+        self._holder.refresh(starting=True)
+        self._poller: asyncio.Task[None] | None = None
 
     def __is_ready__(self) -> bool:
-        return self._ready
+        return self._holder.state is not None
+
+    @bentoml.on_startup
+    async def _start_polling(self) -> None:
+        interval = self._holder.settings.refresh_seconds
+        if interval > 0:
+            self._poller = asyncio.get_running_loop().create_task(self._poll(interval))
+
+    @bentoml.on_shutdown
+    async def _stop_polling(self) -> None:
+        if self._poller is not None:
+            self._poller.cancel()
+
+    async def _poll(self, interval: float) -> None:
+        """Check the registry and the source every `interval` seconds, for the worker's life."""
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await asyncio.to_thread(self._holder.refresh)
+            except Exception:  # never let one bad poll end the polling
+                log.exception("snapshot refresh poll failed")
+
+    def _state(self) -> ServingState | Any:
+        """The current state, read once per request; a 503 answer while there is none."""
+        state = self._holder.state
+        if state is None:
+            return _error(503, f"not ready: {self._holder.problem}")
+        return state
 
     @bentoml.api
     async def score(self, request: UserIdsRequest, /) -> ScoreResponse:
         """Churn probability, predicted value, stage and tier for each id, in order."""
+        state = self._state()
+        if not isinstance(state, ServingState):
+            return state
         return ScoreResponse.model_validate(
             {
-                "as_of": self.snapshot.as_of,
-                "model_versions": self.snapshot.model_versions,
-                "items": self.snapshot.lookup(request.user_ids, with_action=False),
+                "as_of": state.snapshot.as_of,
+                "model_versions": state.snapshot.model_versions,
+                "items": state.snapshot.lookup(request.user_ids, with_action=False),
             }
         )
 
     @bentoml.api
     async def recommend(self, request: UserIdsRequest, /) -> RecommendResponse:
         """Scores plus the next best action, its expected gain and cost, and reason codes."""
+        state = self._state()
+        if not isinstance(state, ServingState):
+            return state
         return RecommendResponse.model_validate(
             {
-                "as_of": self.snapshot.as_of,
-                "model_versions": self.snapshot.model_versions,
-                "items": self.snapshot.lookup(request.user_ids, with_action=True),
+                "as_of": state.snapshot.as_of,
+                "model_versions": state.snapshot.model_versions,
+                "items": state.snapshot.lookup(request.user_ids, with_action=True),
             }
         )
 
     @bentoml.api
     async def explain(self, request: ExplainRequest, /) -> ExplainResponse:
         """The features that move one user's churn score most, in numbers and in words."""
+        state = self._state()
+        if not isinstance(state, ServingState):
+            return state
         try:
-            found = self.snapshot.explain(request.user_id, self.champions.churn, request.top_k)
+            found = state.snapshot.explain(request.user_id, state.champions.churn, request.top_k)
         except LookupError as error:
             return _error(409, str(error))
         if found is None:
             return ExplainResponse(user_id=request.user_id, status="unknown_user")
         return ExplainResponse.model_validate(found)
 
-    def _churn_rows(self, query: ChurnListRequest) -> tuple[int, Any]:
-        known = self.catalogue.ids
-        matched = int(matching(self.snapshot.scores, query, known).sum())
-        return matched, ranked_list(self.snapshot.scores, query, known)
+    @staticmethod
+    def _churn_rows(state: ServingState, query: ChurnListRequest) -> tuple[int, Any]:
+        known = state.catalogue.ids
+        matched = int(matching(state.snapshot.scores, query, known).sum())
+        return matched, ranked_list(state.snapshot.scores, query, known)
 
     @bentoml.api
     async def churn_list(self, query: ChurnListRequest, /) -> ChurnListResponse:
         """The operator's ranked list with the filters of `retain churn-list`, as JSON."""
+        state = self._state()
+        if not isinstance(state, ServingState):
+            return state
         try:
-            matched, rows = self._churn_rows(query)
+            matched, rows = self._churn_rows(state, query)
         except ValueError as error:
             return _error(400, str(error))
         records = rows.to_dict(orient="records")
         for record in records:
             record["reasons"] = split_reasons(record["reasons"])
         return ChurnListResponse.model_validate(
-            {"as_of": self.snapshot.as_of, "matched": matched, "rows": records}
+            {"as_of": state.snapshot.as_of, "matched": matched, "rows": records}
         )
 
     @bentoml.api
     async def churn_list_csv(self, query: ChurnListRequest, /) -> CsvText:
         """The same list as CSV (reasons joined by "; "), ready for a spreadsheet."""
+        state = self._state()
+        if not isinstance(state, ServingState):
+            return state
         try:
-            _, rows = self._churn_rows(query)
+            _, rows = self._churn_rows(state, query)
         except ValueError as error:
             return _error(400, str(error))
         return rows.to_csv(index=False)
@@ -184,22 +211,47 @@ class RetainService:
         Sync on purpose: the first call draws the charts (about a second of CPU), which BentoML
         then runs in a worker thread instead of blocking the event loop.
         """
-        return self.segments.get()
+        state = self._state()
+        if not isinstance(state, ServingState):
+            return state
+        return state.segments.get()
 
     @bentoml.api
     async def model_info(self) -> ModelInfoResponse:
         """Champion versions, training time, out-of-time metrics and the served snapshot."""
+        state = self._state()
+        if not isinstance(state, ServingState):
+            return state
         return ModelInfoResponse(
             feature_set_id=FEATURE_SET.id,
-            churn=_facts(self.champions.churn_info),
-            value=_facts(self.champions.value_info),
+            churn=_facts(state.champions.churn_info),
+            value=_facts(state.champions.value_info),
             snapshot=SnapshotInfo(
-                as_of=self.snapshot.as_of,
-                users=len(self.snapshot),
-                source=self.snapshot.source,
-                model_versions=self.snapshot.model_versions,
+                as_of=state.snapshot.as_of,
+                users=len(state.snapshot),
+                source=state.snapshot.source,
+                model_versions=state.snapshot.model_versions,
             ),
+            loaded_at=state.loaded_at,
+            worker=_worker(),
+        )
+
+    @bentoml.api
+    async def refresh(self) -> RefreshResponse:
+        """Rebuild this worker's snapshot now if `@champion` or the source moved (else no-op).
+
+        Other workers follow at their next poll (RETAIN_REFRESH_SECONDS).
+        """
+        outcome = await asyncio.to_thread(self._holder.refresh)
+        state = self._holder.state
+        return RefreshResponse(
+            status=outcome.status,  # type: ignore[arg-type]
+            detail=outcome.detail,
+            model_versions=state.snapshot.model_versions if state is not None else {},
+            worker=_worker(),
         )
 
 
+RetainService.add_asgi_middleware(RequestGuardMiddleware)
+RetainService.add_asgi_middleware(OpenApiDocMiddleware)
 RetainService.add_asgi_middleware(ApiKeyMiddleware, open_prefixes=(PAGE_PATH,))

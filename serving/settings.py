@@ -29,6 +29,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 ENV_PREFIX = "RETAIN_"
 API_KEY_ENV = "RETAIN_API_KEY"
 API_KEY_HEADER = "X-API-Key"
+DEFAULT_REFRESH_SECONDS = 60.0
+# The largest valid /score body is 10,000 ids of up to 256 characters: ~2.6 MB of ASCII ids.
+DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
 
 
 class SettingsError(ValueError):
@@ -47,6 +50,8 @@ class ServiceSettings(BaseModel):
     budget: float | None = Field(None, ge=0)
     reasons: Literal["treeshap", "path"] = "treeshap"
     api_key: str | None = Field(None, min_length=1, repr=False)
+    refresh_seconds: float = Field(DEFAULT_REFRESH_SECONDS, ge=0, le=86_400)
+    max_body_bytes: int = Field(DEFAULT_MAX_BODY_BYTES, ge=1024)
     tracking_uri: str | None = None
 
     @model_validator(mode="after")
@@ -69,7 +74,10 @@ class ServiceSettings(BaseModel):
         env = os.environ if environ is None else environ
         values = {
             name: env.get(f"{ENV_PREFIX}{name.upper()}") or None
-            for name in ("events", "scores", "as_of", "catalogue", "budget", "reasons", "api_key")
+            for name in (
+                *("events", "scores", "as_of", "catalogue", "budget", "reasons", "api_key"),
+                *("refresh_seconds", "max_body_bytes"),
+            )
         }
         values = {name: value for name, value in values.items() if value is not None}
         values["tracking_uri"] = env.get("MLFLOW_TRACKING_URI") or None

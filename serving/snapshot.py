@@ -64,9 +64,13 @@ class Snapshot:
 
     @property
     def as_of(self) -> datetime | None:
+        """The cutoff, timezone-aware (naive cutoffs are UTC), so JSON carries the offset."""
         if self.scores.empty:
             return None
-        return pd.Timestamp(self.scores["as_of"].iloc[0]).to_pydatetime()
+        cutoff = pd.Timestamp(self.scores["as_of"].iloc[0])
+        if cutoff.tzinfo is None:
+            cutoff = cutoff.tz_localize("UTC")
+        return cutoff.to_pydatetime()
 
     @property
     def model_versions(self) -> dict[str, str]:

@@ -16,6 +16,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -109,25 +111,49 @@ def api_key() -> str:
     return API_KEY
 
 
-@pytest.fixture(scope="session")
-def service(serving_store, api_key):
-    """A client (key preset) of a running `retain serve` on a free port, with an API key.
+@dataclass
+class RunningService:
+    """A `retain serve` started by `running_service`: where it listens and where it logs."""
 
-    Fails with the server log if the server exits or does not become ready in time.
-    """
-    port = _free_port()
-    log_path = serving_store.root / f"serve-{port}.log"
-    command = [
+    base: str
+    log_path: Path
+    process: subprocess.Popen
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def serve_command(port: int, *args: str) -> list[str]:
+    """`retain serve` on loopback at `port`, with extra arguments (--events, --scores, …)."""
+    return [
         str(Path(sys.executable).with_name("retain")),
         *("serve", "--port", str(port), "--host", "127.0.0.1"),
-        *("--events", str(serving_store.events)),
+        *args,
     ]
-    env = serving_store.env(RETAIN_API_KEY=api_key)
+
+
+@contextmanager
+def running_service(
+    store: ServingStore, *args: str, wait_ready: bool = True, **env: str
+) -> Iterator[RunningService]:
+    """Start `retain serve` with `args` and extra environment; stop it (and its workers) after.
+
+    With `wait_ready`, waits for /readyz 200; otherwise only until /livez answers. Fails with
+    the server log if the server exits or does not get there in time.
+    """
+    port = _free_port()
+    log_path = store.root / f"serve-{port}.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            serve_command(port, *args),
+            cwd=ROOT,
+            env=store.env(**env),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     base = f"http://127.0.0.1:{port}"
+    probe = "/readyz" if wait_ready else "/livez"
     deadline = time.monotonic() + START_TIMEOUT_S
     try:
         while True:
@@ -135,7 +161,7 @@ def service(serving_store, api_key):
                 tail = log_path.read_text()[-3000:]
                 pytest.fail(f"server exited ({process.returncode}):\n{tail}")
             try:
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                if httpx.get(f"{base}{probe}", timeout=2).status_code == 200:
                     break
             except httpx.TransportError:
                 pass
@@ -143,7 +169,52 @@ def service(serving_store, api_key):
                 tail = log_path.read_text()[-3000:]
                 pytest.fail(f"server not ready in {START_TIMEOUT_S}s:\n{tail}")
             time.sleep(0.5)
-        with httpx.Client(base_url=base, headers={"X-API-Key": api_key}, timeout=30) as client:
-            yield client
+        yield RunningService(base=base, log_path=log_path, process=process)
     finally:
         _stop(process)
+
+
+def clone_store(store: ServingStore, root: Path) -> ServingStore:
+    """A private copy of the store (database and artefacts) that a test may change.
+
+    The SQLite database records absolute artefact paths, so they are rewritten to the copy's;
+    the shared store stays untouched for the read-only server and the other tests.
+    """
+    import shutil
+    import sqlite3
+
+    shutil.copytree(store.root, root, ignore=shutil.ignore_patterns("serve-*.log", "bentoml"))
+    old, new = str(store.root), str(root)
+    with sqlite3.connect(root / "mlflow.db") as db:
+        tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        for table in tables:
+            for column in db.execute(f'PRAGMA table_info("{table}")').fetchall():
+                name, kind = column[1], (column[2] or "").upper()
+                if "CHAR" in kind or "TEXT" in kind:
+                    db.execute(
+                        f'UPDATE "{table}" SET "{name}" = replace("{name}", ?, ?) '
+                        f'WHERE "{name}" LIKE ?',
+                        (old, new, f"%{old}%"),
+                    )
+    return ServingStore(
+        root=root, events=root / store.events.name, tracking_uri=f"sqlite:///{root / 'mlflow.db'}"
+    )
+
+
+@pytest.fixture(scope="session")
+def running_shared_service(serving_store, api_key) -> Iterator[RunningService]:
+    """The shared read-only `retain serve` (API key required), with its log file."""
+    args = ("--events", str(serving_store.events))
+    with running_service(serving_store, *args, RETAIN_API_KEY=api_key) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def service(running_shared_service, api_key):
+    """A client (key preset) of a running `retain serve` on a free port, with an API key.
+
+    Fails with the server log if the server exits or does not become ready in time.
+    """
+    base = running_shared_service.base
+    with httpx.Client(base_url=base, headers={"X-API-Key": api_key}, timeout=30) as client:
+        yield client

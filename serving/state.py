@@ -1,0 +1,213 @@
+"""What a service worker answers from, and how it is replaced while requests flow.
+
+Why one immutable `ServingState` behind one reference: a request reads `holder.state` once and
+uses only that object, so its answer comes entirely from one scoring run (scores, `as_of`,
+model versions and the explaining model agree), whatever a refresh does meanwhile. A refresh
+builds the next state off to the side (in a thread, so the event loop keeps answering) and then
+swaps the reference in one assignment; a failed build keeps the current state and says why.
+
+What triggers a rebuild is a change of `SourceVersion`: the versions behind `@champion` (one
+registry query per model) or the source file's size and modification time. Each worker polls
+on its own (`RETAIN_REFRESH_SECONDS`), so every replica picks up a promotion within one interval
+with no restart; `POST /refresh` asks the worker that receives it to check at once.
+
+No champion in the registry is not fatal: the worker starts, `/readyz` answers 503 and the log
+says what is missing, until a poll finds one. A champion that cannot be loaded (a corrupted or
+unreadable artefact, another feature set) is fatal at start-up: `preflight` runs it once before
+any worker is spawned, so `bentoml serve` exits with the reason instead of respawning workers.
+Log lines carry counts, dates, versions and paths, never user ids or feature values.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from serving.actions import ActionCatalogue, load_catalogue
+from serving.champions import Champions, ChampionsUnavailableError, load_champions
+from serving.segment_summary import SegmentSummaryCache
+from serving.settings import ServiceSettings
+from serving.snapshot import Snapshot
+
+log = logging.getLogger("retain.service")
+
+
+class ServiceStartupError(RuntimeError):
+    """The service cannot serve this configuration at all (not merely: no champion yet)."""
+
+
+@dataclass(frozen=True)
+class SourceVersion:
+    """What a state was built from: champion versions and the source file's identity."""
+
+    models: tuple[str | None, str | None]
+    data: tuple[tuple[str, int, int], ...]
+
+
+@dataclass(frozen=True)
+class ServingState:
+    """Everything one answer needs, from one scoring run; replaced whole, never mutated."""
+
+    champions: Champions
+    catalogue: ActionCatalogue
+    snapshot: Snapshot
+    segments: SegmentSummaryCache
+    source: SourceVersion
+    loaded_at: datetime
+
+
+@dataclass(frozen=True)
+class RefreshOutcome:
+    """What one refresh did: `reloaded`, `unchanged` or `failed` (with the reason)."""
+
+    status: str
+    detail: str
+
+
+def _file_identity(path: Path | None) -> tuple[tuple[str, int, int], ...]:
+    """(name, size, mtime_ns) of the file, or of every file under the folder; cheap to poll."""
+    if path is None:
+        return ()
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
+    else:
+        files = [path]
+    identity = []
+    for file in files:
+        stat = file.stat()
+        identity.append((str(file), stat.st_size, stat.st_mtime_ns))
+    return tuple(identity)
+
+
+def current_source(settings: ServiceSettings) -> SourceVersion:
+    """The champion versions and source-file identity right now (raises when no store)."""
+    from serving.champions import point_mlflow_at
+    from training.registry import champion_version
+
+    point_mlflow_at(settings.tracking_uri)
+    models = (champion_version("churn"), champion_version("value"))
+    return SourceVersion(models=models, data=_file_identity(settings.events or settings.scores))
+
+
+def build_snapshot(
+    settings: ServiceSettings, champions: Champions, catalogue: ActionCatalogue
+) -> Snapshot:
+    """Score the events at the configured (or latest) cutoff, or read a score file."""
+    from serving.scoring import ScoringConfig, read_scores, score_events
+
+    if settings.scores is not None:
+        snapshot = Snapshot.from_score_file(read_scores(settings.scores), str(settings.scores))
+        if snapshot.model_versions and snapshot.model_versions != champions.versions:
+            log.warning(
+                "%s was scored by models %s but the champions are %s; serving the file as is",
+                settings.scores,
+                snapshot.model_versions,
+                champions.versions,
+            )
+        return snapshot
+    from features.loading import load_events
+
+    events = load_events(settings.events)  # type: ignore[arg-type]
+    log.info("%s", events.report.summary())
+    config = ScoringConfig(
+        catalogue=catalogue, budget=settings.budget, attribution=settings.reasons
+    )
+    scored = score_events(events, champions, settings.as_of, config)
+    return Snapshot.from_scored(scored, str(settings.events))
+
+
+def build_state(settings: ServiceSettings) -> ServingState:
+    """Load the champions and build a snapshot: the slow part of a start or a refresh."""
+    data = _file_identity(settings.events or settings.scores)  # before reading: a later
+    champions = load_champions(settings.tracking_uri)  # change is then seen by the next poll
+    catalogue = load_catalogue(settings.catalogue)
+    snapshot = build_snapshot(settings, champions, catalogue)
+    return ServingState(
+        champions=champions,
+        catalogue=catalogue,
+        snapshot=snapshot,
+        segments=SegmentSummaryCache(snapshot.scores, snapshot.as_of, catalogue),
+        source=SourceVersion(
+            models=(champions.churn_info.version, champions.value_info.version), data=data
+        ),
+        loaded_at=datetime.now(UTC),
+    )
+
+
+def _describe(state: ServingState) -> str:
+    versions = state.champions.versions
+    return (
+        f"{len(state.snapshot)} users as of {state.snapshot.as_of:%Y-%m-%d} from "
+        f"{state.snapshot.source} (churn v{versions['churn']}, value v{versions['value']})"
+        if state.snapshot.as_of
+        else f"an empty snapshot from {state.snapshot.source}"
+    )
+
+
+class StateHolder:
+    """The current `ServingState` of one worker (None until a champion exists) and its refresh."""
+
+    def __init__(self, settings: ServiceSettings, build: Any = build_state) -> None:
+        self.settings = settings
+        self.state: ServingState | None = None
+        self.problem: str | None = "starting"
+        self._build = build
+        self._lock = threading.Lock()
+
+    def _not_ready(self, reason: str) -> RefreshOutcome:
+        if reason != self.problem:  # once per new reason, not once per poll
+            log.error("not ready: %s; /readyz answers 503 until a champion is registered", reason)
+        self.problem = reason
+        return RefreshOutcome("failed", reason)
+
+    def refresh(self, starting: bool = False) -> RefreshOutcome:
+        """Rebuild when the champions or the source moved; swap only a complete new state.
+
+        At start-up (`starting`), anything but a missing champion raises ServiceStartupError.
+        """
+        with self._lock:  # one build at a time; a second caller then finds nothing changed
+            current = self.state
+            try:
+                if current is not None and current_source(self.settings) == current.source:
+                    return RefreshOutcome("unchanged", _describe(current))
+                new = self._build(self.settings)
+            except ChampionsUnavailableError as error:
+                if current is None:
+                    return self._not_ready(str(error))
+                log.error("refresh failed, still serving the previous snapshot: %s", error)
+                return RefreshOutcome("failed", str(error))
+            except Exception as error:
+                reason = f"{type(error).__name__}: {error}"
+                if starting:
+                    raise ServiceStartupError(f"cannot start the service: {reason}") from error
+                log.error("refresh failed, still serving the previous snapshot: %s", reason)
+                return RefreshOutcome("failed", reason)
+            self.state, self.problem = new, None  # the swap: one reference assignment
+            verb = "serving" if current is None else "refreshed: now serving"
+            log.info("%s %s", verb, _describe(new))
+            return RefreshOutcome("reloaded", _describe(new))
+
+
+def preflight(settings: ServiceSettings) -> None:
+    """Fail before any worker starts when the champions cannot be loaded or the source is absent.
+
+    A missing champion passes (workers start not ready and poll); a corrupted or unreadable
+    artefact, a feature-set mismatch or a missing source file raises ServiceStartupError with
+    the reason, which `bentoml serve` prints before exiting.
+    """
+    source = settings.events or settings.scores
+    if source is not None and not source.exists():
+        raise ServiceStartupError(f"cannot start the service: {source} does not exist")
+    try:
+        load_champions(settings.tracking_uri)
+    except ChampionsUnavailableError as error:
+        log.error("no champion yet (%s): workers start not ready and poll the registry", error)
+    except Exception as error:
+        raise ServiceStartupError(
+            f"cannot start the service: the champion models cannot be loaded "
+            f"({type(error).__name__}: {error})"
+        ) from error
