@@ -46,3 +46,30 @@ def check_required_columns(found: Iterable[str], source: str) -> None:
             f"{source}: missing required {noun} {names}; "
             f"found columns: {', '.join(found_list) or '(none)'}"
         )
+
+
+class RowCountSummary:
+    """Counting and the one-line summary shared by every report of validated input rows.
+
+    Why a mixin: the event loader and the campaign-log validator report the same way (rows
+    read, accepted, rejected by reason), so operators read one wording everywhere. Subclasses
+    are dataclasses with `source`, `rows_read`, `rows_accepted`, `rejected` and `note`.
+    """
+
+    source: str
+    rows_read: int
+    rows_accepted: int
+    rejected: dict[str, int]
+    note: str
+
+    @property
+    def rows_rejected(self) -> int:
+        return sum(self.rejected.values())
+
+    def summary(self) -> str:
+        """One line for humans: accepted and rejected counts with reasons."""
+        line = f"{self.source}: {self.rows_accepted:,} of {self.rows_read:,} rows accepted"
+        if self.rejected:
+            reasons = ", ".join(f"{n:,} {reason}" for reason, n in self.rejected.items())
+            line += f"; rejected {self.rows_rejected:,} ({reasons})"
+        return f"{line} [{self.note}]" if self.note else line

@@ -33,7 +33,7 @@ _NAIVE = dt.Timestamp()
 
 
 @dataclass(frozen=True)
-class LoadReport:
+class LoadReport(c.RowCountSummary):
     """What loading did: rows read, rows accepted, and rejected rows counted by reason."""
 
     source: str
@@ -43,18 +43,6 @@ class LoadReport:
     min_event_time: datetime | None = None
     max_event_time: datetime | None = None
     note: str = ""  # an adapter's account of how source rows became events
-
-    @property
-    def rows_rejected(self) -> int:
-        return sum(self.rejected.values())
-
-    def summary(self) -> str:
-        """One line for humans: accepted and rejected counts with reasons."""
-        line = f"{self.source}: {self.rows_accepted:,} of {self.rows_read:,} rows accepted"
-        if self.rejected:
-            reasons = ", ".join(f"{n:,} {reason}" for reason, n in self.rejected.items())
-            line += f"; rejected {self.rows_rejected:,} ({reasons})"
-        return f"{line} [{self.note}]" if self.note else line
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from features.contract import RowCountSummary
 from serving.segments import STAGES, TIERS
 
 USER_ID, ACTION_ID, ASSIGNED_AT, GROUP, CUTOFF = (
@@ -54,7 +55,7 @@ class CampaignLogError(ValueError):
 
 
 @dataclass(frozen=True)
-class CampaignLogReport:
+class CampaignLogReport(RowCountSummary):
     """What validation did: rows read and accepted, rejected rows counted by reason."""
 
     source: str
@@ -62,18 +63,6 @@ class CampaignLogReport:
     rows_accepted: int
     rejected: dict[str, int] = field(default_factory=dict)
     note: str = ""
-
-    @property
-    def rows_rejected(self) -> int:
-        return sum(self.rejected.values())
-
-    def summary(self) -> str:
-        """One line for humans, in the event loader's wording."""
-        line = f"{self.source}: {self.rows_accepted:,} of {self.rows_read:,} rows accepted"
-        if self.rejected:
-            reasons = ", ".join(f"{n:,} {reason}" for reason, n in self.rejected.items())
-            line += f"; rejected {self.rows_rejected:,} ({reasons})"
-        return f"{line} [{self.note}]" if self.note else line
 
 
 @dataclass(frozen=True)
