@@ -6,6 +6,7 @@ from features.definitions import CORE_FEATURES, FEATURE_SET, FeatureSet, build_f
 from features.labels import LABEL_COLUMNS
 from features.loading import LoadedEvents, LoadReport, from_frame, load_events
 from features.pipeline import feature_frame, feature_table
+from features.spark_table import read_feature_table, write_feature_table
 
 __all__ = [
     "CORE_FEATURES",
@@ -21,4 +22,6 @@ __all__ = [
     "feature_table",
     "from_frame",
     "load_events",
+    "read_feature_table",
+    "write_feature_table",
 ]

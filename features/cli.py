@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from features.cli_options import WindowFlags, parse_as_of, with_window_flags
+from features.config import WindowConfig
 from features.contract import EventContractError
 from features.engines import ENGINES
 from features.output import check_output_path, write_frame
@@ -38,7 +40,12 @@ def features(
         typer.Option("--as-of", help="Cutoff: only events before it are used (YYYY-MM-DD, UTC)."),
     ],
     out: Annotated[
-        Path, typer.Option("--out", help="Output file, .parquet or .csv (written atomically).")
+        Path,
+        typer.Option(
+            "--out",
+            help="Output file, .parquet or .csv (written atomically); with --engine spark, a "
+            "folder (no suffix) gets a partitioned Parquet table written by Spark.",
+        ),
     ],
     labels: Annotated[
         bool,
@@ -48,6 +55,13 @@ def features(
     ] = False,
     engine: EngineOption = "duckdb",
     input_format: FormatOption = "auto",
+    partitioned: Annotated[
+        bool,
+        typer.Option(
+            "--partitioned",
+            help="Write --out as a partitioned Parquet folder (`cutoff=<date>/`) with Spark.",
+        ),
+    ] = False,
     windows: WindowFlags = WindowFlags(),
 ) -> None:
     """Build point-in-time behavioural features for every user seen before the cutoff."""
@@ -58,6 +72,11 @@ def features(
     window = windows.apply()
     if engine not in ENGINES:
         fail(f"unknown engine {engine!r}; choose one of: {', '.join(ENGINES)}")
+    if partitioned or not out.suffix:
+        if engine != "spark":
+            fail(f"{out}: a partitioned feature table is written by Spark; add --engine spark")
+        _features_to_table(events, cutoff, window, out, labels, input_format)
+        return
     try:
         check_output_path(out)
     except ValueError as error:
@@ -85,4 +104,40 @@ def features(
             f"labels: {int(labelled.sum()):,} users active at the cutoff, churn rate "
             f"{frame.loc[labelled, 'churned'].mean():.1%}; future value total "
             f"{frame['future_value'].sum():,.2f}"
+        )
+
+
+def _features_to_table(
+    events: Path,
+    cutoff: datetime,
+    window: WindowConfig,
+    out: Path,
+    labels: bool,
+    input_format: str,
+) -> None:
+    """`--engine spark` into a folder: Spark reads, builds and writes; nothing is collected."""
+    from features.loading import load_events
+    from features.spark_table import write_feature_table
+
+    started = time.perf_counter()
+    try:
+        with progress() as bar:
+            task = bar.add_task("loading events (spark)", total=2)
+            loaded = load_events(events, "spark", fmt=input_format)
+            bar.update(task, advance=1, description="building and writing features (spark)")
+            written = write_feature_table(loaded, cutoff, window, out, labels=labels)
+            bar.update(task, advance=1, description="done")
+    except EventContractError as error:
+        fail(str(error))
+    console.print(loaded.report.summary())
+    console.print(
+        f"wrote {written.rows:,} users × {written.columns} columns as of "
+        f"{cutoff:%Y-%m-%d %H:%M} UTC to {out}/cutoff={written.cutoff}/ "
+        f"in {time.perf_counter() - started:.1f}s"
+    )
+    if written.labels:
+        console.print(
+            f"labels: {int(written.labels['labelled']):,} users active at the cutoff, churn rate "
+            f"{written.labels['churn_rate']:.1%}; future value total "
+            f"{written.labels['future_value']:,.2f}"
         )

@@ -7,6 +7,7 @@ Spark session's settings that make results identical to DuckDB's) differs per en
 from __future__ import annotations
 
 import os
+import sys
 from typing import Literal
 
 import ibis
@@ -34,11 +35,15 @@ def spark_session():  # -> pyspark.sql.SparkSession (imported lazily: Spark is o
     """A Spark session whose clock is UTC, so timestamps mean the same as on DuckDB."""
     from pyspark.sql import SparkSession
 
+    # Python UDFs (the models' `spark_udf`, scoring's row-wise steps) run in worker processes:
+    # in local mode they must use this interpreter (its packages), not whatever `python3` is.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = (
         SparkSession.builder.appName("retain")
         .master(os.environ.get("SPARK_MASTER", "local[2]"))
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")  # no stage bars over the CLI's output
         .config("spark.sql.shuffle.partitions", os.environ.get("SPARK_SHUFFLE_PARTITIONS", "8"))
         .config("spark.driver.memory", os.environ.get("SPARK_DRIVER_MEMORY", "2g"))
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")

@@ -40,6 +40,9 @@ _EXPORTS: dict[str, str] = {
     "load_campaigns": "serving.campaign_log",
     "load_effects": "serving.effects_file",
     "validate_campaigns": "serving.campaign_log",
+    # Scale-out: batch scoring on Spark (docs/scale-out.md).
+    "SparkScored": "serving.spark_scoring",
+    "score_spark": "serving.spark_scoring",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -173,12 +173,15 @@ def summary_table(scores: Any) -> Table:
 
 @with_window_flags
 def score(
-    events: Annotated[
-        Path, typer.Option("--events", help="Event file or folder (.parquet, .csv, .jsonl).")
-    ],
+    events: EventsOption = None,
     out: Annotated[
-        Path, typer.Option("--out", help="Output file, .parquet or .csv (written atomically).")
-    ],
+        Path,
+        typer.Option(
+            "--out",
+            help="Output file, .parquet or .csv (written atomically); with --engine spark, a "
+            "folder (no suffix) gets Parquet part files written by Spark.",
+        ),
+    ] = ...,
     as_of: AsOfOption = None,
     catalogue: CatalogueOption = None,
     budget: BudgetOption = None,
@@ -191,14 +194,49 @@ def score(
     effects: EffectsOption = None,
     holdout_share: HoldoutShareOption = None,
     holdout_seed: HoldoutSeedOption = 0,
+    engine: Annotated[
+        str,
+        typer.Option(
+            "--engine",
+            help="duckdb (embedded) or spark (mlflow spark_udf over a Spark feature table).",
+        ),
+    ] = "duckdb",
+    features: Annotated[
+        Path | None,
+        typer.Option(
+            "--features",
+            help="With --engine spark: a partitioned feature table from `retain features`.",
+        ),
+    ] = None,
     windows: WindowFlags | None = None,
 ) -> None:
     """Score every user with the champion models: stage, tier, next best action and reasons."""
     from features.output import check_output_path, write_frame
 
-    _guarded(lambda: check_output_path(out))
     flags = windows or WindowFlags()
     holdout = _holdout(holdout_share, holdout_seed)
+    if engine == "spark":
+        from serving.spark_cli import score_on_spark
+
+        score_on_spark(
+            events=events,
+            features=features,
+            out=out,
+            as_of=as_of,
+            playbook=_playbook(catalogue, effects),
+            budget=budget,
+            tracking_uri=tracking_uri,
+            window_flags=flags,
+            attribution=reasons,
+            holdout=holdout,
+            with_features=with_features,
+        )
+        return
+    if engine != "duckdb":
+        fail(f"unknown engine {engine!r}; choose duckdb or spark")
+    if events is None or features is not None:
+        fail("give --events (the DuckDB path builds the features itself; --features is for spark)")
+    _guarded(lambda: check_output_path(out))
     scored = _score(
         events, as_of, catalogue, budget, tracking_uri, flags, reasons, effects, holdout
     )

@@ -1,0 +1,100 @@
+"""`retain score --engine spark`: the body of the command when Spark does the work.
+
+Why apart from serving/cli.py: the DuckDB path keeps its pandas frames; this one keeps Spark
+DataFrames end to end (features → predictions → row-wise steps → written table) and only
+brings narrow columns and per-stage totals to the driver (see serving/spark_scoring.py).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rich.table import Table
+
+from features.cli_options import WindowFlags, parse_as_of
+from retain.console import console, fail, progress
+
+
+def _summary(scored: Any) -> Table:
+    """The same per-stage table as the DuckDB path, from totals computed on Spark."""
+    from serving.spark_scoring import score_summary
+
+    table = Table(title="scoring summary by lifecycle stage")
+    for column in ("stage", "users", "value at risk", "actions", "cost", "expected gain"):
+        table.add_column(column, justify="left" if column == "stage" else "right")
+    for row in score_summary(scored).itertuples():
+        table.add_row(
+            str(row.lifecycle_stage),
+            f"{int(row.users):,}",
+            f"{row.value_at_risk:,.2f}",
+            f"{int(row.actions):,}",
+            f"{row.cost:,.2f}",
+            f"{row.gain:,.2f}",
+        )
+    return table
+
+
+def score_on_spark(
+    *,
+    events: Path | None,
+    features: Path | None,
+    out: Path,
+    as_of: str | None,
+    playbook: Any,
+    budget: float | None,
+    tracking_uri: str | None,
+    window_flags: WindowFlags,
+    attribution: str,
+    holdout: Any,
+    with_features: bool,
+) -> None:
+    """Score on Spark and write `out` (a folder: Spark part files; a file: collected)."""
+    from features.engines import connect
+    from features.loading import load_events
+    from features.output import check_output_path
+    from features.spark_table import read_feature_table, spark_features
+    from serving.champions import load_champions
+    from serving.cli import _guarded
+    from serving.scoring import ScoringConfig, latest_cutoff
+    from serving.spark_scoring import score_spark, write_scores
+
+    if (events is None) == (features is None):
+        fail("give --events (features built on Spark) or --features (a `retain features` table)")
+    if out.suffix:
+        _guarded(lambda: check_output_path(out))
+    if attribution not in ("treeshap", "path"):
+        fail(f"--reasons must be treeshap or path, not {attribution!r}")
+    cutoff = parse_as_of(as_of) if as_of else None
+    with progress() as bar:
+        task = bar.add_task("loading the champion models", total=3)
+        champions = _guarded(lambda: load_champions(tracking_uri))
+        windows = _guarded(lambda: window_flags.apply(champions.windows()))
+        bar.update(task, advance=1, description="starting Spark")
+        backend = connect("spark")
+        if features is not None:
+            table = _guarded(lambda: read_feature_table(features, cutoff, session=backend._session))
+        else:
+            loaded = _guarded(lambda: load_events(events, "spark", backend=backend))
+            console.print(loaded.report.summary())
+            cutoff = cutoff or _guarded(lambda: latest_cutoff(loaded))
+            table = _guarded(lambda: spark_features(loaded, cutoff, windows))
+        bar.update(task, advance=1, description="scoring on Spark")
+        config = ScoringConfig(
+            catalogue=playbook,
+            budget=budget,
+            attribution=attribution,  # type: ignore[arg-type]
+            holdout=holdout,
+        )
+        scored = _guarded(lambda: score_spark(table, champions, config))
+        if with_features:
+            extra = [c for c in table.columns if c not in scored.scores.columns]
+            joined = scored.scores.join(table.select("user_id", *extra), "user_id")
+            scored = type(scored)(joined, scored.as_of, scored.decided_on)
+        rows = _guarded(lambda: write_scores(scored, out))
+        bar.update(task, advance=1, description="scored")
+    console.print(_summary(scored))
+    console.print(
+        f"wrote {rows:,} users as of {scored.as_of:%Y-%m-%d %H:%M} UTC to {out} "
+        f"(predictions by mlflow spark_udf; decisions on the {scored.decided_on})"
+    )
