@@ -31,6 +31,10 @@ def _register_copy_of_version_1(tracking_uri: str) -> None:
     """A second version of each model (same artefact): something to move `@champion` to."""
     import mlflow
 
+    # MLflow resolves a `models:/m-…` source through the *global* tracking URI, which another
+    # test may have pointed elsewhere: make this store the global one too.
+    mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_registry_uri(tracking_uri)
     client = mlflow.MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
     for name in ("retain-churn", "retain-value"):
         first = client.get_model_version(name, "1")
