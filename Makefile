@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.retain-installed
 UV_VERSION := 0.13.9
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test lint format bench clean
+.PHONY: help install demo test lint format bench audit clean
 
 help:  ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -37,5 +37,9 @@ format: $(STAMP)  ## apply ruff's fixes and formatting
 bench: $(STAMP)  ## run the benchmarks (not part of the test suite)
 	$(BIN)/python benchmarks/run_all.py
 
+audit:  ## check the pinned dependencies against known vulnerabilities (needs PyPI's JSON API)
+	test -x .audit/bin/pip-audit || ($(PYTHON) -m venv .audit && .audit/bin/python -m pip install --quiet "pip-audit==2.10.1")
+	.audit/bin/pip-audit --requirement requirements.lock --no-deps --disable-pip --strict --progress-spinner off
+
 clean:  ## remove the environment and everything Retain wrote in this folder
-	rm -rf $(VENV) mlflow.db mlartifacts mlruns optuna.db retain-output spark-warehouse
+	rm -rf $(VENV) .audit mlflow.db mlartifacts mlruns optuna.db retain-output spark-warehouse

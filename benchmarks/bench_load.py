@@ -55,7 +55,9 @@ def _trained_store(events: Path, root: Path) -> str:
     return uri
 
 
-def _start(events: Path, uri: str, root: Path, workers: int) -> tuple[subprocess.Popen, str]:
+def _start(
+    events: Path, uri: str, root: Path, workers: int, access_log: bool
+) -> tuple[subprocess.Popen, str]:
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("RETAIN_")}
     env |= {
@@ -63,11 +65,11 @@ def _start(events: Path, uri: str, root: Path, workers: int) -> tuple[subprocess
         "BENTOML_HOME": str(root / "bentoml"),
         "BENTOML_DO_NOT_TRACK": "True",
         "RETAIN_REFRESH_SECONDS": "0",
-        "BENTOML_CONFIG_OVERRIDES": f'{{"services": {{"retain": {{"workers": {workers}}}}}}}',
     }
     command = [
         str(Path(sys.executable).with_name("retain")),
         *("serve", "--port", str(port), "--host", "127.0.0.1", "--events", str(events)),
+        *("--workers", str(workers), "--access-log" if access_log else "--no-access-log"),
     ]
     log = open(root / "serve.log", "wb")  # noqa: SIM115 (lives as long as the server)
     process = subprocess.Popen(
@@ -186,6 +188,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--ids", type=int, default=10, help="user ids per request")
     parser.add_argument("--workers", type=int, default=1, help="service workers")
+    parser.add_argument(
+        "--access-log",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="BentoML's per-request log line (off by default here, as for a high-rate service)",
+    )
     parser.add_argument("--events", type=Path, help="event log (default: simulated)")
     parser.add_argument("--tracking-uri", help="MLflow store with champions (default: train)")
     args = parser.parse_args()
@@ -193,7 +201,7 @@ def main() -> None:
     root = Path(tempfile.mkdtemp(prefix="retain-load-"))
     events = args.events or simulated_events(3_000, 400, seed=3)
     uri = args.tracking_uri or _trained_store(events, root)
-    process, base = _start(events, uri, root, args.workers)
+    process, base = _start(events, uri, root, args.workers, args.access_log)
     try:
         known = [f"u{i:07d}" for i in range(1, 3_001)]
         count = int(args.rate * args.seconds)
@@ -207,7 +215,11 @@ def main() -> None:
     ms = np.array(latencies) * 1000
     p50, p95, p99 = np.percentile(ms, [50, 95, 99])
     achieved = len(latencies) / elapsed
-    print(f"POST /score, {args.ids} ids per request, {args.workers} worker(s), loopback")
+    log_state = "on" if args.access_log else "off"
+    print(
+        f"POST /score, {args.ids} ids per request, {args.workers} worker(s), "
+        f"access log {log_state}, loopback"
+    )
     print(f"requests     {len(latencies):>10,d} in {elapsed:.1f} s")
     print(f"rate         {achieved:>10.1f} /s (asked {args.rate:.0f} /s)")
     print(f"errors       {len(errors):>10d} {sorted(set(errors))}")

@@ -7,6 +7,7 @@ missing column reads the same whether it came from the CLI, training or the serv
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import timedelta
 
 USER_ID = "user_id"
 EVENT_TIME = "event_time"
@@ -21,14 +22,34 @@ CONTRACT_COLUMNS: tuple[str, ...] = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
 # that applies, so the counts add up to the number of rejected rows.
 REJECT_MISSING_USER_ID = "missing_user_id"
 REJECT_UNPARSEABLE_TIME = "unparseable_event_time"
+REJECT_FUTURE_TIME = "future_event_time"
 REJECT_MISSING_EVENT_TYPE = "missing_event_type"
 REJECT_UNPARSEABLE_AMOUNT = "unparseable_amount"
+REJECT_AMOUNT_OUT_OF_RANGE = "amount_out_of_range"
+# Text that was not UTF-8: DuckDB's CSV reader rejects the line (counted from its rejects
+# table); on Spark it arrives with U+FFFD replacement characters and the row check rejects it.
+REJECT_INVALID_ENCODING = "invalid_text_encoding"
 REJECT_REASONS: tuple[str, ...] = (
     REJECT_MISSING_USER_ID,
     REJECT_UNPARSEABLE_TIME,
+    REJECT_FUTURE_TIME,
     REJECT_MISSING_EVENT_TYPE,
     REJECT_UNPARSEABLE_AMOUNT,
+    REJECT_AMOUNT_OUT_OF_RANGE,
+    REJECT_INVALID_ENCODING,
 )
+# A CSV line with too many or too few fields (or an unterminated quote) is no row at all;
+# DuckDB's reader skips it and we count it from its rejects table.
+REJECT_MALFORMED_LINE = "malformed_line"
+
+# An event dated more than this after the moment of loading is a clock or export bug, not an
+# event: kept, it would stretch the log's end into the future and make label windows that have
+# not happened look complete. The day of slack absorbs clock skew between producers.
+FUTURE_TOLERANCE = timedelta(days=1)
+# Larger amounts (in either sign) are data-entry or unit errors, not money: beyond 1e12 per event
+# float64 sums stop being exact to the cent after ~90 events, and one such row would dominate
+# every value feature and label of its user.
+MAX_ABS_AMOUNT = 1e12
 
 
 class EventContractError(ValueError):

@@ -13,8 +13,9 @@ for every cutoff costs more than the features themselves.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field
-from datetime import datetime
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import ibis
@@ -119,6 +120,21 @@ def _is_blank(text: ir.StringValue) -> ir.BooleanValue:
     )
 
 
+def _replacement_characters(
+    engine: str, user_id: ir.StringValue, event_type: ir.StringValue, code: dict[str, ir.Value]
+) -> list[tuple[ir.BooleanValue, ir.Value]]:
+    """Spark only: ids or types holding U+FFFD, the mark of bytes that were not UTF-8.
+
+    Why: DuckDB's CSV reader rejects such lines itself (counted as `invalid_text_encoding`),
+    while Spark's decodes them with replacement characters and reads on; this check makes the
+    two engines reject the same rows for the same reason.
+    """
+    if engine != "spark":
+        return []
+    garbled = user_id.contains("\ufffd") | event_type.contains("\ufffd")
+    return [(garbled, code[c.REJECT_INVALID_ENCODING])]
+
+
 def normalise(raw: ir.Table, engine: str = "duckdb") -> ir.Table:
     """Contract columns plus `_reject`, the first reason a row fails (null for a good row).
 
@@ -144,12 +160,16 @@ def normalise(raw: ir.Table, engine: str = "duckdb") -> ir.Table:
     else:
         amount = ibis.literal(0.0, "float64")
         amount_bad = ibis.literal(False)
+    latest = datetime.now(UTC).replace(tzinfo=None) + c.FUTURE_TOLERANCE
     code = {reason: ibis.literal(i, "int8") for i, reason in enumerate(c.REJECT_REASONS)}
     reject = ibis.cases(
         (_is_blank(user_id), code[c.REJECT_MISSING_USER_ID]),
         (event_time.isnull(), code[c.REJECT_UNPARSEABLE_TIME]),
+        (event_time > ibis.literal(latest, _NAIVE), code[c.REJECT_FUTURE_TIME]),
         (_is_blank(event_type), code[c.REJECT_MISSING_EVENT_TYPE]),
         (amount_bad, code[c.REJECT_UNPARSEABLE_AMOUNT]),
+        (amount.abs() > c.MAX_ABS_AMOUNT, code[c.REJECT_AMOUNT_OUT_OF_RANGE]),
+        *_replacement_characters(engine, user_id, event_type, code),
         else_=ibis.null("int8"),
     )
     return raw.select(
@@ -185,13 +205,14 @@ def _report(
         rows_read=int(row["n"]) + sum(extra_rejected.values()),
         rows_accepted=accepted,
         rejected=rejected,
-        min_event_time=_to_datetime(row["lo"]) if accepted else None,
-        max_event_time=_to_datetime(row["hi"]) if accepted else None,
+        min_event_time=as_datetime(row["lo"]) if accepted else None,
+        max_event_time=as_datetime(row["hi"]) if accepted else None,
         note=note,
     )
 
 
-def _to_datetime(value: object) -> datetime:
+def as_datetime(value: object) -> datetime:
+    """An engine's timestamp value (numpy, pandas or Python) as a Python datetime."""
     return pd.Timestamp(value).to_pydatetime()
 
 
@@ -204,14 +225,26 @@ def clean_events(
     note: str = "",
     *,
     cache: bool = False,
+    skipped_lines: Callable[[], dict[str, int]] | None = None,
 ) -> LoadedEvents:
-    """Validate a raw table and count rejects; with `cache`, keep the checked rows on the engine."""
+    """Validate a raw table and count rejects; with `cache`, keep the checked rows on the engine.
+
+    `skipped_lines` counts what the file reader skipped before any row existed; it is asked
+    after the first pass over the rows, when the reader has seen every line.
+    """
     extra_rejected = extra_rejected or {}
     annotated = normalise(raw, engine)
     if cache:
         annotated = annotated.cache()
     report = _report(annotated, source, extra_rejected, note)
     rejected_here = report.rows_rejected - sum(extra_rejected.values())
+    if skipped_lines is not None and (skipped := skipped_lines()):
+        rejected = dict(report.rejected)
+        for reason, count in skipped.items():
+            rejected[reason] = rejected.get(reason, 0) + count
+        report = replace(
+            report, rows_read=report.rows_read + sum(skipped.values()), rejected=rejected
+        )
     # With nothing rejected (the usual case) later queries need no reject filter at all.
     accepted = annotated.filter(annotated["_reject"].isnull()) if rejected_here else annotated
     return LoadedEvents(
@@ -246,7 +279,14 @@ def load_events(
         )
     files: EventFiles = discover(source)
     raw = read_raw(backend, files)
-    return clean_events(raw, backend, engine, files.label, cache=files.fmt != "parquet")
+    return clean_events(
+        raw.table,
+        backend,
+        engine,
+        files.label,
+        cache=files.fmt != "parquet",
+        skipped_lines=raw.skipped_lines,
+    )
 
 
 def from_frame(

@@ -6,13 +6,19 @@ Parquet) is an engine concern; what counts as a valid event is not, and lives in
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import ibis.expr.types as ir
 from ibis.backends import BaseBackend
 
-from features.contract import EventContractError
+from features.contract import (
+    REJECT_INVALID_ENCODING,
+    REJECT_MALFORMED_LINE,
+    EventContractError,
+)
 
 # File endings per format; compressed text is read transparently by both engines.
 _FORMATS: dict[str, tuple[str, ...]] = {
@@ -76,22 +82,46 @@ def discover(source: str | Path) -> EventFiles:
     return EventFiles(root=root, paths=paths, fmt=formats.pop())
 
 
-def read_raw(backend: BaseBackend, files: EventFiles) -> ir.Table:
-    """Read the files as they are; CSV stays text so ids like '00042' keep their zeros."""
+@dataclass(frozen=True)
+class RawEvents:
+    """The files as an untyped table, and how to count the lines the reader had to skip.
+
+    `skipped_lines` is only meaningful once the table has been scanned (the reader logs what it
+    skipped while it reads), so the loader calls it after its first pass over the rows.
+    """
+
+    table: ir.Table
+    skipped_lines: Callable[[], dict[str, int]] = lambda: {}
+
+
+_READER_IDS = itertools.count()
+# DuckDB's CSV error types, as our reject reasons: any line that is not valid UTF-8 is an
+# encoding problem; every other error (field count, quoting, line size) is a malformed line.
+_INVALID_ENCODING_ERROR = "INVALID ENCODING"
+
+
+def read_raw(backend: BaseBackend, files: EventFiles) -> RawEvents:
+    """Read the files as they are; CSV stays text so ids like '00042' keep their zeros.
+
+    CSV on DuckDB skips lines it cannot read (bad UTF-8, too many or too few fields) instead of
+    failing the whole file over one line, and records them in a rejects table that
+    `RawEvents.skipped_lines` counts by reason: an export with three broken lines loses those
+    three, visibly, not the other million.
+    """
     paths = [str(p) for p in files.paths]
     try:
         if files.fmt == "parquet":
             if backend.name == "pyspark":  # Spark reads a partitioned folder natively
-                return backend.read_parquet(str(files.root))
+                return RawEvents(backend.read_parquet(str(files.root)))
             hive = any("=" in part for p in files.paths for part in p.parent.parts)
-            return backend.read_parquet(paths, hive_partitioning=hive)
+            return RawEvents(backend.read_parquet(paths, hive_partitioning=hive))
         if files.fmt == "csv":
             if backend.name == "pyspark":
-                return backend.read_csv(paths, header=True, inferSchema=False)
-            return backend.read_csv(paths, all_varchar=True, header=True)
+                return RawEvents(backend.read_csv(paths, header=True, inferSchema=False))
+            return _read_duckdb_csv(backend, paths)
         if backend.name == "pyspark":
-            return backend.read_json(paths)
-        return backend.read_json(paths, format="newline_delimited")
+            return RawEvents(backend.read_json(paths))
+        return RawEvents(backend.read_json(paths, format="newline_delimited"))
     except EventContractError:
         raise
     except Exception as error:  # engine errors become one readable line, not a traceback
@@ -99,3 +129,37 @@ def read_raw(backend: BaseBackend, files: EventFiles) -> ir.Table:
         raise EventContractError(
             f"{files.label}: cannot read as {files.fmt}: {first_line}"
         ) from error
+
+
+def _read_duckdb_csv(backend: BaseBackend, paths: list[str]) -> RawEvents:
+    """CSV through DuckDB with unreadable lines skipped into a rejects table of our own."""
+    n = next(_READER_IDS)
+    rejects, scans = f"_retain_csv_rejects_{n}", f"_retain_csv_scans_{n}"
+    table = backend.read_csv(
+        paths,
+        all_varchar=True,
+        header=True,
+        ignore_errors=True,
+        store_rejects=True,
+        rejects_table=rejects,
+        rejects_scan=scans,
+    )
+
+    def skipped_lines() -> dict[str, int]:
+        # A line can be logged once per bad field, and again by every later scan of the files:
+        # count distinct lines of the first scan (the loader's own pass).
+        rows = backend.raw_sql(
+            f"""
+            SELECT encoding, count(*) FROM (
+                SELECT bool_or(error_type = '{_INVALID_ENCODING_ERROR}') AS encoding
+                FROM {rejects}
+                WHERE scan_id = (SELECT min(scan_id) FROM {rejects})
+                GROUP BY file_id, line
+            )
+            GROUP BY encoding
+            """
+        ).fetchall()
+        reason = {True: REJECT_INVALID_ENCODING, False: REJECT_MALFORMED_LINE}
+        return {reason[bool(encoding)]: int(count) for encoding, count in rows if count}
+
+    return RawEvents(table, skipped_lines)

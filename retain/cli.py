@@ -10,10 +10,12 @@ import typer
 
 from features.cli import features
 from features.simulation_cli import simulate
+from features.validate_cli import validate
 from retain.demo import demo
 from serving import cli as serving_cli
 from serving.effects_cli import effects
 from serving.report import report
+from serving.serve_cli import serve
 from training import cli as training_cli
 from training.evaluate_cli import evaluate
 
@@ -27,8 +29,7 @@ app = typer.Typer(
 
 app.command("demo")(demo)
 app.command("features")(features)
-
-
+app.command("validate")(validate)
 app.command("simulate")(simulate)
 app.command("train")(training_cli.train)
 app.command("tune")(training_cli.tune)
@@ -38,7 +39,7 @@ app.command("promote")(training_cli.promote)
 app.command("rollback")(training_cli.rollback)
 app.command("score")(serving_cli.score)
 app.command("churn-list")(serving_cli.churn_list)
-app.command("serve")(serving_cli.serve)
+app.command("serve")(serve)
 app.command("report")(report)
 app.command("effects")(effects)
 

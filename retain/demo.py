@@ -57,7 +57,7 @@ def _score(events_path: Path, out_dir: Path, tracking_uri: str | None) -> None:
     from features.output import write_frame
     from serving.champions import load_champions
     from serving.churn_list import ChurnListQuery, churn_list
-    from serving.cli import summary_table
+    from serving.cli_tables import stage_totals, summary_table
     from serving.scoring import score_events
 
     with progress() as bar:
@@ -66,7 +66,7 @@ def _score(events_path: Path, out_dir: Path, tracking_uri: str | None) -> None:
         bar.update(task, description="building features and scoring every user")
         scored = score_events(load_events(events_path), champions)
         bar.update(task, description="scored")
-    console.print(summary_table(scored.scores))
+    console.print(summary_table(stage_totals(scored.scores)))
     write_frame(scored.features, out_dir / "features.parquet")
     write_frame(scored.scores, out_dir / "scores.parquet")
     listed = churn_list(scored.scores, ChurnListQuery(top=500, sort_by="gain"))

@@ -10,29 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from rich.table import Table
-
 from features.cli_options import WindowFlags, parse_as_of
 from retain.console import console, fail, progress
-
-
-def _summary(scored: Any) -> Table:
-    """The same per-stage table as the DuckDB path, from totals computed on Spark."""
-    from serving.spark_scoring import score_summary
-
-    table = Table(title="scoring summary by lifecycle stage")
-    for column in ("stage", "users", "value at risk", "actions", "cost", "expected gain"):
-        table.add_column(column, justify="left" if column == "stage" else "right")
-    for row in score_summary(scored).itertuples():
-        table.add_row(
-            str(row.lifecycle_stage),
-            f"{int(row.users):,}",
-            f"{row.value_at_risk:,.2f}",
-            f"{int(row.actions):,}",
-            f"{row.cost:,.2f}",
-            f"{row.gain:,.2f}",
-        )
-    return table
 
 
 def score_on_spark(
@@ -55,30 +34,31 @@ def score_on_spark(
     from features.output import check_output_path
     from features.spark_table import read_feature_table, spark_features
     from serving.champions import load_champions
-    from serving.cli import _guarded
+    from serving.cli_options import guarded
+    from serving.cli_tables import summary_table
     from serving.scoring import ScoringConfig, latest_cutoff
-    from serving.spark_scoring import score_spark, write_scores
+    from serving.spark_scoring import score_spark, score_summary, write_scores
 
     if (events is None) == (features is None):
         fail("give --events (features built on Spark) or --features (a `retain features` table)")
     if out.suffix:
-        _guarded(lambda: check_output_path(out))
+        guarded(lambda: check_output_path(out))
     if attribution not in ("treeshap", "path"):
         fail(f"--reasons must be treeshap or path, not {attribution!r}")
     cutoff = parse_as_of(as_of) if as_of else None
     with progress() as bar:
         task = bar.add_task("loading the champion models", total=3)
-        champions = _guarded(lambda: load_champions(tracking_uri))
-        windows = _guarded(lambda: window_flags.apply(champions.windows()))
+        champions = guarded(lambda: load_champions(tracking_uri))
+        windows = guarded(lambda: window_flags.apply(champions.windows()))
         bar.update(task, advance=1, description="starting Spark")
         backend = connect("spark")
         if features is not None:
-            table = _guarded(lambda: read_feature_table(features, cutoff, session=backend._session))
+            table = guarded(lambda: read_feature_table(features, cutoff, session=backend._session))
         else:
-            loaded = _guarded(lambda: load_events(events, "spark", backend=backend))
+            loaded = guarded(lambda: load_events(events, "spark", backend=backend))
             console.print(loaded.report.summary())
-            cutoff = cutoff or _guarded(lambda: latest_cutoff(loaded))
-            table = _guarded(lambda: spark_features(loaded, cutoff, windows))
+            cutoff = cutoff or guarded(lambda: latest_cutoff(loaded))
+            table = guarded(lambda: spark_features(loaded, cutoff, windows))
         bar.update(task, advance=1, description="scoring on Spark")
         config = ScoringConfig(
             catalogue=playbook,
@@ -86,14 +66,14 @@ def score_on_spark(
             attribution=attribution,  # type: ignore[arg-type]
             holdout=holdout,
         )
-        scored = _guarded(lambda: score_spark(table, champions, config))
+        scored = guarded(lambda: score_spark(table, champions, config))
         if with_features:
             extra = [c for c in table.columns if c not in scored.scores.columns]
             joined = scored.scores.join(table.select("user_id", *extra), "user_id")
             scored = type(scored)(joined, scored.as_of, scored.decided_on)
-        rows = _guarded(lambda: write_scores(scored, out))
+        rows = guarded(lambda: write_scores(scored, out))
         bar.update(task, advance=1, description="scored")
-    console.print(_summary(scored))
+    console.print(summary_table(score_summary(scored)))
     console.print(
         f"wrote {rows:,} users as of {scored.as_of:%Y-%m-%d %H:%M} UTC to {out} "
         f"(predictions by mlflow spark_udf; decisions on the {scored.decided_on})"

@@ -257,7 +257,7 @@ def write_scores(scored: SparkScored, out: str | Path) -> int:
 
 
 def score_summary(scored: SparkScored) -> pd.DataFrame:
-    """The columns `serving.cli.summary_table` needs, aggregated on Spark (one row per stage)."""
+    """`serving.cli_tables.stage_totals`, aggregated on Spark (one row per stage)."""
     from pyspark.sql import functions as sf
 
     frame = scored.scores

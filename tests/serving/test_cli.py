@@ -1,6 +1,8 @@
-"""`retain score` and `retain churn-list` end to end through the Typer app."""
+"""`retain score`, `retain churn-list` and `retain serve`'s settings through the Typer app."""
 
 from __future__ import annotations
+
+import json
 
 import pandas as pd
 import pytest
@@ -9,6 +11,7 @@ from typer.testing import CliRunner
 from retain.cli import app
 from serving.churn_list import LIST_COLUMNS, ChurnListQuery, churn_list
 from serving.scoring import SCORE_COLUMNS
+from serving.serve_cli import bentoml_overrides
 
 pytestmark = pytest.mark.slow
 runner = CliRunner()
@@ -93,3 +96,27 @@ def test_score_bad_input_is_one_line_exit_2(serving_store, tmp_path):
     )
     assert no_store.exit_code == 2 and "no MLflow store" in no_store.output
     assert not (tmp_path / "s.csv").exists()
+
+
+def test_serve_flags_merge_into_the_operators_bentoml_overrides():
+    existing = json.dumps({"services": {"retain": {"traffic": {"timeout": 5}}}, "version": 2})
+    merged = json.loads(bentoml_overrides(existing, workers=3, access_log=False))
+    assert merged == {
+        "services": {
+            "retain": {
+                "traffic": {"timeout": 5},
+                "workers": 3,
+                "logging": {"access": {"enabled": False}},
+            }
+        },
+        "version": 2,
+    }
+    assert json.loads(bentoml_overrides(None)) == {"services": {"retain": {}}}
+
+
+def test_serve_refuses_overrides_that_are_not_json(tmp_path, monkeypatch):
+    monkeypatch.setenv("BENTOML_CONFIG_OVERRIDES", "{workers: 2")
+    result = runner.invoke(app, ["serve", "--events", str(tmp_path), "--workers", "2"])
+    assert result.exit_code == 2
+    assert "BENTOML_CONFIG_OVERRIDES is not valid JSON" in result.output
+    assert "Traceback" not in result.output
