@@ -50,7 +50,9 @@ class CutoffConfig(_Strict):
     count: int = Field(6, ge=2, le=120, description="Cutoffs including the out-of-time one.")
     first: date | None = None
     last: date | None = Field(None, description="Latest cutoff considered (default: newest).")
-    min_history_days: int = Field(90, ge=0, le=3650)
+    # 60, not 90: a 13-month purchase log (UCI Online Retail) cannot place the value model's
+    # validation cutoff at all with 90 days of history required (docs/real-data.md).
+    min_history_days: int = Field(60, ge=0, le=3650)
     explicit: tuple[date, ...] | None = None
 
     @field_validator("explicit")
@@ -91,10 +93,26 @@ class LightGBMParams(_Strict):
         return self.model_dump()
 
 
+class ChurnLightGBMParams(LightGBMParams):
+    """The churn model's defaults: slower, smaller and more regularised trees.
+
+    Churn labels are noisy (one bad month flips them), so shallow trees with large leaves and
+    a stronger L2 penalty generalise better out of time: on the real purchase logs the churn
+    ROC-AUC rose by 0.003 on average (3 of 4 cutoffs), and the synthetic backtest was never
+    worse, at the price of 3–4 times more boosting rounds (docs/real-data.md).
+    A YAML that sets some of these keeps the rest of these defaults, not LightGBM's.
+    """
+
+    learning_rate: float = Field(0.02, gt=0, le=1)
+    num_leaves: int = Field(15, ge=2, le=4096)
+    min_child_samples: int = Field(200, ge=1)
+    lambda_l2: float = Field(10.0, ge=0)
+
+
 class ChurnModelConfig(_Strict):
     """The churn classifier: boosting settings and how probabilities are calibrated."""
 
-    params: LightGBMParams = LightGBMParams()
+    params: ChurnLightGBMParams = ChurnLightGBMParams()
     num_boost_round: int = Field(2000, ge=1)
     early_stopping_rounds: int = Field(50, ge=1)
     calibration: Calibration = "sigmoid"

@@ -55,7 +55,7 @@ def evaluate(
             "--cutoffs",
             min=2,
             help=f"Labelled cutoffs before --as-of (default {DEFAULT_EVALUATION_CUTOFFS}, "
-            "or cutoffs.count from --config).",
+            "or cutoffs.count where --config sets it).",
         ),
     ] = None,
     out: Annotated[
@@ -86,7 +86,9 @@ def evaluate(
     moment = parse_as_of(as_of)
     try:
         cfg = load_config(config)
-        count = cutoffs or (cfg.cutoffs.count if config else DEFAULT_EVALUATION_CUTOFFS)
+        # The YAML's count only where it names one: `retain train`'s default six is too few here.
+        named = "count" in cfg.cutoffs.model_fields_set
+        count = cutoffs or (cfg.cutoffs.count if named else DEFAULT_EVALUATION_CUTOFFS)
         cfg = cfg.with_windows(windows.apply(cfg.windows)).model_copy(
             update={
                 "data": cfg.data.model_copy(update={"format": fmt}),

@@ -18,7 +18,7 @@ would it have been?" So nothing after --as-of is used for anything but the final
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -30,6 +30,7 @@ from training.clv_baselines import ClvBaseline
 from training.config import ExperimentConfig, ModelKind
 from training.datasets import LABELS, ModelData, data_fingerprint, stack_frames
 from training.evaluate import evaluate, score
+from training.metrics import auc_difference_interval
 
 RETAIN = "retain"
 BGNBD = "bgnbd"  # P(no transaction in the churn horizon); BG/NBD × Gamma-Gamma for value
@@ -51,6 +52,8 @@ class ModelComparison:
     train_cutoffs: tuple[datetime, ...]
     validation_cutoff: datetime
     rows: dict[str, int]
+    # 95% paired-bootstrap interval of Retain's ROC-AUC minus the best baseline's (churn only).
+    roc_auc_margin_interval: tuple[float, float] | None = None
 
     def best_baseline(self, metric: str) -> tuple[str, float]:
         """The baseline with the highest `metric` (all headline metrics are higher-is-better)."""
@@ -81,14 +84,24 @@ class RealDataEvaluation:
     notes: list[str] = field(default_factory=list)
 
     def headline(self) -> str:
-        """Does Retain's churn model beat the best baseline's ROC-AUC, and by how much?"""
+        """Does Retain's churn model beat the best baseline's ROC-AUC, by how much, and surely?"""
         name, best = self.churn.best_baseline("roc_auc")
         ours = float(self.churn.table.loc["roc_auc", RETAIN])
         verdict = "beats" if ours > best else "does NOT beat"
-        return (
+        line = (
             f"Retain churn ROC-AUC {ours:.4f} {verdict} the best baseline ({name}, {best:.4f}) "
             f"by {ours - best:+.4f}"
         )
+        if self.churn.roc_auc_margin_interval is None:
+            return line
+        low, high = self.churn.roc_auc_margin_interval
+        if low > 0:
+            reading = "a win beyond resampling noise"
+        elif high < 0:
+            reading = "a loss beyond resampling noise"
+        else:
+            reading = "a statistical tie (the interval spans zero)"
+        return f"{line}; 95% paired bootstrap [{low:+.4f}, {high:+.4f}], {reading}"
 
 
 def evaluation_schedule(
@@ -166,15 +179,17 @@ def compare_models(
     outcome = evaluate(data, config)
     columns = {RETAIN: outcome.metrics, **outcome.baseline_metrics}
     keys = data.report_keys["user_id"].astype(str)
+    clv_predictions: dict[str, np.ndarray] = {}
     if data.kind == "churn":
-        columns[BGNBD] = score("churn", data.y_report, _aligned(clv_scores["churn"], keys, 1.0))
-        palive = _aligned(clv_scores["dead"], keys, 1.0)
-        columns[BGNBD_PALIVE] = score("churn", data.y_report, palive)
+        clv_predictions[BGNBD] = _aligned(clv_scores["churn"], keys, 1.0)
+        clv_predictions[BGNBD_PALIVE] = _aligned(clv_scores["dead"], keys, 1.0)
+        for name, predicted in clv_predictions.items():
+            columns[name] = score("churn", data.y_report, predicted)
     else:
         columns[BGNBD] = score("value", data.y_report, _aligned(clv_scores["value"], keys, 0.0))
     table = pd.DataFrame(columns)
     table = table.drop(index=[m for m in ("best_iteration",) if m in table.index])
-    return ModelComparison(
+    comparison = ModelComparison(
         kind=data.kind,
         table=table,
         train_cutoffs=data.train_cutoffs,
@@ -185,6 +200,12 @@ def compare_models(
             "as_of": len(data.X_report),
         },
     )
+    if data.kind != "churn":
+        return comparison
+    scores = {RETAIN: outcome.predictions, **outcome.baseline_predictions, **clv_predictions}
+    rival = scores[comparison.best_baseline("roc_auc")[0]]
+    interval = auc_difference_interval(data.y_report, scores[RETAIN], rival)
+    return replace(comparison, roc_auc_margin_interval=interval)
 
 
 def _aligned(values: pd.Series, keys: pd.Series, missing: float) -> np.ndarray:

@@ -114,12 +114,15 @@ def log_evaluation(
                     finite({f"{comparison.kind}.{model}.{k}": float(v) for k, v in column.items()})
                 )
             mlflow.log_text(comparison.table.to_csv(), f"evaluate/{comparison.kind}.csv")
+        interval = result.churn.roc_auc_margin_interval or (float("nan"), float("nan"))
         mlflow.log_metrics(
             finite(
                 {
                     **{f"bgnbd.{k}": v for k, v in result.bgnbd_params.items()},
                     "bgnbd.log_likelihood": result.bgnbd_log_likelihood,
                     "churn.roc_auc_margin_over_best_baseline": result.churn.margin("roc_auc"),
+                    "churn.roc_auc_margin_ci_low": interval[0],
+                    "churn.roc_auc_margin_ci_high": interval[1],
                 }
             )
         )

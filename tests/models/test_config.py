@@ -49,3 +49,20 @@ def test_written_config_reads_back_identical(tmp_path: Path) -> None:
     assert again.value.tweedie_variance_power == 1.6
     assert again.model_dump() == config.model_copy(update={"description": "why"}).model_dump()
     assert ExperimentConfig().models == ("churn", "value")
+
+
+def test_churn_defaults_are_regularised_and_partial_overrides_keep_them() -> None:
+    config = parse_config({"churn": {"params": {"learning_rate": 0.05}}})
+    churn, value = config.churn.params, config.value.params
+    assert churn.learning_rate == 0.05
+    # The keys the YAML did not set stay at the churn defaults, not at the value model's.
+    assert (churn.num_leaves, churn.min_child_samples, churn.lambda_l2) == (15, 200, 10.0)
+    assert (value.num_leaves, value.min_child_samples, value.lambda_l2) == (31, 50, 1.0)
+    assert ExperimentConfig().churn.params.learning_rate == 0.02
+
+
+def test_purchase_log_preset_widens_the_windows_but_not_the_cutoff_count() -> None:
+    preset = load_config(EXPERIMENTS / "purchase-log.yaml")
+    assert (preset.windows.churn_horizon_days, preset.windows.active_window_days) == (90, 365)
+    # `retain evaluate` keeps its own (larger) cutoff count unless a config names one.
+    assert "count" not in preset.cutoffs.model_fields_set

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from training.metrics import (
+    auc_difference_interval,
     churn_metrics,
     compare,
     decile_mape,
@@ -76,3 +77,15 @@ def test_compare_names_each_headline_metric_the_model_loses_on() -> None:
     assert compare(model, baseline, ("roc_auc",)) == []
     lost = compare(model, baseline, ("roc_auc", "pr_auc", "brier"))
     assert [item.split()[0] for item in lost] == ["pr_auc", "brier"]
+
+
+def test_auc_difference_interval_is_zero_width_for_identical_scores_and_orders_rivals() -> None:
+    rng = np.random.default_rng(3)
+    y = (rng.random(400) < 0.5).astype(float)
+    strong = y + rng.normal(0, 0.5, 400)
+    weak = y + rng.normal(0, 3.0, 400)
+    assert auc_difference_interval(y, strong, strong, resamples=50) == (0.0, 0.0)
+    low, high = auc_difference_interval(y, strong, weak, resamples=200)
+    assert 0 < low < high  # clearly better: the whole interval is above zero
+    flipped = auc_difference_interval(y, weak, strong, resamples=200)
+    assert flipped == pytest.approx((-high, -low))  # same resamples, the sign reversed

@@ -150,6 +150,9 @@ def test_evaluate_prints_and_logs_the_side_by_side_table(
     for model in ("retain", "recency_rule", "rfm_logreg", "bgnbd"):
         assert 0.5 < metrics[f"churn.{model}.roc_auc"] <= 1.0, model
     assert "value.bgnbd.gini" in metrics and "bgnbd.r" in metrics
+    margin = metrics["churn.roc_auc_margin_over_best_baseline"]
+    assert metrics["churn.roc_auc_margin_ci_low"] < margin < metrics["churn.roc_auc_margin_ci_high"]
+    assert "95% paired bootstrap" in " ".join(result.output.split())
     assert run.data.tags["run_type"] == "evaluate"
 
 

@@ -6,7 +6,7 @@ import mlflow
 import numpy as np
 import pytest
 
-from training.config import ExperimentConfig
+from training.config import ChurnLightGBMParams, ExperimentConfig
 from training.datasets import TrainingData
 from training.registry import load_champion, model_info, versions
 from training.runs import TrainResult
@@ -55,7 +55,7 @@ def test_a_run_logs_provenance_config_metrics_and_artifacts(
     assert len(tags["git_commit"]) in (40, len("unknown"))
     assert params["windows.churn_horizon_days"] == "30"
     assert params["oot_cutoff"] == f"{training_data.oot_cutoff:%Y-%m-%d}"
-    assert params["churn.params.learning_rate"] == "0.05"
+    assert params["churn.params.learning_rate"] == str(ChurnLightGBMParams().learning_rate)
     for name in ("roc_auc", "pr_auc", "lift_at_10", "recall_at_10", "brier", "ece"):
         assert np.isfinite(metrics[f"oot_{name}"])
         assert f"recency_rule_oot_{name}" in metrics and f"rfm_logreg_oot_{name}" in metrics
