@@ -146,11 +146,16 @@ TEMPLATES: dict[str, Template] = {
 }
 
 
+# Engines agree on feature values to ~1e-12, not bit for bit: 16.0849999999 and 16.0850000001
+# print as 16.08 and 16.09. Rounding to this many decimals first makes the words identical.
+SETTLE_DECIMALS = 6
+
+
 def describe(feature: str, value: float) -> str:
     """One feature value in words; unknown features read as '<name in words> = value'."""
     template = TEMPLATES.get(feature)
     if template is not None:
-        return template(float(value))
+        return template(round(float(value), SETTLE_DECIMALS))
     name = feature.replace("_", " ")
     return f"{name} is missing" if np.isnan(value) else f"{name} = {value:.4g}"
 

@@ -27,7 +27,7 @@ from bentoml.validators import ContentType
 from starlette.responses import JSONResponse
 
 from features.definitions import FEATURE_SET
-from serving import log_privacy
+from serving import log_privacy, request_timer
 from serving.api_models import (
     ChurnListRequest,
     ChurnListResponse,
@@ -54,6 +54,8 @@ from serving.snapshot import split_reasons
 from serving.state import ServingState, StateHolder, build_snapshot, preflight
 
 __all__ = ["RetainService", "build_snapshot"]
+
+request_timer.install()  # BentoML's per-request timer, cancelled when the request ends
 
 log = logging.getLogger("retain.service")
 CsvText = Annotated[str, ContentType("text/csv")]

@@ -148,3 +148,10 @@ def test_inputs_are_checked():
         reason_codes(features, pd.DataFrame({"events_7d": [0.1, 0.2]}), top_k=0)
     assert reason_codes(features.iloc[:0], pd.DataFrame({"events_7d": []})) == []
     assert reason_codes(features, pd.DataFrame({"bias": [1.0, 1.0]})) == [[LOW_RISK_TEXT]] * 2
+
+
+def test_values_equal_to_1e_9_read_the_same_across_a_rounding_boundary():
+    # What DuckDB and Spark give for one average purchase: 1e-12 apart, either side of .085.
+    below, above = 16.085 - 1e-12, 16.085 + 1e-12
+    assert f"{below:.2f}" != f"{above:.2f}"  # the naive formatting disagrees
+    assert describe("avg_purchase_value", below) == describe("avg_purchase_value", above)
