@@ -8,7 +8,8 @@ matches the issue's "~100 features"; the derived columns are deterministic funct
 ones, so they cost what real columns cost. Each side runs in its own process (own peak RSS).
 Ours: LightGBM with early stopping on the OOT fit half + Platt calibration (what `retain
 train` does). Baseline: HistGradientBoostingClassifier with the same learning rate, leaves,
-bins and number of trees as our early-stopped model, without early stopping.
+bins, minimum leaf size and L2 penalty (the churn defaults) and the number of trees of our
+early-stopped model, without early stopping.
 
     .venv/bin/python benchmarks/bench_training.py --users 1000000 --rows 1000000
 
@@ -99,12 +100,13 @@ def worker(kind: str, path: Path, trees: int) -> None:
     X, y = _load(path, "train")  # noqa: N806
     X_fit, y_fit = _load(path, "fit")  # noqa: N806
     X_report, y_report = _load(path, "report")  # noqa: N806
+    from training.config import ChurnModelConfig
+
+    settings = ChurnModelConfig()  # the churn model's defaults, for both implementations
     started = time.perf_counter()
     if kind == "retain":
-        from training.config import ChurnModelConfig
         from training.estimators import ChurnClassifier
 
-        settings = ChurnModelConfig()
         model = ChurnClassifier(
             params=settings.params.lightgbm(),
             num_boost_round=settings.num_boost_round,
@@ -115,12 +117,14 @@ def worker(kind: str, path: Path, trees: int) -> None:
     else:
         from sklearn.ensemble import HistGradientBoostingClassifier
 
+        params = settings.params
         model = HistGradientBoostingClassifier(
-            learning_rate=0.05,
+            learning_rate=params.learning_rate,
             max_iter=trees,
-            max_leaf_nodes=31,
-            min_samples_leaf=50,
-            max_bins=255,
+            max_leaf_nodes=params.num_leaves,
+            min_samples_leaf=params.min_child_samples,
+            l2_regularization=params.lambda_l2,
+            max_bins=params.max_bin,
             early_stopping=False,
             random_state=7,
         ).fit(X, y)

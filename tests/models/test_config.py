@@ -52,13 +52,13 @@ def test_written_config_reads_back_identical(tmp_path: Path) -> None:
 
 
 def test_churn_defaults_are_regularised_and_partial_overrides_keep_them() -> None:
-    config = parse_config({"churn": {"params": {"learning_rate": 0.05}}})
+    config = parse_config({"churn": {"params": {"num_leaves": 63}}})
     churn, value = config.churn.params, config.value.params
-    assert churn.learning_rate == 0.05
+    assert churn.num_leaves == 63
     # The keys the YAML did not set stay at the churn defaults, not at the value model's.
-    assert (churn.num_leaves, churn.min_child_samples, churn.lambda_l2) == (15, 200, 10.0)
+    assert (churn.min_child_samples, churn.lambda_l2) == (200, 10.0)
     assert (value.num_leaves, value.min_child_samples, value.lambda_l2) == (31, 50, 1.0)
-    assert ExperimentConfig().churn.params.learning_rate == 0.02
+    assert ExperimentConfig().churn.params.num_leaves == 15
 
 
 def test_purchase_log_preset_widens_the_windows_but_not_the_cutoff_count() -> None:

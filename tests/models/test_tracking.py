@@ -55,7 +55,7 @@ def test_a_run_logs_provenance_config_metrics_and_artifacts(
     assert len(tags["git_commit"]) in (40, len("unknown"))
     assert params["windows.churn_horizon_days"] == "30"
     assert params["oot_cutoff"] == f"{training_data.oot_cutoff:%Y-%m-%d}"
-    assert params["churn.params.learning_rate"] == str(ChurnLightGBMParams().learning_rate)
+    assert params["churn.params.num_leaves"] == str(ChurnLightGBMParams().num_leaves)
     for name in ("roc_auc", "pr_auc", "lift_at_10", "recall_at_10", "brier", "ece"):
         assert np.isfinite(metrics[f"oot_{name}"])
         assert f"recency_rule_oot_{name}" in metrics and f"rfm_logreg_oot_{name}" in metrics
