@@ -25,11 +25,38 @@ def check_output_path(path: Path) -> None:
         )
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
+
+
+def sweep_stale_temporaries(target: Path) -> list[Path]:
+    """Remove temporaries beside `target` left by writers that were killed (SIGKILL, OOM).
+
+    A killed writer cannot clean up after itself; its temporary is named with its process id
+    (`.<name>.<pid>.<random>.tmp`), so the next write removes those whose process is gone
+    and leaves a concurrent live writer's file alone.
+    """
+    removed = []
+    for candidate in target.parent.glob(f".{target.name}.*.tmp"):
+        pid = candidate.name[len(target.name) + 2 :].split(".", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            candidate.unlink(missing_ok=True)
+            removed.append(candidate)
+    return removed
+
+
 def _atomic(target: Path, write: Callable[[str], object]) -> Path:
     """Run `write(temporary_path)` beside `target`, then rename over it (or clean up)."""
     target.parent.mkdir(parents=True, exist_ok=True)
+    sweep_stale_temporaries(target)
     handle, temporary = tempfile.mkstemp(
-        prefix=f".{target.name}.", suffix=".tmp", dir=target.parent
+        prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp", dir=target.parent
     )
     os.close(handle)
     try:

@@ -24,6 +24,7 @@ import httpx
 import pandas as pd
 import pytest
 
+from features.output import write_frame
 from tests.serving.conftest import ROOT, clone_store, running_service, serve_command
 
 pytestmark = pytest.mark.slow
@@ -189,3 +190,7 @@ def test_an_interrupted_retain_score_leaves_no_partial_output(serving_store, tmp
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
     assert out.read_bytes() == b"the previous complete output"
+    # The killed writer could not remove its temporary; the next write to the output does.
+    write_frame(pd.DataFrame({"rerun": [1]}), out)
+    assert not partial.exists()
+    assert pd.read_parquet(out)["rerun"].tolist() == [1]
