@@ -178,13 +178,29 @@ def score_events(
     return score_features(frame, champions, config)
 
 
+def _has_parquet_parts(folder: Path) -> bool:
+    """Spark's output folder: part files, beside `_SUCCESS` and hidden `.crc` files."""
+    return any(
+        not any(part.startswith(("_", ".")) for part in path.relative_to(folder).parts)
+        for path in folder.rglob("*.parquet")
+    )
+
+
 def read_scores(path: str | Path) -> pd.DataFrame:
-    """A score file written by `retain score` (Parquet or CSV), checked for the score columns."""
+    """A `retain score` output, checked for the score columns.
+
+    A Parquet or CSV file, or the folder of Parquet part files that `retain score --engine
+    spark --out FOLDER` writes (read whole on one machine: a churn list needs every user).
+    """
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such score file")
     suffix = path.suffix.lower()
-    if suffix == ".parquet":
+    if path.is_dir():
+        if not _has_parquet_parts(path):
+            raise ValueError(f"{path}: a folder without Parquet part files, not a score output")
+        scores = pd.read_parquet(path)
+    elif suffix == ".parquet":
         scores = pd.read_parquet(path)
     elif suffix == ".csv":
         scores = pd.read_csv(path, dtype={"user_id": "str", "reasons": "str"})

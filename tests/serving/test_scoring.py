@@ -175,6 +175,25 @@ def test_reading_a_file_that_is_not_a_score_file_fails_clearly(tmp_path):
     pd.DataFrame({"user_id": ["a"], "x": [1]}).to_csv(path, index=False)
     with pytest.raises(ValueError, match="not a `retain score` output"):
         read_scores(path)
+    empty = tmp_path / "folder"
+    (empty / "_temporary").mkdir(parents=True)
+    (empty / "_temporary" / "part-0.parquet").write_bytes(b"unfinished")
+    with pytest.raises(ValueError, match="without Parquet part files"):
+        read_scores(empty)
+
+
+def test_a_folder_of_part_files_reads_as_one_score_table(scored, tmp_path):
+    folder = tmp_path / "scores"
+    folder.mkdir()
+    half = len(scored.scores) // 2
+    scored.scores.iloc[:half].to_parquet(folder / "part-00000.parquet", index=False)
+    scored.scores.iloc[half:].to_parquet(folder / "part-00001.parquet", index=False)
+    (folder / "_SUCCESS").write_bytes(b"")
+    back = read_scores(folder).sort_values("user_id").reset_index(drop=True)
+    expected = scored.scores.sort_values("user_id").reset_index(drop=True)
+    pd.testing.assert_frame_equal(
+        back[list(SCORE_COLUMNS)], expected, check_dtype=False, check_exact=False
+    )
 
 
 def test_path_attribution_adds_up_to_the_raw_score_and_agrees_with_treeshap(scored, champions):

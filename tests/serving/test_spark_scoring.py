@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from retain.cli import app
+from serving.churn_list import ChurnListQuery, churn_list
 from serving.scoring import SCORE_COLUMNS, ScoringConfig, score_features
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
@@ -48,6 +49,15 @@ def test_score_command_on_spark_matches_duckdb(serving_store, scored, spark_back
     assert list(spark.columns) == list(SCORE_COLUMNS)
     _agree(scored.scores, spark)
     assert (spark["action"] != "no_action").any()
+
+    # The operator's list reads the Spark folder as it reads a DuckDB score file.
+    listed = tmp_path / "list.csv"
+    result = runner.invoke(
+        app, ["churn-list", "--scores", str(out), "--top", "25", "--out", str(listed)]
+    )
+    assert result.exit_code == 0, result.output
+    expected = churn_list(scored.scores, ChurnListQuery(top=25))
+    assert pd.read_csv(listed)["user_id"].tolist() == expected["user_id"].tolist()
 
 
 def test_feature_table_then_score_per_partition(serving_store, scored, champions, tmp_path):
