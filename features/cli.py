@@ -12,7 +12,7 @@ import typer
 from features.cli_options import WindowFlags, parse_as_of, with_window_flags
 from features.config import WindowConfig
 from features.contract import EventContractError
-from features.engines import ENGINES
+from features.engines import ENGINES, check_engine
 from features.output import check_output_path, write_frame
 from retain.console import console, fail, progress
 
@@ -30,6 +30,14 @@ FormatOption = Annotated[
 EngineOption = Annotated[
     str, typer.Option("--engine", help=f"Where the features run: {' or '.join(ENGINES)}.")
 ]
+
+
+def require_engine(engine: str) -> None:
+    """End the command with one line naming the choices unless `engine` is known."""
+    try:
+        check_engine(engine)
+    except ValueError as error:
+        fail(str(error))
 
 
 @with_window_flags
@@ -70,8 +78,7 @@ def features(
 
     cutoff = parse_as_of(as_of)
     window = windows.apply()
-    if engine not in ENGINES:
-        fail(f"unknown engine {engine!r}; choose one of: {', '.join(ENGINES)}")
+    require_engine(engine)
     if partitioned or not out.suffix:
         if engine != "spark":
             fail(f"{out}: a partitioned feature table is written by Spark; add --engine spark")

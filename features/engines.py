@@ -19,6 +19,12 @@ Engine = Literal["duckdb", "spark"]
 ENGINES: tuple[str, ...] = ("duckdb", "spark")
 
 
+def check_engine(engine: str) -> None:
+    """Raise ValueError naming the choices unless `engine` is one Retain runs on."""
+    if engine not in ENGINES:
+        raise ValueError(f"unknown engine {engine!r}; choose one of: {', '.join(ENGINES)}")
+
+
 def connect(engine: str = "duckdb") -> BaseBackend:
     """An Ibis backend for `engine`; Spark runs in local mode unless SPARK_MASTER says otherwise."""
     if engine == "duckdb":
@@ -26,9 +32,8 @@ def connect(engine: str = "duckdb") -> BaseBackend:
         # Casting a zoned timestamp to a naive one uses the session zone: pin it to UTC.
         backend.raw_sql("SET TimeZone = 'UTC'")
         return backend
-    if engine == "spark":
-        return ibis.pyspark.connect(spark_session())
-    raise ValueError(f"unknown engine {engine!r}; choose one of: {', '.join(ENGINES)}")
+    check_engine(engine)
+    return ibis.pyspark.connect(spark_session())
 
 
 def spark_session():  # -> pyspark.sql.SparkSession (imported lazily: Spark is optional at runtime)

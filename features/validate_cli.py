@@ -14,9 +14,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from features.cli import EngineOption, EventsOption, FormatOption
+from features.cli import EngineOption, EventsOption, FormatOption, require_engine
 from features.contract import EventContractError
-from features.engines import ENGINES
 from retain.console import console, fail
 
 if TYPE_CHECKING:
@@ -45,8 +44,7 @@ def validate(
     from features.loading import load_events
     from features.profile import profile_events
 
-    if engine not in ENGINES:
-        fail(f"unknown engine {engine!r}; choose one of: {', '.join(ENGINES)}")
+    require_engine(engine)
     try:
         loaded = load_events(events, engine, fmt=input_format)
         profile = profile_events(loaded)

@@ -196,11 +196,9 @@ def read_scores(path: str | Path) -> pd.DataFrame:
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such score file")
     suffix = path.suffix.lower()
-    if path.is_dir():
-        if not _has_parquet_parts(path):
-            raise ValueError(f"{path}: a folder without Parquet part files, not a score output")
-        scores = pd.read_parquet(path)
-    elif suffix == ".parquet":
+    if path.is_dir() and not _has_parquet_parts(path):
+        raise ValueError(f"{path}: a folder without Parquet part files, not a score output")
+    if path.is_dir() or suffix == ".parquet":
         scores = pd.read_parquet(path)
     elif suffix == ".csv":
         scores = pd.read_csv(path, dtype={"user_id": "str", "reasons": "str"})
