@@ -102,6 +102,9 @@ class CampaignPlan(BaseModel):
     window_days: int = Field(30, gt=0)
     target_share: float = Field(0.5, gt=0.0, le=1.0)
     treated_share: float = Field(0.5, gt=0.0, lt=1.0)
+    last_day: int | None = Field(
+        None, gt=0, description="Outcome windows end by this day (default: the simulated end)."
+    )
 
     @model_validator(mode="after")
     def _windows_do_not_overlap(self) -> CampaignPlan:
@@ -111,8 +114,13 @@ class CampaignPlan(BaseModel):
         return self
 
     def assignment_days(self, days: int) -> list[int]:
-        """Cutoff days whose whole outcome window fits inside the simulated period."""
-        return list(range(self.first_day, days - self.window_days + 1, self.every_days))
+        """Cutoff days whose whole outcome window fits inside the simulated period.
+
+        `last_day` ends campaigns earlier, so that a later stretch (a policy replay's window,
+        `features.policy_replay`) is free of them.
+        """
+        end = days if self.last_day is None else min(days, self.last_day)
+        return list(range(self.first_day, end - self.window_days + 1, self.every_days))
 
 
 @dataclass(frozen=True)

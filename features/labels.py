@@ -16,7 +16,7 @@ from features import contract as c
 from features.config import WindowConfig
 from features.definitions import ACTIVE_FLAG, as_naive_utc
 
-LABEL_COLUMNS: tuple[str, ...] = ("churned", "future_value")
+LABEL_COLUMNS: tuple[str, ...] = ("churned", "future_value", "returned")
 
 
 def build_outcomes(events: ir.Table, as_of: datetime, windows: WindowConfig) -> ir.Table:
@@ -44,12 +44,18 @@ def build_outcomes(events: ir.Table, as_of: datetime, windows: WindowConfig) -> 
 
 
 def attach_labels(features: ir.Table, outcomes: ir.Table) -> ir.Table:
-    """Add `churned` (users active at the cutoff only; null otherwise) and `future_value`."""
+    """Add `churned`, `future_value` and `returned` (DESIGN.md §3).
+
+    `churned` exists for users active at the cutoff and `returned` for the others (lapsed), so
+    every row carries exactly one of the two: both read the same activity count over the churn
+    horizon, which makes "lost" (churned, or lapsed and not back) one outcome for the value
+    model. Both are plain Ibis expressions, so DuckDB and Spark compute them identically.
+    """
     joined = features.left_join(outcomes, c.USER_ID, rname="{name}_outcome")
     activity = joined._future_activity.fill_null(0)
-    churned = ibis.ifelse(
-        joined[ACTIVE_FLAG] == 1, (activity == 0).cast("float64"), ibis.null("float64")
-    )
+    active = joined[ACTIVE_FLAG] == 1
+    churned = ibis.ifelse(active, (activity == 0).cast("float64"), ibis.null("float64"))
+    returned = ibis.ifelse(active, ibis.null("float64"), (activity > 0).cast("float64"))
     future_value = joined._future_value.fill_null(0.0).cast("float64")
     keep = [col for col in features.columns]
-    return joined.select(*keep, churned=churned, future_value=future_value)
+    return joined.select(*keep, churned=churned, future_value=future_value, returned=returned)

@@ -57,6 +57,7 @@ from features.campaigns import (
 )
 from features.simulation_dynamics import (
     DayActivity,
+    Population,
     UserState,
     calendar_factors,
     draw_population,
@@ -114,27 +115,62 @@ class SimulationSummary:
     campaigns_path: Path | None = None
 
 
-def _simulate_chunk(config: SimulationConfig, index: int) -> SimulatedChunk:
-    """Simulate users [index × chunk_users, …) day by day, then expand their events."""
-    chunk_seed = np.random.SeedSequence(config.seed).spawn(config.n_chunks)[index]
-    population_seed, detail_seed, campaign_seed, days_seed = chunk_seed.spawn(4)
-    day_seeds = days_seed.spawn(config.days)
+@dataclass(frozen=True)
+class ChunkWorld:
+    """One chunk's users, calendar and random streams: where every run over the chunk starts.
+
+    Why an object: the event log and a policy replay (`features.policy_replay`) must see the same
+    users and the same luck. Streams are `SeedSequence(seed)` children keyed by path, so each is
+    addressable on its own: (chunk, 0) population, (chunk, 1) event detail, (chunk, 2) campaign
+    assignment, (chunk, 3, day) each day's draws; replays add (chunk, 4, …) and (chunk, 5, …).
+    """
+
+    config: SimulationConfig
+    index: int
+    population: Population
+    ids: pa.Array
+    calendar: np.ndarray
+
+    def stream(self, *key: int) -> np.random.SeedSequence:
+        """The seed at `key` below this chunk's seed (the same as spawning down to it)."""
+        return chunk_stream(self.config, self.index, *key)
+
+    def advance(self, state: UserState, day: int) -> DayActivity:
+        """Simulate `day` for every user of the chunk with that day's own draws."""
+        rng = np.random.Generator(np.random.PCG64(self.stream(3, day)))
+        return step_day(self.population, state, day, float(self.calendar[day]), rng)
+
+
+def chunk_stream(config: SimulationConfig, index: int, *key: int) -> np.random.SeedSequence:
+    """`SeedSequence(seed).spawn(n_chunks)[index]` then `.spawn(…)[k]` for each k of `key`."""
+    return np.random.SeedSequence(config.seed, spawn_key=(index, *key))
+
+
+def chunk_world(config: SimulationConfig, index: int) -> ChunkWorld:
+    """Users [index × chunk_users, …): their traits and calendar, before anything happens."""
     first_user = index * config.chunk_users
     n_users = min(config.chunk_users, config.users - first_user)
-    population = draw_population(n_users, config.days, np.random.default_rng(population_seed))
-    state = initial_state(population)
-    calendar = calendar_factors(
-        config.start.weekday(), config.start.timetuple().tm_yday - 1, config.days
+    rng = np.random.default_rng(chunk_stream(config, index, 0))
+    return ChunkWorld(
+        config=config,
+        index=index,
+        population=draw_population(n_users, config.days, rng),
+        ids=user_ids(first_user, n_users, config.users),
+        calendar=calendar_factors(
+            config.start.weekday(), config.start.timetuple().tm_yday - 1, config.days
+        ),
     )
-    ids = user_ids(first_user, n_users, config.users)
 
-    def advance(user_state: UserState, day: int) -> DayActivity:
-        rng = np.random.Generator(np.random.PCG64(day_seeds[day]))
-        return step_day(population, user_state, day, float(calendar[day]), rng)
+
+def _simulate_chunk(config: SimulationConfig, index: int) -> SimulatedChunk:
+    """Simulate users [index × chunk_users, …) day by day, then expand their events."""
+    world = chunk_world(config, index)
+    population, ids, advance = world.population, world.ids, world.advance
+    state = initial_state(population)
 
     plan = config.campaigns
     assignment_days = set(plan.assignment_days(config.days)) if plan else set()
-    campaign_rng = np.random.default_rng(campaign_seed)
+    campaign_rng = np.random.default_rng(world.stream(2))
     truth, logs, open_campaign = TruthTally(), [], None
     activity = []
     for day in range(config.days):
@@ -156,7 +192,7 @@ def _simulate_chunk(config: SimulationConfig, index: int) -> SimulatedChunk:
             open_campaign = None
 
     events = events_table(
-        activity, population, ids, config.start, config.days, np.random.default_rng(detail_seed)
+        activity, population, ids, config.start, config.days, np.random.default_rng(world.stream(1))
     )
     campaign_log = None
     if plan is not None:

@@ -42,7 +42,8 @@ _RATE_SHAPE = 4.0  # spread of habitual usage between users (gamma shape)
 _DRIFT_MEAN, _DRIFT_SPREAD = -0.0005, 0.002  # daily drift of log engagement across users
 _ENGAGEMENT_NOISE = 0.03  # day-to-day random walk of log engagement
 _BASE_HAZARD = 0.0008  # daily churn hazard of an average, satisfied user
-_REACTIVATION_RATE = 0.0025  # daily chance that a dormant user comes back
+_REACTIVATION_RATE = 0.012  # daily chance that a just-lapsed, average user comes back
+_REACTIVATION_MEMORY_DAYS = 90.0  # the chance fades as the product is forgotten
 _SATISFACTION_RECOVERY = 0.015  # share of the gap to normal satisfaction closed per day
 _TICKET_HIT, _BAD_PURCHASE_HIT = 0.25, 0.35  # satisfaction lost to a ticket, a bad order
 _DISSATISFACTION_HAZARD = 4.0  # log-hazard per unit of lost satisfaction
@@ -259,8 +260,16 @@ def step_day(
     churn = state.alive & (age > 0) & (unit[5] < np.exp(log_hazard) * recency_factor)
 
     dormant = (age > 0) & ~state.alive
+    # Who comes back: users who used the product often and spent more, and recently enough
+    # to remember it (so a recall model has something to learn beyond recency).
+    forgotten = np.exp(-(day - state.last_event_day) / _REACTIVATION_MEMORY_DAYS)
+    habit = pop.base_rate / _MEAN_SESSION_RATE
     reactivation_chance = (
-        _REACTIVATION_RATE * _SEGMENT_REACTIVATION[pop.value_segment] * np.exp(1.5 * lift)
+        _REACTIVATION_RATE
+        * _SEGMENT_REACTIVATION[pop.value_segment]
+        * habit
+        * forgotten
+        * np.exp(1.5 * lift)
     )
     comeback = dormant & (unit[6] < reactivation_chance)
     state.alive = (state.alive & ~churn) | comeback

@@ -14,6 +14,7 @@ from features.validate_cli import validate
 from retain.demo import demo
 from serving import cli as serving_cli
 from serving.effects_cli import effects
+from serving.list_cli import action_plan_command, churn_list_command
 from serving.report import report
 from serving.serve_cli import serve
 from training import cli as training_cli
@@ -38,7 +39,8 @@ app.command("evaluate")(evaluate)
 app.command("promote")(training_cli.promote)
 app.command("rollback")(training_cli.rollback)
 app.command("score")(serving_cli.score)
-app.command("churn-list")(serving_cli.churn_list)
+app.command("churn-list")(churn_list_command)
+app.command("action-plan")(action_plan_command)
 app.command("serve")(serve)
 app.command("report")(report)
 app.command("effects")(effects)

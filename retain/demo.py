@@ -56,7 +56,7 @@ def _score(events_path: Path, out_dir: Path, tracking_uri: str | None) -> None:
     from features.loading import load_events
     from features.output import write_frame
     from serving.champions import load_champions
-    from serving.churn_list import ChurnListQuery, churn_list
+    from serving.churn_list import ChurnListQuery, action_plan, churn_list
     from serving.cli_tables import stage_totals, summary_table
     from serving.scoring import score_events
 
@@ -67,13 +67,19 @@ def _score(events_path: Path, out_dir: Path, tracking_uri: str | None) -> None:
         scored = score_events(load_events(events_path), champions)
         bar.update(task, description="scored")
     console.print(summary_table(stage_totals(scored.scores)))
+    if scored.decisions is not None:
+        console.print(scored.decisions.line())
     write_frame(scored.features, out_dir / "features.parquet")
     write_frame(scored.scores, out_dir / "scores.parquet")
-    listed = churn_list(scored.scores, ChurnListQuery(top=500, sort_by="gain"))
+    listed = churn_list(scored.scores, ChurnListQuery(top=500))
     write_frame(listed, out_dir / "churn-list.csv")
+    plan = action_plan(scored.scores, ChurnListQuery(top=None))
+    write_frame(plan, out_dir / "action-plan.csv")
     console.print(
         f"scored {len(scored):,} users as of {scored.as_of:%Y-%m-%d}: {out_dir / 'scores.parquet'};"
-        f" churn list of the top {len(listed):,} by expected gain: {out_dir / 'churn-list.csv'}"
+        f" churn list (whom we are about to lose, top {len(listed):,} by value at risk): "
+        f"{out_dir / 'churn-list.csv'}; action plan (whom we contact, {len(plan):,} users): "
+        f"{out_dir / 'action-plan.csv'}"
     )
     _report(scored.scores, events_path, out_dir, tracking_uri)
 
@@ -114,7 +120,7 @@ def demo(
         ),
     ] = None,
 ) -> None:
-    """Simulate events, train and register both models, score users, write the churn list."""
+    """Simulate events, train and register the models, score users, write the two lists."""
     from features.simulation import SimulationConfig, write_simulation
 
     events_path = out_dir / "events.parquet"

@@ -138,13 +138,29 @@ NO_ACTION_SPEC = Action(
 )
 
 
+class FrequencyCap(BaseModel):
+    """At most `max_contacts` contacts per user in `days` days, across all actions.
+
+    Why across actions: each action's cooldown only stops the same message repeating; a user
+    eligible for several actions could still get one after another. The window is the `days`
+    days before the decision (a contact `days` days old or older no longer counts); controls and
+    `no_action` were no contact and never count (serving/contacts.py applies it).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_contacts: int = Field(ge=1, description="Most contacts per user within the window.")
+    days: int = Field(ge=1, description="Length of the window, in days before the decision.")
+
+
 class ActionCatalogue(BaseModel):
-    """The operators' playbook: a list of actions with unique ids (`no_action` implied)."""
+    """The operators' playbook: actions with unique ids (`no_action` implied), an optional cap."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     description: str = ""
     actions: list[Action] = Field(default_factory=list)
+    frequency_cap: FrequencyCap | None = None
 
     @field_validator("actions")
     @classmethod
@@ -193,6 +209,8 @@ def _describe(error: dict[str, Any], raw: Any) -> str:
         action_id = entry.get("id") if isinstance(entry, dict) else None
         where = f"action {action_id!r}" if isinstance(action_id, str) else f"action #{index + 1}"
         loc = loc[2:]
+    elif loc and loc[0] == "frequency_cap":
+        where, loc = "frequency_cap", loc[1:]
     if error["type"] == "extra_forbidden":
         return f"{where}: unknown key {loc[-1]!r}"
     field = ".".join(str(part) for part in loc)

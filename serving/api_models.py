@@ -11,14 +11,22 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, Strict, StringConstraints
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
 
 from features.definitions import FEATURE_SET
-from serving.churn_list import MAX_TOP, ChurnListQuery
+from serving.churn_list import ChurnListQuery
 
 MAX_IDS = 10_000
 MAX_ID_LENGTH = 256
-MAX_LIST_ROWS = 10_000  # the HTTP churn list; bigger lists belong to `retain churn-list`
+MAX_LIST_ROWS = 10_000  # the HTTP lists; bigger ones belong to `retain churn-list|action-plan`
 
 UserId = Annotated[str, StringConstraints(min_length=1, max_length=MAX_ID_LENGTH)]
 # Numbers are numbers: without Strict, pydantic would read `true` as 1 and `false` as 0.0.
@@ -45,19 +53,59 @@ class ExplainRequest(_Strict):
 
 
 class ChurnListRequest(ChurnListQuery):
-    """The churn-list filters of `retain churn-list`, with a smaller row cap over HTTP."""
+    """The churn-list filters of `retain churn-list`, with a row cap over HTTP.
+
+    Ranked by value at risk (churn probability × value at stake) unless `sort_by` says otherwise.
+    """
 
     min_risk: StrictFloat = Field(0.0, ge=0, le=1)
-    top: StrictInt = Field(100, ge=1, le=min(MAX_LIST_ROWS, MAX_TOP))
+    top: StrictInt = Field(100, ge=1, le=MAX_LIST_ROWS)  # type: ignore[assignment]
+
+
+class ActionPlanRequest(_Strict):
+    """The same filters as the churn list; the plan is always ranked by expected gain."""
+
+    stages: tuple[str, ...] = ()
+    tiers: tuple[str, ...] = ()
+    actions: tuple[str, ...] = ()
+    min_risk: StrictFloat = Field(0.0, ge=0, le=1)
+    top: StrictInt = Field(100, ge=1, le=MAX_LIST_ROWS)
+
+    @model_validator(mode="after")
+    def _known_filters(self) -> ActionPlanRequest:
+        """The churn list's checks: an unknown stage or tier is a 400 that names it."""
+        try:
+            self.query()
+        except ValidationError as error:
+            raise ValueError(
+                "; ".join(
+                    item["msg"].removeprefix("Value error, ")
+                    for item in error.errors(include_url=False)
+                )
+            ) from None
+        return self
+
+    def query(self) -> ChurnListQuery:
+        """As the query `serving.churn_list.action_plan` takes (it ignores the sort)."""
+        return ChurnListQuery(**self.model_dump())
 
 
 class ScoreItem(BaseModel):
-    """One user's scores; every score field is null when the status is `unknown_user`."""
+    """One user's scores; every score field is null when the status is `unknown_user`.
+
+    `churn_probability` is the churn model's for active users and 1 − `return_probability`
+    (the recall model's) for lapsed ones; `return_probability` is null for active users.
+    `value_at_stake` = value if retained − value if churned (what a retention is worth);
+    `predicted_value` is the value expected under the churn probability.
+    """
 
     user_id: str
     status: Status
     churn_probability: float | None = None
+    return_probability: float | None = None
     predicted_value: float | None = None
+    value_if_retained: float | None = None
+    value_at_stake: float | None = None
     lifecycle_stage: str | None = None
     value_tier: str | None = None
 
@@ -108,11 +156,18 @@ class Contribution(BaseModel):
 
 
 class ExplainResponse(BaseModel):
-    """Why the churn model rates this user as it does (TreeSHAP on the raw score)."""
+    """Why this user's churn risk is what it is (TreeSHAP, in churn log-odds).
+
+    `model` says which model scored the user: `churn` for active users, `recall` for lapsed
+    ones, whose contributions to the return log-odds are shown with the sign turned (churn
+    probability = 1 − return probability), so "raises risk" means the same for everyone.
+    """
 
     user_id: str
     status: Status
+    model: Literal["churn", "recall"] | None = None
     churn_probability: float | None = None
+    return_probability: float | None = None
     lifecycle_stage: str | None = None
     bias: float | None = None
     reasons: list[str] = Field(default_factory=list)
@@ -120,13 +175,17 @@ class ExplainResponse(BaseModel):
 
 
 class ChurnListRow(BaseModel):
-    """One row of the operator's list (same columns as `retain churn-list`)."""
+    """One row of the churn list (same columns as `retain churn-list`).
+
+    `value_at_risk` = churn probability × value at stake: the revenue expected to leave.
+    """
 
     rank: int
     user_id: str
     churn_probability: float
-    predicted_value: float
+    value_at_stake: float
     value_at_risk: float
+    predicted_value: float
     lifecycle_stage: str
     value_tier: str
     action: str
@@ -141,6 +200,53 @@ class ChurnListResponse(BaseModel):
     as_of: datetime | None
     matched: int
     rows: list[ChurnListRow]
+
+
+class DecisionFacts(BaseModel):
+    """What the served run's decisions achieve, against the best any plan could (LP bound).
+
+    `share_of_bound` = achieved_gain / upper_bound: how close to optimal the plan is.
+    """
+
+    users: int
+    contacted: int
+    cost: float
+    achieved_gain: float
+    upper_bound: float
+    share_of_bound: float
+    method: str
+    budget: float | None
+    by_action: dict[str, int]
+
+
+class ActionPlanRow(BaseModel):
+    """One contacted user of the action plan (same columns as `retain action-plan`)."""
+
+    rank: int
+    user_id: str
+    action: str
+    action_cost: float
+    expected_gain: float
+    churn_probability: float
+    value_at_stake: float
+    lifecycle_stage: str
+    value_tier: str
+    decision_reason: str
+    reasons: list[str]
+
+
+class ActionPlanResponse(BaseModel):
+    """Whom we contact, by expected gain; totals over every matching user, not only `top`.
+
+    `decisions` is the whole run's summary (null for a score file written without it).
+    """
+
+    as_of: datetime | None
+    matched: int
+    cost: float
+    expected_gain: float
+    rows: list[ActionPlanRow]
+    decisions: DecisionFacts | None = None
 
 
 class ModelFacts(BaseModel):
@@ -163,12 +269,15 @@ class WorkerInfo(BaseModel):
 
 
 class ModelInfoResponse(BaseModel):
-    """Versions, training time and out-of-time metrics of both models, and the snapshot."""
+    """Versions, training time and out-of-time metrics of the three models, the snapshot and
+    what its decisions achieve (null for a score file written without the summary)."""
 
     feature_set_id: str
     churn: ModelFacts
+    recall: ModelFacts
     value: ModelFacts
     snapshot: SnapshotInfo
+    decisions: DecisionFacts | None = None
     loaded_at: datetime
     worker: WorkerInfo
 

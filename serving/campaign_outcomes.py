@@ -7,6 +7,9 @@ horizon)`), or a learned effect would be an effect on something the policy never
 One difference, on purpose: the churn outcome is defined for every target, not only for users
 active at the cutoff, because win-back actions target users who are not.
 
+Retain's own scores at the cutoff (`churn_probability`, `value_at_stake`) travel with the rows
+when the log has them (`with_log_scores`): the revenue-calibrated effects need them.
+
 An outcome whose window is not yet over when the event log ends is unknown, not zero: such rows
 get a missing outcome and are counted, never scored as churned.
 """
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -23,10 +27,12 @@ from features.config import WindowConfig
 from features.engines import to_frame
 from features.labels import build_outcomes
 from features.loading import LoadedEvents
-from serving.campaign_log import CUTOFF, USER_ID
+from serving.campaign_log import ACTION_ID, CUTOFF, USER_ID
 from serving.scoring import latest_cutoff
 
 CHURNED, FUTURE_VALUE = "churned", "future_value"
+CHURN_PROBABILITY, VALUE_AT_STAKE = "churn_probability", "value_at_stake"
+LOG_SCORES: tuple[str, ...] = (CHURN_PROBABILITY, VALUE_AT_STAKE)
 
 
 @dataclass(frozen=True)
@@ -71,6 +77,36 @@ def _features_at(
     frame = feature_frame(events, cutoff, windows)
     frame[USER_ID] = frame[USER_ID].astype("str")
     return frame.set_index(USER_ID).reindex(users.to_numpy())
+
+
+def with_log_scores(campaigns: pd.DataFrame, path: str | Path) -> pd.DataFrame:
+    """Validated campaign rows with the log file's own LOG_SCORES, matched on user, action and
+    cutoff (a Retain list written with `--holdout-share` has them; missing ones stay NaN).
+
+    Validation keeps only the contract's columns, so the scores are read back from the file.
+    """
+    from serving.campaign_log import _DECISION_ALIASES, _read, _text, _utc_naive
+
+    raw = _read(Path(path))
+    if CUTOFF not in raw.columns:
+        raw = raw.rename(columns=_DECISION_ALIASES)
+    missing = [column for column in LOG_SCORES if column not in raw.columns]
+    if missing:
+        raise ValueError(
+            f"{path}: the revenue effect basis needs the log's {', '.join(missing)}: Retain's "
+            "scores at the cutoff, as a --holdout-share list has them"
+        )
+    keys = [USER_ID, ACTION_ID, CUTOFF]
+    scores = pd.DataFrame(
+        {
+            USER_ID: _text(raw[USER_ID]),
+            ACTION_ID: _text(raw[ACTION_ID]),
+            CUTOFF: _utc_naive(raw[CUTOFF]),
+            **{column: pd.to_numeric(raw[column], errors="coerce") for column in LOG_SCORES},
+        }
+    ).drop_duplicates(keys)
+    kept = campaigns.drop(columns=list(LOG_SCORES), errors="ignore")
+    return kept.merge(scores, on=keys, how="left").set_axis(campaigns.index)
 
 
 def campaign_outcomes(

@@ -1,10 +1,11 @@
 """The champion models that scoring uses, checked against the feature set this build computes.
 
-Why a separate step: batch scoring and the service must load the same pair of models the same
-way (by the `champion` alias, version resolved once) and refuse the same mistakes. A model
-trained on another feature set would read columns by name and silently score nonsense, so the
-mismatch is an error here, before any user is scored. The windows the churn model was trained
-with are recovered from its run so scoring defines "active" and the horizons the same way.
+Why a separate step: batch scoring and the service must load the same three models (churn,
+recall, value) the same way (by the `champion` alias, version resolved once) and refuse the
+same mistakes. A model trained on another feature set would read columns by name and silently
+score nonsense, so the mismatch is an error here, before any user is scored. The windows the
+models were trained with are recovered from their runs, checked to agree, so scoring defines
+"active" and the horizons as the models learnt them.
 """
 
 from __future__ import annotations
@@ -17,6 +18,14 @@ from features.definitions import FEATURE_SET
 from training.registry import ModelInfo
 
 _WINDOW_PARAMS = ("churn_horizon_days", "value_horizon_days", "active_window_days")
+MODEL_KINDS = ("churn", "recall", "value")
+# What serving needs of each model beyond `predict`: a model registered by an older Retain
+# lacks some of these and must be retrained before it can drive decisions.
+_NEEDS: dict[str, tuple[str, ...]] = {
+    "churn": ("churn_probability", "contributions"),
+    "recall": ("return_probability", "contributions"),
+    "value": ("value_if_retained", "value_if_churned", "retained_value_percentiles_"),
+}
 
 
 class FeatureSetMismatchError(ValueError):
@@ -27,23 +36,72 @@ class ChampionsUnavailableError(LookupError):
     """The registry has no champion for a model (nothing trained yet, or a wrong store)."""
 
 
+class WindowMismatchError(ValueError):
+    """The champions were trained with different windows, or a flag contradicts them."""
+
+
 @dataclass(frozen=True)
 class Champions:
-    """The churn classifier and value regressor behind `@champion`, with their registry facts."""
+    """The churn, recall and value models behind `@champion`, with their registry facts."""
 
     churn: Any
+    recall: Any
     value: Any
     churn_info: ModelInfo
+    recall_info: ModelInfo
     value_info: ModelInfo
 
     @property
     def versions(self) -> dict[str, str]:
-        """`{"churn": "3", "value": "2"}`: what every scored row records."""
-        return {"churn": self.churn_info.version, "value": self.value_info.version}
+        """`{"churn": "3", "recall": "1", "value": "2"}`: what every scored row records."""
+        return {
+            "churn": self.churn_info.version,
+            "recall": self.recall_info.version,
+            "value": self.value_info.version,
+        }
 
     def windows(self) -> WindowConfig:
-        """The window definitions the churn model was trained with (defaults where unlogged)."""
-        return model_windows(self.churn_info)
+        """The windows all three models were trained with; they must agree (see below)."""
+        return consistent_windows([self.churn_info, self.recall_info, self.value_info])
+
+
+def consistent_windows(infos: list[ModelInfo]) -> WindowConfig:
+    """The shared windows of several models' runs; refuse champions that disagree.
+
+    Why: the churn and recall models split users at the same active window, and the value
+    model's conditional heads assume the churn horizon the churn model predicts. Champions
+    trained with different windows would score users on definitions none of them learnt.
+    """
+    found = [(info, model_windows(info)) for info in infos]
+    first_info, first = found[0]
+    for info, windows in found[1:]:
+        if windows != first:
+            raise WindowMismatchError(
+                f"the champions disagree on their windows: {first_info.name} v"
+                f"{first_info.version} has {first.model_dump()} but {info.name} v{info.version} "
+                f"has {windows.model_dump()}; retrain them on one experiment config"
+            )
+    return first
+
+
+def refuse_window_flags(flags: dict[str, Any], windows: WindowConfig) -> None:
+    """A scoring window flag must agree with the champions' windows, or it is refused.
+
+    Building features with windows the models never saw would score nonsense without a sign;
+    a flag that repeats the models' value is accepted (scripts may pass it explicitly).
+    """
+    trained = windows.model_dump()
+    for name, value in flags.items():
+        if value is None:
+            continue
+        wanted = WindowConfig.model_validate({**trained, name: value}).model_dump()[name]
+        if wanted != trained[name]:
+            flag = "--" + name.replace("_", "-")
+            raise WindowMismatchError(
+                f"{flag} {value} contradicts the champion models, trained with {name} = "
+                f"{trained[name]}; omit the flag (scoring uses the models' windows) or retrain "
+                "with it"
+            )
 
 
 def check_feature_set(estimator: Any, info: ModelInfo) -> None:
@@ -62,6 +120,24 @@ def check_feature_set(estimator: Any, info: ModelInfo) -> None:
             f"model {info.name} version {info.version} needs columns absent from "
             f"{FEATURE_SET.id}: {', '.join(unknown)}"
         )
+
+
+def check_capabilities(kind: str, estimator: Any, info: ModelInfo) -> None:
+    """Refuse a model that lacks what decisions need (registered by an older Retain)."""
+    lacking = [name for name in _NEEDS.get(kind, ()) if not _has(estimator, name)]
+    if lacking:
+        raise FeatureSetMismatchError(
+            f"model {info.name} version {info.version} lacks {', '.join(lacking)} (it was "
+            "registered by an older Retain); retrain it with `retain train` and promote it"
+        )
+
+
+def _has(estimator: Any, name: str) -> bool:
+    try:
+        getattr(estimator, name)
+    except AttributeError:
+        return False
+    return True
 
 
 def model_windows(info: ModelInfo) -> WindowConfig:
@@ -101,25 +177,31 @@ def point_mlflow_at(tracking_uri: str | None) -> None:
 
 
 def load_champions(tracking_uri: str | None = None) -> Champions:
-    """Both champions from the registry at `tracking_uri` (else MLFLOW_TRACKING_URI / default).
+    """The three champions from the registry at `tracking_uri` (else MLFLOW_TRACKING_URI).
 
     Raises ChampionsUnavailableError when a champion is missing, FeatureSetMismatchError when
-    either model was trained on another feature set.
+    a model was trained on another feature set or lacks what decisions need, and
+    WindowMismatchError when the models were trained with different windows.
     """
     from training.registry import load_champion
 
     point_mlflow_at(tracking_uri)
     loaded = {}
-    for kind in ("churn", "value"):
+    for kind in MODEL_KINDS:
         try:
             estimator, info = load_champion(kind)  # type: ignore[arg-type]
         except LookupError as error:
             raise ChampionsUnavailableError(str(error)) from None
         check_feature_set(estimator, info)
+        check_capabilities(kind, estimator, info)
         loaded[kind] = (estimator, info)
-    return Champions(
+    champions = Champions(
         churn=loaded["churn"][0],
+        recall=loaded["recall"][0],
         value=loaded["value"][0],
         churn_info=loaded["churn"][1],
+        recall_info=loaded["recall"][1],
         value_info=loaded["value"][1],
     )
+    champions.windows()  # refuse disagreeing champions at load, not at the first scoring run
+    return champions

@@ -1,9 +1,14 @@
-"""The operator's churn list: scored users filtered by segment, risk and action, best first.
+"""The operators' two lists: the churn list and the action plan, filtered and ranked.
 
-Why its own module: the CLI (`retain churn-list`) and the service's churn-list endpoint must
-filter and rank identically, so an operator gets the same list from either. Ranking by
-expected gain puts first the users where an action pays most; by risk, the likeliest leavers;
-by value at risk (churn probability × predicted value), the money most likely to walk away.
+- The **churn list** answers "whom are we about to lose, and what is it worth": by default
+  ranked by value at risk = churn probability × value at stake (the revenue expected to walk
+  away); by risk, the likeliest leavers; by gain, the users where an action pays most.
+- The **action plan** answers "whom do we contact, with what, at what cost and gain": only
+  users with an action, ranked by expected gain.
+
+Why one module: the CLI (`retain churn-list`, `retain action-plan`), the service's endpoints
+and the operator page must filter and rank identically, so an operator gets the same list from
+any of them.
 """
 
 from __future__ import annotations
@@ -15,16 +20,18 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from serving.actions import NO_ACTION
 from serving.segments import STAGES, TIERS
 
-SortKey = Literal["gain", "risk", "value_at_risk"]
-SORT_KEYS: tuple[str, ...] = ("gain", "risk", "value_at_risk")
+SortKey = Literal["value_at_risk", "risk", "gain"]
+SORT_KEYS: tuple[str, ...] = ("value_at_risk", "risk", "gain")
 LIST_COLUMNS: tuple[str, ...] = (
     "rank",
     "user_id",
     "churn_probability",
-    "predicted_value",
+    "value_at_stake",
     "value_at_risk",
+    "predicted_value",
     "lifecycle_stage",
     "value_tier",
     "action",
@@ -32,12 +39,30 @@ LIST_COLUMNS: tuple[str, ...] = (
     "action_cost",
     "reasons",
 )
+PLAN_COLUMNS: tuple[str, ...] = (
+    "rank",
+    "user_id",
+    "action",
+    "action_cost",
+    "expected_gain",
+    "churn_probability",
+    "value_at_stake",
+    "lifecycle_stage",
+    "value_tier",
+    "decision_reason",
+    "reasons",
+)
 _SORT_COLUMNS: dict[str, list[str]] = {
     "gain": ["expected_gain", "churn_probability", "value_at_risk"],
     "risk": ["churn_probability", "value_at_risk", "expected_gain"],
     "value_at_risk": ["value_at_risk", "churn_probability", "expected_gain"],
 }
-MAX_TOP = 1_000_000
+_PLAN_ORDER = ["expected_gain", "value_at_risk", "churn_probability"]
+
+
+def value_at_risk(scores: pd.DataFrame) -> pd.Series:
+    """Churn probability × value at stake: the revenue expected to leave with the user."""
+    return scores["churn_probability"] * scores["value_at_stake"]
 
 
 class ChurnListQuery(BaseModel):
@@ -49,8 +74,8 @@ class ChurnListQuery(BaseModel):
     tiers: tuple[str, ...] = ()
     actions: tuple[str, ...] = ()
     min_risk: float = Field(0.0, ge=0, le=1)
-    top: int = Field(100, ge=1, le=MAX_TOP)
-    sort_by: SortKey = "gain"
+    top: int | None = Field(100, ge=1, description="Rows in the list; None lists every user.")
+    sort_by: SortKey = "value_at_risk"
 
     @field_validator("stages")
     @classmethod
@@ -98,26 +123,47 @@ def matching(
     return keep
 
 
+def _ranked(frame: pd.DataFrame, order: list[str], top: int | None) -> pd.DataFrame:
+    """Sort highest first, ties by the next columns and finally by user id; number from 1."""
+    ranked = frame.sort_values(
+        [*order, "user_id"], ascending=[False] * len(order) + [True], kind="stable"
+    )
+    ranked = (ranked if top is None else ranked.head(top)).reset_index(drop=True)
+    ranked.insert(0, "rank", np.arange(1, len(ranked) + 1))
+    return ranked
+
+
+def _holdout_columns(frame: pd.DataFrame) -> list[str]:
+    """A holdout run (serving/holdout.py) keeps its arms and cutoff: the list is a campaign log."""
+    return ["as_of", "assignment"] if "assignment" in frame.columns else []
+
+
 def churn_list(
     scores: pd.DataFrame,
     query: ChurnListQuery | None = None,
     known_actions: Sequence[str] | None = None,
 ) -> pd.DataFrame:
-    """The top users of a score table (SCORE_COLUMNS) matching the query, ranked from 1.
+    """Whom we are about to lose: the top users matching the query, ranked from 1.
 
     Ties are broken by the next sort columns and finally by user id, so the same scores always
     give the same list.
     """
     query = query or ChurnListQuery()
-    chosen = scores.loc[matching(scores, query, known_actions)].assign(
-        value_at_risk=lambda frame: frame["churn_probability"] * frame["predicted_value"]
-    )
-    order = _SORT_COLUMNS[query.sort_by]
-    ranked = chosen.sort_values(
-        [*order, "user_id"], ascending=[False] * len(order) + [True], kind="stable"
-    ).head(query.top)
-    ranked = ranked.reset_index(drop=True)
-    ranked.insert(0, "rank", np.arange(1, len(ranked) + 1))
-    # A holdout run (serving/holdout.py) keeps its arms and cutoff: the list is a campaign log.
-    holdout = ["as_of", "assignment"] if "assignment" in ranked.columns else []
-    return ranked[[*LIST_COLUMNS, *holdout]]
+    chosen = scores.loc[matching(scores, query, known_actions)]
+    chosen = chosen.assign(value_at_risk=value_at_risk(chosen))
+    ranked = _ranked(chosen, _SORT_COLUMNS[query.sort_by], query.top)
+    return ranked[[*LIST_COLUMNS, *_holdout_columns(ranked)]]
+
+
+def action_plan(
+    scores: pd.DataFrame,
+    query: ChurnListQuery | None = None,
+    known_actions: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """Whom we contact: users with an action, by expected gain (the query's sort is ignored)."""
+    query = query or ChurnListQuery()
+    keep = matching(scores, query, known_actions) & (scores["action"] != NO_ACTION).to_numpy()
+    chosen = scores.loc[keep]
+    chosen = chosen.assign(value_at_risk=value_at_risk(chosen))
+    ranked = _ranked(chosen, _PLAN_ORDER, query.top)
+    return ranked[[*PLAN_COLUMNS, *_holdout_columns(ranked)]]

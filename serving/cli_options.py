@@ -32,10 +32,35 @@ BudgetOption = Annotated[
     float | None, typer.Option("--budget", help="Total spend allowed on actions.", min=0)
 ]
 ReasonsOption = Annotated[
-    str,
+    str | None,
     typer.Option(
         "--reasons",
-        help="Reason-code attribution: treeshap (exact, slower) or path (fast, for big batches).",
+        help="Reason-code attribution: treeshap (exact, slower; the default) or path (fast, for "
+        "big batches).",
+    ),
+]
+ContactsOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--contacts",
+        help="Contact history (campaign-log contract: user_id, action_id, assigned_at, group): "
+        "enforces cooldowns and the catalogue's frequency cap.",
+    ),
+]
+SegmentsOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--segments",
+        help="Segmentation YAML: stage thresholds and value-tier rules (default: built in).",
+    ),
+]
+AtRiskOption = Annotated[
+    float | None,
+    typer.Option(
+        "--at-risk-threshold",
+        help="Churn probability from which an active user is at_risk (default: 0.5).",
+        min=0,
+        max=1,
     ),
 ]
 TrackingOption = Annotated[
@@ -75,3 +100,10 @@ def guarded(step: Callable[[], T]) -> T:
         return step()
     except (EventContractError, CatalogueError, ValueError, LookupError, OSError) as error:
         fail(str(error))
+
+
+def refuse(flags: dict[str, object], why: str) -> None:
+    """Fail naming every given flag that cannot apply here: a flag is never silently ignored."""
+    given = [name for name, value in flags.items() if value is not None and value is not False]
+    if given:
+        fail(f"{', '.join(given)} cannot apply {why}")

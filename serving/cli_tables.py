@@ -11,7 +11,9 @@ from retain.console import console
 
 def stage_totals(scores: Any) -> Any:
     """Users, value at risk, actions, cost and gain per lifecycle stage (one row per stage)."""
-    frame = scores.assign(value_at_risk=scores["churn_probability"] * scores["predicted_value"])
+    from serving.churn_list import value_at_risk
+
+    frame = scores.assign(value_at_risk=value_at_risk(scores))
     frame = frame.assign(acted=frame["action"] != "no_action")
     grouped = frame.groupby("lifecycle_stage", sort=True).agg(
         users=("user_id", "size"),
@@ -54,10 +56,10 @@ def print_arms(scores: Any) -> None:
     console.print(f"holdout: {arms or 'no targets'}")
 
 
-def print_list(listed: Any) -> None:
-    """The list on the terminal: the main reason only, so a row fits on one line."""
-    table = Table(title=f"churn list ({len(listed)} users)")
-    for column in ("rank", "user_id", "risk", "value", "stage", "tier", "action", "gain"):
+def print_list(listed: Any, title: str = "churn list") -> None:
+    """A list on the terminal: the main reason only, so a row fits on one line."""
+    table = Table(title=f"{title} ({len(listed)} users)")
+    for column in ("rank", "user_id", "risk", "at stake", "stage", "tier", "action", "gain"):
         table.add_column(column, no_wrap=True)
     table.add_column("main reason")
     for row in listed.itertuples():
@@ -65,7 +67,7 @@ def print_list(listed: Any) -> None:
             str(row.rank),
             row.user_id,
             f"{row.churn_probability:.2f}",
-            f"{row.predicted_value:,.2f}",
+            f"{row.value_at_stake:,.2f}",
             row.lifecycle_stage,
             row.value_tier,
             row.action,

@@ -9,6 +9,18 @@ needs no model. Three numbers per cell:
   the catalogue's unit (serving/actions.yaml), so it can replace the prior directly;
 - `value_effect` = mean future value treated − control over the value horizon.
 
+With `effect_basis="revenue"` the learned effect is calibrated to revenue instead: the cell's
+measured `value_effect` divided by its users' mean `churn_probability × value_at_stake` (Retain's
+scores at the campaign's cutoff, which a `--holdout-share` list carries): the number that makes
+the policy's gain formula, p × effect × value at stake, reproduce the incremental revenue the
+campaign measured on that cell's average user. It counts what the action does to the spend of
+users who stay (more visits, more orders), which a churn-only effect misses; its interval is the
+value effect's divided by the same mean. Revenue is far noisier than churn, so it is shrunk
+toward the churn-basis learned effect (the measured effect if the action worked through
+retention alone; sd `prior_sd`), not toward the catalogue: where the revenue says little, the
+measured churn effect (a backfire, say) still counts. A cell without a measurable revenue
+effect keeps its churn-basis learned effect.
+
 Intervals are normal (Wald) ones; the variances use Agresti–Caffo's one-added-success-and-failure
 so that a 0 % or 100 % arm still has an honest width. The relative effect's standard error comes
 from the delta method.
@@ -22,6 +34,7 @@ or without any churn in the control arm, keep the prior.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -29,7 +42,7 @@ from scipy.stats import norm
 
 from serving.actions import ActionCatalogue
 from serving.campaign_log import ACTION_ID, CONTROL, GROUP, SEGMENT, TREATED
-from serving.campaign_outcomes import CHURNED, FUTURE_VALUE
+from serving.campaign_outcomes import CHURN_PROBABILITY, CHURNED, FUTURE_VALUE, VALUE_AT_STAKE
 
 EFFECT_COLUMNS: tuple[str, ...] = (
     "action_id",
@@ -47,6 +60,9 @@ EFFECT_COLUMNS: tuple[str, ...] = (
     "value_effect",
     "value_effect_low",
     "value_effect_high",
+    "value_exposure",
+    "revenue_effect",
+    "revenue_effect_se",
     "prior_effect",
     "learned_effect",
     "learned_effect_se",
@@ -57,12 +73,18 @@ HELPS, BACKFIRES, UNCLEAR, NOT_MEASURABLE = "helps", "backfires", "unclear", "no
 
 @dataclass(frozen=True)
 class EstimationConfig:
-    """Interval level and the prior's weight in the shrinkage."""
+    """Interval level, the prior's weight in the shrinkage and what the learned effect is fitted
+    to: the churn rate (`churn`, the default) or incremental revenue (`revenue`, see above)."""
 
     confidence: float = 0.95
     prior_sd: float = 0.3  # spread of the true share-of-churn-removed around the catalogue prior
+    effect_basis: Literal["churn", "revenue"] = "churn"
 
     def __post_init__(self) -> None:
+        if self.effect_basis not in ("churn", "revenue"):
+            raise ValueError(
+                f"effect_basis must be 'churn' or 'revenue'; got {self.effect_basis!r}"
+            )
         if not 0 < self.confidence < 1:
             raise ValueError(f"confidence must be in (0, 1); got {self.confidence}")
         if not self.prior_sd > 0:
@@ -81,8 +103,46 @@ def _prior(catalogue: ActionCatalogue | None, action_id: str, segment: str) -> f
     return catalogue.get(action_id).effect.for_segment(stage, tier)
 
 
+def _shrunk(prior: float, estimate: float, se: float, config: EstimationConfig) -> dict[str, float]:
+    """Precision-weighted mean of the prior (sd `prior_sd`) and a measured effect."""
+    weight_prior, weight_data = config.prior_sd**-2, se**-2
+    learned = (weight_prior * prior + weight_data * estimate) / (weight_prior + weight_data)
+    return {"learned_effect": float(learned),
+            "learned_effect_se": float((weight_prior + weight_data) ** -0.5)}  # fmt: skip
+
+
 def _cell(rows: pd.DataFrame, prior: float, config: EstimationConfig) -> dict[str, object]:
     """All estimates for one action × segment."""
+    out = _churn_cell(rows, prior, config)
+    if config.effect_basis == "churn":
+        return out
+    revenue = _revenue_cell(rows, out, config)
+    out |= revenue
+    if "revenue_effect" not in revenue:
+        return out
+    churn_basis = float(out["learned_effect"])  # type: ignore[arg-type]
+    return out | _shrunk(
+        churn_basis, revenue["revenue_effect"], revenue["revenue_effect_se"], config
+    )
+
+
+def _revenue_cell(
+    rows: pd.DataFrame, out: dict[str, object], config: EstimationConfig
+) -> dict[str, object]:
+    """The value effect in the catalogue's unit: / mean(churn probability × value at stake)."""
+    known = rows[rows[FUTURE_VALUE].notna()]
+    exposure = (known[CHURN_PROBABILITY] * known[VALUE_AT_STAKE]).mean()
+    if not exposure > 0 or out.get("value_effect") is None:
+        return {"value_exposure": exposure}
+    se = (out["value_effect_high"] - out["value_effect"]) / config.z
+    if not se > 0:  # no spread in either arm (a handful of users): nothing to weigh
+        return {"value_exposure": exposure}
+    return {"value_exposure": exposure, "revenue_effect": out["value_effect"] / exposure,
+            "revenue_effect_se": se / exposure}  # fmt: skip
+
+
+def _churn_cell(rows: pd.DataFrame, prior: float, config: EstimationConfig) -> dict[str, object]:
+    """Churn estimates for one action × segment; learned on the churn basis."""
     known = rows[rows[CHURNED].notna()]
     treated = known.loc[known[GROUP] == TREATED, CHURNED].to_numpy(dtype=float)
     control = known.loc[known[GROUP] == CONTROL, CHURNED].to_numpy(dtype=float)
@@ -112,14 +172,8 @@ def _cell(rows: pd.DataFrame, prior: float, config: EstimationConfig) -> dict[st
     relative = (p_c - p_t) / p_c
     # Delta method for 1 − p_t / p_c.
     relative_se = float(np.sqrt(var_t / p_c**2 + (p_t / p_c**2) ** 2 * var_c))
-    weight_prior, weight_data = config.prior_sd**-2, relative_se**-2
-    learned = (weight_prior * prior + weight_data * relative) / (weight_prior + weight_data)
-    return out | {
-        "relative_effect": relative,
-        "relative_effect_se": relative_se,
-        "learned_effect": float(learned),
-        "learned_effect_se": float((weight_prior + weight_data) ** -0.5),
-    }
+    out |= {"relative_effect": relative, "relative_effect_se": relative_se}
+    return out | _shrunk(prior, relative, relative_se, config)
 
 
 def _value_cell(rows: pd.DataFrame, z: float) -> dict[str, object]:
@@ -146,6 +200,12 @@ def estimate_effects(
     `outcomes` is `CampaignOutcomes.frame`: campaign rows with `churned` and `future_value`.
     """
     config = config or EstimationConfig()
+    needed = [c for c in (CHURN_PROBABILITY, VALUE_AT_STAKE) if c not in outcomes.columns]
+    if config.effect_basis == "revenue" and needed:
+        raise ValueError(
+            f"effect basis 'revenue' needs the campaign rows' {' and '.join(needed)} (Retain's "
+            "scores at the cutoff; a --holdout-share list has them)"
+        )
     records = []
     for (action_id, segment), rows in outcomes.groupby([ACTION_ID, SEGMENT], sort=True):
         prior = _prior(catalogue, str(action_id), str(segment))
@@ -159,6 +219,7 @@ def pooled_by_action(
 ) -> pd.DataFrame:
     """The same estimates with all segments of an action pooled (for the run's headline)."""
     pooled = outcomes.assign(**{SEGMENT: "*/*"})
-    return estimate_effects(pooled, None, config).drop(
+    churn_only = EstimationConfig(config.confidence, config.prior_sd) if config else None
+    return estimate_effects(pooled, None, churn_only).drop(
         columns=["prior_effect", "learned_effect", "learned_effect_se"]
     )

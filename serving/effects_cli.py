@@ -84,6 +84,14 @@ def effects(
         float,
         typer.Option("--prior-sd", help="Prior's spread (share of churn removed).", min=0.001),
     ] = 0.3,
+    effect_basis: Annotated[
+        str,
+        typer.Option(
+            "--effect-basis",
+            help="What learned effects are fitted to: churn, or incremental revenue (needs the "
+            "log's churn_probability and value_at_stake, as a --holdout-share list has them).",
+        ),
+    ] = "churn",
     uplift: Annotated[
         bool, typer.Option("--uplift/--no-uplift", help="Fit two-model uplift per action.")
     ] = True,
@@ -102,7 +110,8 @@ def effects(
     from features.loading import load_events
     from features.output import write_text
     from serving.actions import CatalogueError, load_catalogue
-    from serving.campaign_log import CampaignLogError, load_campaigns
+    from serving.campaign_log import CampaignLog, CampaignLogError, load_campaigns
+    from serving.campaign_outcomes import with_log_scores
     from serving.effect_estimates import EstimationConfig
     from serving.effects import EffectsConfig, learn_effects, log_run
     from serving.effects_file import build_effects_file, dump_effects
@@ -111,9 +120,11 @@ def effects(
 
     if out.suffix.lower() not in (".yaml", ".yml"):
         fail(f"--out {out}: the effects file is YAML; use a name ending in .yaml")
+    if effect_basis not in ("churn", "revenue"):
+        fail(f"--effect-basis {effect_basis}: use churn or revenue")
     window_config = (windows or WindowFlags()).apply()
     config = EffectsConfig(
-        estimation=EstimationConfig(confidence=confidence, prior_sd=prior_sd),
+        estimation=EstimationConfig(confidence, prior_sd, effect_basis),  # type: ignore[arg-type]
         uplift=uplift,
         uplift_min_per_arm=uplift_min_per_arm,
     )
@@ -122,6 +133,8 @@ def effects(
         with progress() as bar:
             task = bar.add_task(f"reading {campaigns}", total=3)
             log = load_campaigns(campaigns)
+            if effect_basis == "revenue":
+                log = CampaignLog(with_log_scores(log.frame, campaigns), log.report)
             bar.update(task, advance=1, description=f"loading events from {events}")
             loaded = load_events(events)
             bar.update(task, advance=1, description="measuring outcomes, estimating effects")

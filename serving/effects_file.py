@@ -60,7 +60,7 @@ class EffectsFile(BaseModel):
     mlflow_run_id: str | None = None
     source: dict[str, str] = Field(default_factory=dict)
     windows: dict[str, Any] = Field(default_factory=dict)
-    estimation: dict[str, float] = Field(default_factory=dict)
+    estimation: dict[str, float | str] = Field(default_factory=dict)
     effects: list[LearnedEffect]
     uplift: list[dict[str, Any]] = Field(default_factory=list)
 
@@ -83,7 +83,7 @@ def build_effects_file(
     *,
     source: dict[str, str],
     windows: dict[str, Any],
-    estimation: dict[str, float],
+    estimation: dict[str, float | str],
     uplift: list[dict[str, Any]] | None = None,
     mlflow_run_id: str | None = None,
     created_at: datetime | None = None,

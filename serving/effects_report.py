@@ -58,8 +58,8 @@ def _gain(users: pd.DataFrame, actions: pd.Series, catalogue: ActionCatalogue) -
         rows = np.flatnonzero((actions == action_id).to_numpy())
         effect = action.effect_table()[stage[rows], tier[rows]]
         prob = users["churn_probability"].to_numpy(dtype=float)[rows]
-        value = users["predicted_value"].to_numpy(dtype=float)[rows]
-        gain[rows] = prob * effect * value - action.cost
+        stake = users["value_at_stake"].to_numpy(dtype=float)[rows]
+        gain[rows] = prob * effect * stake - action.cost
     return gain
 
 

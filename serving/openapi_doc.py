@@ -12,9 +12,10 @@ get and every body shape. BentoML documents 200, 400, 404 and 500 for each API, 
   the pydantic response models;
 - a request body whose schema has required fields (/score, /recommend, /explain) is required
   (BentoML leaves every body optional; a missing one gets 400);
-- the churn-list filters accept only known stages, tiers and action ids (a typo fails loudly),
-  which the pydantic schema states only as "strings"; the action ids are the catalogue's
-  (RETAIN_CATALOGUE), so they are filled in when the document is served.
+- the filters of both lists (churn list and action plan) accept only known stages, tiers and
+  action ids (a typo fails loudly), which the pydantic schema states only as "strings"; the
+  action ids are the catalogue's (RETAIN_CATALOGUE), so they are filled in when the document
+  is served.
 `complete_document` adds exactly these; `OpenApiDocMiddleware` applies it to what BentoML serves
 at /docs.json, so the served document and the generated one cannot drift apart.
 """
@@ -32,6 +33,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from serving.api_models import (
+    ActionPlanResponse,
     ChurnListResponse,
     ExplainResponse,
     ModelInfoResponse,
@@ -68,11 +70,13 @@ _EXTRA = {
 _EXPLAIN_409 = "Explanations unavailable: the served score file has no feature columns"
 
 
+_LIST_PATHS = ("/churn_list", "/churn_list_csv", "/action_plan", "/action_plan_csv")
 RESPONSE_MODELS: dict[str, type[BaseModel]] = {
     "/score": ScoreResponse,
     "/recommend": RecommendResponse,
     "/explain": ExplainResponse,
     "/churn_list": ChurnListResponse,
+    "/action_plan": ActionPlanResponse,
     "/model_info": ModelInfoResponse,
     "/refresh": RefreshResponse,
     "/segment_summary": SegmentSummaryResponse,
@@ -113,15 +117,16 @@ def _churn_list_filters(request_schema: dict[str, Any], action_ids: Sequence[str
 
 def complete_document(document: dict[str, Any], action_ids: Sequence[str]) -> dict[str, Any]:
     """A copy of BentoML's document with the real 400 detail, 401/409/413/503 answers and the
-    churn-list filters' allowed values (`action_ids`: the served catalogue's)."""
+    list filters' allowed values (`action_ids`: the served catalogue's)."""
     completed = copy.deepcopy(document)
     schemas = completed.setdefault("components", {}).setdefault("schemas", {})
     schemas["ErrorMessage"] = _ERROR_SCHEMA
     invalid = schemas.get("InvalidArgument", {}).get("properties", {})
     if "detail" in invalid:
         invalid["detail"] = _VALIDATION_DETAIL
-    if "ChurnListRequestIODescriptor" in schemas:
-        _churn_list_filters(schemas["ChurnListRequestIODescriptor"], action_ids)
+    for name in ("ChurnListRequestIODescriptor", "ActionPlanRequestIODescriptor"):
+        if name in schemas:
+            _churn_list_filters(schemas[name], action_ids)
     for path, item in completed.get("paths", {}).items():
         for operation in item.values():
             if not isinstance(operation, dict) or "responses" not in operation:
@@ -139,7 +144,7 @@ def complete_document(document: dict[str, Any], action_ids: Sequence[str]) -> di
                 if path in RESPONSE_MODELS:
                     ok = responses.get("200", {}).get("content", {}).get("application/json", {})
                     _restore_nullable(ok.get("schema", {}), RESPONSE_MODELS[path])
-                if path in ("/churn_list", "/churn_list_csv"):
+                if path in _LIST_PATHS:
                     body = operation.get("requestBody", {}).get("content", {})
                     _churn_list_filters(
                         body.get("application/json", {}).get("schema", {}), action_ids

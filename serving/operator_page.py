@@ -1,9 +1,12 @@
 """The operator page: a small static web app mounted into the Bento at /ui/.
 
 Why static files and the existing API rather than server-rendered HTML: the page shows exactly
-what the API answers (the list comes from `/churn_list`, the download from `/churn_list_csv`
-with the same filters, the summary from `/segment_summary`), so the page can never disagree
-with the API or the CLI, and there is no second code path to test. The shell (HTML, one
+what the API answers, so it can never disagree with the API or the CLI, and there is no second
+code path to test. Its two lists share one filter form: "Churn list — whom we are about to
+lose" (`/churn_list`, by value at risk) and "Action plan — whom we contact" (`/action_plan`, by
+expected gain, with the plan's totals against the upper bound); each downloads as CSV
+(`/churn_list_csv`, `/action_plan_csv`) with the filters shown, and the summary comes from
+`/segment_summary`. The shell (HTML, one
 vanilla JS file, one stylesheet; no build step, no CDN, since deployments may be offline)
 holds no data, so it is served without the API key: an operator must be able to open it to
 type the key. Every data call carries the key in `X-API-Key`; the page keeps it in

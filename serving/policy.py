@@ -1,47 +1,111 @@
-"""Next best action: expected gain per eligible action, then a greedy allocation under limits.
+"""Next best action: expected gain per eligible action, then an optimal allocation under limits.
 
-Why greedy on gains: with a capacity per action and a total budget the exact optimum is an
-assignment problem, but operators need a rule they can predict and explain ("the highest
-expected gains were served first; you fell to your next best action because VIP care was
-full"). The greedy below is that rule, and it is exact when no limit binds.
+Economics (DESIGN.md §4). For each user and eligible action,
 
-The rule, as a sequential process (`decide` computes the same result in vectorised rounds):
-every (user, action) pair with a positive gain is visited once, in priority order
-- higher expected gain first; ties: lower cost, then action id, then user id (as strings);
-- a pair is taken when its user has no action yet, its action has capacity left and its cost
-  fits in what is left of the budget; otherwise the user simply falls to a later pair;
-- users left without a pair get `no_action` (gain 0, cost 0).
+    expected gain = churn_probability × effect(stage, tier) × value_at_stake − cost
+
+`value_at_stake` is what the user is worth if they stay minus what they are worth if they
+leave, so the gain is the revenue an action is expected to keep. (Multiplying by the
+unconditional value instead would count churn twice: a likely leaver's unconditional value is
+already small *because* they are likely to leave, and the riskiest users would look worthless.)
+For lapsed users `churn_probability` is 1 − the recall model's return probability, and a
+win-back effect is the share of that probability the action removes: one formula serves
+retention and recall.
+
+Allocation. One action per user (or `no_action`, gain 0), each action's capacity and a total
+budget: a multiple-choice knapsack, solved by `serving.allocation` (LP duals, then a primal
+greedy in reduced-gain order). Each run reports the gain achieved and the LP upper bound, so an
+operator can see how close to optimal the plan is.
+
+Contact history (`serving.contacts`) removes pairs in their cooldown and users at the
+catalogue's frequency cap before the allocation.
+
+Why each user gets a `decision_reason`: operators ask "why not this user?". `best_gain` means
+the user got their best action; `capacity_reached` that their best action was full;
+`budget_exhausted` that the budget went to users where it earned more per unit spent.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from serving.actions import NO_ACTION, ActionCatalogue
+from serving.allocation import Allocation, Duals, allocate
+from serving.contacts import ContactBlocks
 from serving.segments import STAGES, TIERS
 
-USER_COLUMNS = ("user_id", "churn_probability", "predicted_value", "lifecycle_stage", "value_tier")
-CONTACT_COLUMNS = ("user_id", "action_id", "contacted_at")
+DECISIONS_ATTR = "retain_decisions"  # where a score table carries its DecisionSummary (attrs)
+USER_COLUMNS = ("user_id", "churn_probability", "value_at_stake", "lifecycle_stage", "value_tier")
+DECISION_COLUMNS = ("user_id", "action", "expected_gain", "action_cost", "decision_reason")
 DECISION_REASONS = (
     "best_gain",  # got the action with the highest expected gain
     "capacity_reached",  # the best action was full; got the next best that fitted, or none
-    "budget_exhausted",  # the best action no longer fitted in the budget; next best, or none
+    "budget_exhausted",  # the budget went where it earned more per unit; next best, or none
     "no_action_not_worth_cost",  # eligible actions exist, none gains more than it costs
+    "frequency_capped",  # the user had as many contacts as the catalogue's cap allows
     "in_cooldown",  # every eligible action was used on this user too recently
     "no_eligible_action",  # no action in the catalogue targets this segment and risk
-    "missing_scores",  # churn probability or predicted value is missing
+    "missing_scores",  # churn probability or value at stake is missing
 )
 
 
-def _naive_utc(values: pd.Series | pd.Timestamp) -> pd.Series | pd.Timestamp:
-    """Compare times as naive UTC, the event contract's convention."""
-    if isinstance(values, pd.Series):
-        values = pd.to_datetime(values)
-        return values.dt.tz_convert("UTC").dt.tz_localize(None) if values.dt.tz else values
-    return values.tz_convert("UTC").tz_localize(None) if values.tz else values
+@dataclass(frozen=True)
+class DecisionSummary:
+    """What a decision run achieved, against what any allocation could have achieved.
+
+    `upper_bound` is the LP relaxation's value (or a Lagrangian dual value above it): no plan
+    under the same limits can gain more, so `achieved / upper_bound` bounds the distance from
+    the optimum.
+    """
+
+    users: int
+    contacted: int
+    cost: float
+    achieved_gain: float
+    upper_bound: float
+    method: str
+    budget: float | None
+    by_action: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def share_of_bound(self) -> float:
+        """Achieved gain as a share of the upper bound (1.0 when nothing could be gained)."""
+        return 1.0 if self.upper_bound <= 0 else self.achieved_gain / self.upper_bound
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain values for JSON, Parquet metadata and MLflow."""
+        return {
+            "users": self.users,
+            "contacted": self.contacted,
+            "cost": round(self.cost, 6),
+            "achieved_gain": round(self.achieved_gain, 6),
+            "upper_bound": round(self.upper_bound, 6),
+            "share_of_bound": round(self.share_of_bound, 6),
+            "method": self.method,
+            "budget": self.budget,
+            "by_action": dict(self.by_action),
+        }
+
+    def line(self) -> str:
+        """One sentence for the command line."""
+        budget = "no budget" if self.budget is None else f"budget {self.budget:,.2f}"
+        return (
+            f"decisions: {self.contacted:,} of {self.users:,} users contacted at cost "
+            f"{self.cost:,.2f} ({budget}); expected gain {self.achieved_gain:,.2f} = "
+            f"{self.share_of_bound:.2%} of the upper bound {self.upper_bound:,.2f} ({self.method})"
+        )
+
+
+@dataclass(frozen=True)
+class DecisionRun:
+    """One decision per user (DECISION_COLUMNS, in the users' order) and the run's summary."""
+
+    frame: pd.DataFrame
+    summary: DecisionSummary
 
 
 def _codes(values: pd.Series, allowed: tuple[str, ...], column: str) -> np.ndarray:
@@ -53,104 +117,10 @@ def _codes(values: pd.Series, allowed: tuple[str, ...], column: str) -> np.ndarr
     return np.asarray(codes, dtype=np.intp)
 
 
-def _cooldown_blocked(
-    user_ids: pd.Index,
-    catalogue: ActionCatalogue,
-    last_contacts: pd.DataFrame,
-    as_of: str | datetime | pd.Timestamp | None,
-) -> np.ndarray:
-    """(users x actions) mask of actions contacted within their cooldown before `as_of`.
-
-    A contact at `as_of - cooldown_days` or earlier no longer blocks; contacts after `as_of`
-    are ignored (they had not happened yet at that time). Unknown users and actions are ignored.
-    """
-    if as_of is None:
-        raise ValueError("decide() needs as_of when last_contacts is given (cooldowns are dated)")
-    missing = [c for c in CONTACT_COLUMNS if c not in last_contacts.columns]
-    if missing:
-        raise KeyError(f"last_contacts lacks columns {missing}; needs {list(CONTACT_COLUMNS)}")
-    actions = catalogue.actions
-    blocked = np.zeros((len(user_ids), len(actions)), dtype=bool)
-    row = user_ids.get_indexer(last_contacts["user_id"].astype(str))
-    col = pd.Index([a.id for a in actions]).get_indexer(last_contacts["action_id"].astype(str))
-    cooldown = np.array([a.cooldown_days for a in actions] + [0], dtype=float)[col]
-    age = (_naive_utc(pd.Timestamp(as_of)) - _naive_utc(last_contacts["contacted_at"])).to_numpy()
-    age_days = age / np.timedelta64(1, "D")
-    hit = (row >= 0) & (col >= 0) & (age_days >= 0) & (age_days < cooldown)
-    blocked[row[hit], col[hit]] = True
-    return blocked
-
-
-def _allocate(
-    pair_user: np.ndarray,
-    pair_action: np.ndarray,
-    n_users: int,
-    cost: np.ndarray,
-    capacity: np.ndarray,
-    budget: float,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The greedy of the module docstring over pairs already in priority order.
-
-    Returns per user the chosen pair (-1: none) and the best pair (-1: no pair), and the capacity
-    left per action. Why rounds work: until some proposal is refused, every unassigned user
-    simply takes their first pair whose action is still open, so each round accepts those
-    proposals in priority order up to the first refusal. A refusal closes its action (full, or
-    its cost no longer fits the budget; cost is per action and the budget only shrinks), so there
-    are at most (number of actions + 1) rounds, each a few vectorised passes.
-    """
-    n_pairs, n_actions = len(pair_user), len(cost)
-    # Per user, the positions of their pairs in priority order (rows of at most n_actions).
-    slots = np.full((n_users, n_actions), n_pairs, dtype=np.int64)
-    slots[pair_user, pair_action] = np.arange(n_pairs)
-    slots.sort(axis=1)
-    counts = (slots < n_pairs).sum(axis=1)
-    by_user = slots[slots < n_pairs]
-    end = np.cumsum(counts)
-    ptr = end - counts
-    best = np.full(n_users, -1, dtype=np.int64)
-    best[counts > 0] = by_user[ptr[counts > 0]]
-    action_by_user = pair_action[by_user]
-
-    remaining = capacity.astype(float)
-    spent = 0.0
-    chosen = np.full(n_users, -1, dtype=np.int64)
-    closed = (remaining <= 0) | (spent + cost > budget)
-    pending = np.flatnonzero(counts > 0)
-    while pending.size:
-        p, e = ptr[pending], end[pending]
-        while True:  # skip pairs whose action has closed (at most n_actions steps)
-            blocked = p < e
-            blocked[blocked] = closed[action_by_user[p[blocked]]]
-            if not blocked.any():
-                break
-            p[blocked] += 1
-        ptr[pending] = p
-        live = p < e
-        pending, p = pending[live], p[live]
-        if not pending.size:
-            break
-        proposals = np.sort(by_user[p])
-        acts = pair_action[proposals]
-        refused = np.zeros(len(proposals), dtype=bool)
-        for action in np.flatnonzero(np.isfinite(remaining)):
-            mine = acts == action
-            refused[mine] = np.cumsum(mine)[mine] > remaining[action]
-        spent_after = np.cumsum(np.concatenate(([spent], cost[acts])))
-        refused |= spent_after[1:] > budget
-        stop = int(np.argmax(refused)) if refused.any() else len(proposals)
-        taken = proposals[:stop]
-        chosen[pair_user[taken]] = taken
-        remaining -= np.bincount(pair_action[taken], minlength=n_actions)
-        spent = float(spent_after[stop])
-        closed |= (remaining <= 0) | (spent + cost > budget)
-        pending = pending[chosen[pending] < 0]
-    return chosen, best, remaining
-
-
-def _eligible_gains(
+def expected_gains(
     catalogue: ActionCatalogue,
     prob: np.ndarray,
-    value: np.ndarray,
+    value_at_stake: np.ndarray,
     stage: np.ndarray,
     tier: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -170,25 +140,11 @@ def _eligible_gains(
     cost = np.array([a.cost for a in actions])
     p = prob[:, None]
     eligible = allowed[stage, tier] & (p >= min_risk) & (p <= max_risk)
-    gain = p * effect[stage, tier] * value[:, None] - cost
+    gain = p * effect[stage, tier] * value_at_stake[:, None] - cost
     return eligible, gain
 
 
-def decide(
-    users: pd.DataFrame,
-    catalogue: ActionCatalogue,
-    *,
-    budget: float | None = None,
-    last_contacts: pd.DataFrame | None = None,
-    as_of: str | datetime | pd.Timestamp | None = None,
-) -> pd.DataFrame:
-    """One decision per user: action, expected gain, cost and why (see DECISION_REASONS).
-
-    `users` needs USER_COLUMNS (one row per user_id); the result keeps their order. Gain of an
-    eligible action = churn_probability x effect(stage, tier) x predicted_value - cost; only
-    positive gains compete, `no_action` (gain 0) is the fallback. `budget` caps the summed cost;
-    `last_contacts` (user_id, action_id, contacted_at) with `as_of` enforces cooldowns.
-    """
+def _check_users(users: pd.DataFrame, budget: float | None) -> None:
     missing = [c for c in USER_COLUMNS if c not in users.columns]
     if missing:
         raise KeyError(f"users lacks columns {missing}; needs {list(USER_COLUMNS)}")
@@ -198,49 +154,34 @@ def decide(
     if user_ids.has_duplicates:
         dupes = user_ids[user_ids.duplicated()].unique()[:5].tolist()
         raise ValueError(f"users has duplicate user_id values, e.g. {dupes}")
-    n_users, actions = len(users), catalogue.actions
-    prob = users["churn_probability"].to_numpy(dtype=float, na_value=np.nan)
-    value = users["predicted_value"].to_numpy(dtype=float, na_value=np.nan)
-    stage = _codes(users["lifecycle_stage"], STAGES, "lifecycle_stage")
-    tier = _codes(users["value_tier"], TIERS, "value_tier")
 
-    cost = np.array([a.cost for a in actions], dtype=float)
-    capacity = np.array([np.inf if a.capacity is None else a.capacity for a in actions], float)
-    eligible, gain = _eligible_gains(catalogue, prob, value, stage, tier)
-    blocked = np.zeros_like(eligible)
-    if last_contacts is not None and actions:
-        blocked = _cooldown_blocked(user_ids, catalogue, last_contacts, as_of)
-    candidate = eligible & ~blocked & (gain > 0)
 
-    # Pairs in priority order: lay the matrix out action-major (actions by cost, then id; users
-    # by id within an action), so one stable sort on gain settles every tie as documented.
-    action_order = np.array(
-        sorted(range(len(actions)), key=lambda a: (cost[a], actions[a].id)), dtype=np.intp
-    )
-    user_order = np.asarray(user_ids.argsort(), dtype=np.intp)  # ids are unique: no ties
-    flat = np.flatnonzero(candidate[user_order][:, action_order].T.ravel())
-    pair_action = action_order[flat // max(n_users, 1)]
-    pair_user = user_order[flat % max(n_users, 1)]
-    pair_gain = gain[pair_user, pair_action]
-    order = np.argsort(-pair_gain, kind="stable")
-    pair_user, pair_action, pair_gain = pair_user[order], pair_action[order], pair_gain[order]
-
-    chosen, best, remaining = _allocate(
-        pair_user, pair_action, n_users, cost, capacity, np.inf if budget is None else budget
-    )
-    got = chosen >= 0
-    # Sentinels so that users without a pair index harmlessly: pair -1 and action -1 are padding.
-    pair_gain = np.append(pair_gain, 0.0)
-    pair_action = np.append(pair_action, -1)
-    action_index = pair_action[chosen]
-    best_full = np.append(remaining <= 0, False)[pair_action[best]]
-    reason = np.select(
+def _reasons(
+    allocation: Allocation,
+    gain: np.ndarray,
+    candidate: np.ndarray,
+    eligible: np.ndarray,
+    blocks: ContactBlocks,
+    missing: np.ndarray,
+    capacity: np.ndarray,
+) -> np.ndarray:
+    """Why each user got what they got (see DECISION_REASONS), first match wins."""
+    n_users, n_actions = gain.shape
+    masked = np.where(candidate, gain, -np.inf)
+    best = masked.argmax(axis=1) if n_actions else np.zeros(n_users, dtype=np.intp)
+    has_best = candidate.any(axis=1)
+    used = np.bincount(allocation.choice[allocation.choice >= 0], minlength=n_actions)
+    full = np.append(used >= capacity, False)
+    best_full = full[np.where(has_best, best, n_actions)]
+    open_pairs = eligible & ~blocks.cooldown & ~blocks.capped[:, None]
+    return np.select(
         [
-            np.isnan(prob) | np.isnan(value),
-            got & (chosen == best),
-            (best >= 0) & best_full,
-            best >= 0,
-            (eligible & ~blocked).any(axis=1),
+            missing,
+            has_best & (allocation.choice == best),
+            has_best & best_full,
+            has_best,
+            open_pairs.any(axis=1),
+            eligible.any(axis=1) & blocks.capped,
             eligible.any(axis=1),
         ],
         [
@@ -249,17 +190,96 @@ def decide(
             "capacity_reached",
             "budget_exhausted",
             "no_action_not_worth_cost",
+            "frequency_capped",
             "in_cooldown",
         ],
         default="no_eligible_action",
     )
+
+
+def decide_run(
+    users: pd.DataFrame,
+    catalogue: ActionCatalogue,
+    *,
+    budget: float | None = None,
+    blocks: ContactBlocks | None = None,
+) -> DecisionRun:
+    """Decide for every user and summarise the run (see the module docstring).
+
+    `users` needs USER_COLUMNS (one row per user_id); the decisions keep their order. `budget`
+    caps the summed cost; `blocks` (from `serving.contacts`) removes cooldown pairs and capped
+    users.
+    """
+    _check_users(users, budget)
+    n_users, actions = len(users), catalogue.actions
+    prob = users["churn_probability"].to_numpy(dtype=float, na_value=np.nan)
+    stake = users["value_at_stake"].to_numpy(dtype=float, na_value=np.nan)
+    stage = _codes(users["lifecycle_stage"], STAGES, "lifecycle_stage")
+    tier = _codes(users["value_tier"], TIERS, "value_tier")
+    cost = np.array([a.cost for a in actions], dtype=float)
+    capacity = np.array([np.inf if a.capacity is None else a.capacity for a in actions], float)
+    eligible, gain = expected_gains(catalogue, prob, stake, stage, tier)
+    if blocks is None:
+        blocks = ContactBlocks(
+            cooldown=np.zeros_like(eligible),
+            capped=np.zeros(n_users, dtype=bool),
+            contacts_matched=0,
+            contacts_unknown_user=0,
+            contacts_after_as_of=0,
+        )
+    elif blocks.cooldown.shape != eligible.shape or blocks.capped.shape != (n_users,):
+        raise ValueError("contact blocks do not match the users and the catalogue's actions")
+    missing = np.isnan(prob) | np.isnan(stake)
+    candidate = eligible & ~blocks.cooldown & ~blocks.capped[:, None] & (gain > 0)
+    candidate &= ~missing[:, None]
+    if actions:
+        allocation = allocate(
+            np.where(candidate, gain, 0.0),
+            candidate,
+            cost,
+            capacity,
+            np.inf if budget is None else float(budget),
+        )
+    else:  # an empty playbook: nothing to allocate
+        none = np.full(n_users, -1, dtype=np.int64)
+        allocation = Allocation(none, 0.0, 0.0, Duals(0.0, np.zeros(0)), "unconstrained")
+    choice = allocation.choice
+    got = choice >= 0
+    rows = np.flatnonzero(got)
+    expected = np.zeros(n_users)
+    expected[rows] = gain[rows, choice[rows]]
     names = np.array([a.id for a in actions] + [NO_ACTION], dtype=object)
-    return pd.DataFrame(
+    action_index = np.where(got, choice, len(actions))
+    reason = _reasons(allocation, gain, candidate, eligible, blocks, missing, capacity)
+    frame = pd.DataFrame(
         {
             "user_id": users["user_id"].to_numpy(),
             "action": pd.Series(names[action_index], dtype="str"),
-            "expected_gain": pair_gain[chosen],
+            "expected_gain": expected,
             "action_cost": np.append(cost, 0.0)[action_index],
             "decision_reason": pd.Series(reason.astype(object), dtype="str"),
         }
     )
+    counts = np.bincount(choice[got], minlength=len(actions))
+    summary = DecisionSummary(
+        users=n_users,
+        contacted=int(got.sum()),
+        cost=float(frame["action_cost"].sum()),
+        achieved_gain=float(expected.sum()),
+        upper_bound=max(float(allocation.upper_bound), float(expected.sum())),
+        method=allocation.method,
+        budget=budget,
+        by_action={a.id: int(n) for a, n in zip(actions, counts, strict=True) if n},
+    )
+    return DecisionRun(frame=frame, summary=summary)
+
+
+def decide(
+    users: pd.DataFrame,
+    catalogue: ActionCatalogue,
+    *,
+    budget: float | None = None,
+    blocks: ContactBlocks | None = None,
+) -> pd.DataFrame:
+    """The decisions of `decide_run` without the summary (DECISION_COLUMNS)."""
+    return decide_run(users, catalogue, budget=budget, blocks=blocks).frame

@@ -3,8 +3,14 @@
 Why a single file with embedded PNGs and inline CSS: operators forward it, open it offline and
 archive it with the campaign; nothing beside it can go missing. Sections: headline numbers,
 the segment summary (stage × tier grid, risk distribution, revenue at risk, action plan),
-cohort retention curves (when the events are given) and the champion models' out-of-time
-quality against their baselines, read from the MLflow run that produced each champion.
+the decisions (gain achieved against the LP upper bound, when `retain score` stored the run's
+summary in the Parquet metadata) and the action plan's first users, cohort retention curves
+(when the events are given) and the champion models' out-of-time quality against their
+baselines, read from the MLflow run that produced each champion.
+
+The report does not decide again: it shows the decisions the score file carries, so it needs no
+catalogue, budget or contact history to be right (`--budget` only states the usage against it).
+Revenue at risk is churn probability × value at stake, as on the churn list.
 """
 
 from __future__ import annotations
@@ -25,10 +31,14 @@ from retain.console import console, fail
 if TYPE_CHECKING:
     import pandas as pd
 
+    from serving.policy import DecisionSummary
+
 MODEL_PLOTS = {
     "churn": ("calibration", "gain_lift"),
+    "recall": ("calibration", "gain_lift"),
     "value": ("value_deciles", "gain_lift"),
 }
+PLAN_ROWS = 50  # users of the action plan shown in the report (the CLI writes the whole plan)
 _CSS = """
 body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:72rem;color:#222;padding:0 1rem}
 h1{margin-bottom:.2rem} h2{border-bottom:1px solid #ddd;padding-bottom:.3rem;margin-top:2.2rem}
@@ -118,9 +128,11 @@ def model_sections(tracking_uri: str | None) -> list[ModelSection]:
 
 
 def _headline(scores: pd.DataFrame, budget: float | None) -> str:
+    from serving.churn_list import value_at_risk
+
     acted = scores["action"] != "no_action"
     cost = float(scores["action_cost"].sum())
-    at_risk = scores["churn_probability"] * scores["predicted_value"]
+    at_risk = value_at_risk(scores)
     cards = [
         _card("users scored", f"{len(scores):,}"),
         _card("at risk (stage)", f"{int((scores['lifecycle_stage'] == 'at_risk').sum()):,}"),
@@ -133,6 +145,55 @@ def _headline(scores: pd.DataFrame, budget: float | None) -> str:
     return f'<div class="cards">{"".join(cards)}</div>'
 
 
+def _decisions_section(decisions: DecisionSummary | None) -> str:
+    """What the run's decisions achieve against the LP upper bound (any plan under its limits)."""
+    if decisions is None:
+        return (
+            "<p class='muted'>The score file carries no decision summary (it was not written "
+            "by <code>retain score</code> as Parquet), so the upper bound is not shown.</p>"
+        )
+    budget = "no budget" if decisions.budget is None else f"{decisions.budget:,.2f}"
+    cards = [
+        _card("users contacted", f"{decisions.contacted:,} of {decisions.users:,}"),
+        _card("cost", f"{decisions.cost:,.2f}"),
+        _card("expected gain", f"{decisions.achieved_gain:,.2f}"),
+        _card("upper bound", f"{decisions.upper_bound:,.2f}"),
+        _card("share of the bound", f"{decisions.share_of_bound:.1%}"),
+        _card("budget", budget),
+    ]
+    return (
+        f'<div class="cards">{"".join(cards)}</div><p class="muted">No plan under the same '
+        "limits (capacities, budget, cooldowns, frequency cap) can gain more than the upper bound "
+        f"(the LP relaxation's value; allocation method: {html.escape(decisions.method)}).</p>"
+    )
+
+
+def _plan_table(scores: pd.DataFrame) -> str:
+    """The first users of the action plan (serving.churn_list.action_plan, as the CLI and API)."""
+    from serving.churn_list import ChurnListQuery, action_plan
+
+    plan = action_plan(scores, ChurnListQuery(top=PLAN_ROWS))
+    if plan.empty:
+        return "<p class='muted'>Nobody is contacted: no action pays for its cost.</p>"
+    contacted = int((scores["action"] != "no_action").sum())
+    shown = plan.drop(columns=["reasons", "as_of", "assignment"], errors="ignore")
+    return (
+        f"<p class='muted'>The {len(plan):,} users with the highest expected gain, of "
+        f"{contacted:,} contacted (<code>retain action-plan</code> writes them all).</p>"
+        + shown.to_html(index=False, float_format="{:,.3f}".format, border=0, escape=True)
+    )
+
+
+def _versions(scores: pd.DataFrame) -> str:
+    """`churn model v3, recall model v1, value model v2`: the models behind the scores."""
+    from serving.scoring import VERSION_COLUMNS
+
+    return ", ".join(
+        f"{column.removesuffix('_model_version')} model v{scores[column].iloc[0]}"
+        for column in VERSION_COLUMNS
+    )
+
+
 def build_report(
     scores: pd.DataFrame,
     *,
@@ -141,26 +202,44 @@ def build_report(
     budget: float | None = None,
     source: str = "",
     effects: str | None = None,
+    decisions: DecisionSummary | None = None,
+    at_risk_threshold: float | None = None,
 ) -> str:
-    """The report as one HTML string (images embedded); `effects`: a ready HTML section."""
+    """The report as one HTML string (images embedded); `effects`: a ready HTML section.
+
+    `decisions` defaults to the summary `retain score` stored in the scores' metadata; the
+    budget, when not given, to the one the decisions were made under; `at_risk_threshold`
+    (drawn on the risk chart) to the default segmentation's.
+    """
     import pandas as pd
 
     from serving.report_charts import action_plan, cohort_figure, figure_data_uri, segment_figures
+    from serving.segment_config import Segmentation
+    from serving.snapshot import decisions_from_attrs
 
+    decisions = decisions or decisions_from_attrs(scores)
+    if at_risk_threshold is None:
+        at_risk_threshold = Segmentation().stages.at_risk_threshold
+    if budget is None and decisions is not None:
+        budget = decisions.budget
     as_of = pd.Timestamp(scores["as_of"].iloc[0]) if len(scores) else None
     title = f"Retain report — users as of {as_of:%Y-%m-%d}" if as_of is not None else "Retain"
+    figures = segment_figures(scores, at_risk_threshold)
     parts = [
         f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{title}</title>",
         f"<style>{_CSS}</style></head><body><h1>{html.escape(title)}</h1>",
         f"<p class='muted'>{html.escape(source)} · generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
-        f" · churn model v{scores['churn_model_version'].iloc[0]}, value model "
-        f"v{scores['value_model_version'].iloc[0]}</p>",
+        f" · {_versions(scores) if len(scores) else 'no users'}</p>",
         _headline(scores, budget),
         "<h2>Who is at risk, and what they are worth</h2><div class='charts'>",
     ]
-    parts += [_img(figure_data_uri(f), name) for name, f in segment_figures(scores).items()]
-    parts.append("</div><h2>Action plan</h2>")
+    parts += [_img(figure_data_uri(f), name) for name, f in figures.items()]
+    parts.append("</div><h2>Decisions: expected gain against the upper bound</h2>")
+    parts.append(_decisions_section(decisions))
+    parts.append("<h2>Action plan</h2><h3>By action</h3>")
     parts.append(_table(action_plan(scores)))
+    parts.append("<h3>Whom we contact first</h3>")
+    parts.append(_plan_table(scores))
     if effects:
         parts.append(effects)
     parts.append("<h2>Cohort retention</h2>")
@@ -209,7 +288,7 @@ def report(
 ) -> None:
     """Write a self-contained HTML report (charts embedded) for a scoring run."""
     from features.output import write_text
-    from serving.scoring import read_scores
+    from serving.score_files import read_scores
 
     if out.suffix.lower() not in (".html", ".htm"):
         fail(f"--out {out} should end in .html")

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from serving.churn_list import value_at_risk
 from serving.segments import STAGES, TIERS
 
 STAGE_COLOURS = {
@@ -70,18 +71,14 @@ def risk_distribution_figure(scores: pd.DataFrame, threshold: float = 0.5) -> Fi
 
 
 def value_at_risk_figure(scores: pd.DataFrame) -> Figure:
-    """Expected revenue lost (risk × predicted value) per value tier."""
-    at_risk = (
-        (scores["churn_probability"] * scores["predicted_value"])
-        .groupby(scores["value_tier"])
-        .sum()
-    )
+    """Expected revenue lost (churn probability × value at stake) per value tier."""
+    at_risk = value_at_risk(scores).groupby(scores["value_tier"]).sum()
     at_risk = at_risk.reindex(list(TIERS), fill_value=0.0)
     figure, axes = _figure("Revenue at risk by value tier")
     bars = axes.bar([f"{tier}" for tier in at_risk.index], at_risk.to_numpy(), color="#e45756")
     axes.bar_label(bars, labels=[f"{v:,.0f}" for v in at_risk.to_numpy()], fontsize=9)
     axes.set_xlabel("value tier")
-    axes.set_ylabel("churn probability × predicted value (currency)")
+    axes.set_ylabel("churn probability × value at stake (currency)")
     return figure
 
 
@@ -132,7 +129,11 @@ def cohort_figure(retention: pd.DataFrame, most: int = 12) -> Figure:
 
 
 def segment_figures(scores: pd.DataFrame, threshold: float = 0.5) -> dict[str, Figure]:
-    """The segment summary: stage × tier grid, risk distribution, value at risk, action plan."""
+    """The segment summary: stage × tier grid, risk distribution, value at risk, action plan.
+
+    `threshold` is the at-risk threshold the scores were segmented with (drawn on the risk
+    chart); 0.5 is the default segmentation's.
+    """
     return {
         "stage_tier_grid": stage_tier_figure(scores),
         "risk_distribution": risk_distribution_figure(scores, threshold),

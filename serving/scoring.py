@@ -1,37 +1,48 @@
 """The scoring pipeline: features at a cutoff → scores → stage and tier → action → reasons.
 
 Why one pipeline: `retain score`, `retain churn-list` and the BentoML service must give the
-same numbers for the same user. Tiers (quantile cut points) and decisions (capacity and budget)
-are properties of a whole batch, not of one user, so the service does not score users one by
-one: it serves a snapshot this same function produced for everyone at once.
+same numbers for the same user. Decisions (capacity and budget) are properties of a whole
+batch, not of one user, so the service does not score users one by one: it serves a snapshot
+this same function produced for everyone at once. Tiers are not: their cut points come from the
+value model (fitted at training), so a user's tier does not move because other users changed.
+
+Which model scores whom: users active at the cutoff get the churn model's probability; lapsed
+users (not active) get 1 − the recall model's return probability, the chance they stay gone.
+The value model gives the value if the user stays and if they leave; `predicted_value` is their
+mixture under that probability and `value_at_stake` their difference (see serving/policy.py).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
 from features.config import WindowConfig
-from features.definitions import FEATURE_SET
+from features.definitions import ACTIVE_FLAG, FEATURE_SET
 from features.loading import LoadedEvents
 from serving.actions import ActionCatalogue, load_catalogue
 from serving.champions import Champions
-from serving.holdout import HoldoutConfig, with_holdout
-from serving.policy import decide
+from serving.contacts import ContactHistory
+from serving.holdout import ASSIGNMENT, HoldoutConfig
+from serving.holdout_plan import decide_with_holdout
+from serving.policy import DECISIONS_ATTR, DecisionSummary, decide_run
 from serving.reasons import reason_codes
-from serving.segments import SegmentConfig, TierConfig, assign_stages
+from serving.segment_config import Segmentation
+from serving.segments import ValueTiers, assign_stages
 
 REASON_SEPARATOR = "; "  # reason texts never contain it (see serving/reasons.py templates)
 SCORE_COLUMNS: tuple[str, ...] = (
     "user_id",
     "as_of",
     "churn_probability",
+    "return_probability",
     "predicted_value",
+    "value_if_retained",
+    "value_at_stake",
     "lifecycle_stage",
     "value_tier",
     "action",
@@ -40,9 +51,11 @@ SCORE_COLUMNS: tuple[str, ...] = (
     "decision_reason",
     "reasons",
     "churn_model_version",
+    "recall_model_version",
     "value_model_version",
     "feature_set_id",
 )
+VERSION_COLUMNS = ("churn_model_version", "recall_model_version", "value_model_version")
 
 
 @dataclass(frozen=True)
@@ -50,9 +63,10 @@ class ScoringConfig:
     """Everything about a scoring run that is not the data or the models."""
 
     catalogue: ActionCatalogue = field(default_factory=load_catalogue)
-    segments: SegmentConfig = field(default_factory=SegmentConfig)
-    tiers: TierConfig = field(default_factory=TierConfig)
+    segmentation: Segmentation = field(default_factory=Segmentation)
     budget: float | None = None
+    # Past contacts (serving/contacts.py): cooldowns and the catalogue's frequency cap.
+    contacts: ContactHistory | None = None
     reasons_top_k: int = 3
     # "treeshap": exact LightGBM pred_contrib (~2,000 users/s on 2 cores); "path": Saabas path
     # attribution (serving/attribution.py), ~100x faster, same top reason for ~80% of users.
@@ -73,6 +87,7 @@ class ScoredUsers:
     scores: pd.DataFrame
     features: pd.DataFrame
     as_of: datetime
+    decisions: DecisionSummary | None = None
 
     def __len__(self) -> int:
         return len(self.scores)
@@ -97,25 +112,87 @@ def feature_matrix(features: pd.DataFrame) -> pd.DataFrame:
     return features[list(FEATURE_SET.columns)].astype("float64")
 
 
-def _contributions(
-    champions: Champions, matrix: pd.DataFrame, config: ScoringConfig
-) -> pd.DataFrame:
-    """Churn-score attributions per user by the configured method (both add up to log-odds)."""
+def _contributions(model: Any, matrix: pd.DataFrame, config: ScoringConfig) -> pd.DataFrame:
+    """A classifier's attributions per user by the configured method (both add up to log-odds)."""
     if config.attribution == "path":
         from serving.attribution import PathAttribution
 
-        return PathAttribution(champions.churn).contributions(matrix)
+        return PathAttribution(model).contributions(matrix)
     if config.attribution != "treeshap":
         raise ValueError(f"unknown attribution {config.attribution!r}; use treeshap or path")
-    return champions.churn.contributions(matrix)
+    return model.contributions(matrix)
+
+
+def value_tiers(champions: Champions, segmentation: Segmentation) -> ValueTiers:
+    """The tier estimator with the cut points stored with the value model at training."""
+    tiers = segmentation.tiers.build()
+    return tiers.fit_percentiles(champions.value.retained_value_percentiles_)
+
+
+def model_scores(matrix: pd.DataFrame, active: np.ndarray, champions: Champions) -> pd.DataFrame:
+    """Per user: churn and return probability, unconditional value, value if retained, at stake.
+
+    The churn model scores active users, the recall model lapsed ones; each only on its own
+    population, the one it was trained on.
+    """
+    n_users = len(matrix)
+    churn = np.full(n_users, np.nan)
+    returning = np.full(n_users, np.nan)
+    if active.any():
+        churn[active] = champions.churn.churn_probability(matrix[active])
+    if (~active).any():
+        returning[~active] = champions.recall.return_probability(matrix[~active])
+        churn[~active] = 1.0 - returning[~active]
+    retained = np.asarray(champions.value.value_if_retained(matrix), dtype=float)
+    churned = np.asarray(champions.value.value_if_churned(matrix), dtype=float)
+    return pd.DataFrame(
+        {
+            "churn_probability": churn,
+            "return_probability": returning,
+            "predicted_value": churn * churned + (1.0 - churn) * retained,
+            "value_if_retained": retained,
+            "value_at_stake": np.clip(retained - churned, 0.0, None),
+        }
+    )
+
+
+def churn_contributions(
+    champions: Champions, matrix: pd.DataFrame, active: np.ndarray, config: ScoringConfig
+) -> pd.DataFrame:
+    """Attributions to each user's churn log-odds: the churn model's for active users, the
+    recall model's with the sign turned for lapsed users (what lowers the chance of return
+    raises the chance of staying gone)."""
+    parts = []
+    if active.any():
+        parts.append(_contributions(champions.churn, matrix[active], config))
+    if (~active).any():
+        parts.append(-_contributions(champions.recall, matrix[~active], config))
+    return pd.concat(parts).loc[matrix.index]
+
+
+def _decisions(
+    users: pd.DataFrame, config: ScoringConfig, blocks: Any, as_of: datetime | None
+) -> tuple[pd.DataFrame, DecisionSummary]:
+    """The allocation, with the holdout drawn so that controls spend no budget or capacity."""
+    if config.holdout is None:
+        run = decide_run(users, config.catalogue, budget=config.budget, blocks=blocks)
+        return run.frame, run.summary
+    cutoff = None if as_of is None else pd.Timestamp(as_of)
+    return decide_with_holdout(
+        users, config.catalogue, config.holdout, cutoff, budget=config.budget, blocks=blocks
+    )
+
+
+def _active(features: pd.DataFrame) -> np.ndarray:
+    if ACTIVE_FLAG not in features.columns:
+        raise ValueError(f"feature frame lacks `{ACTIVE_FLAG}` (built by an older Retain?)")
+    return features[ACTIVE_FLAG].to_numpy(dtype=float, na_value=0.0) == 1
 
 
 def score_features(
     features: pd.DataFrame,
     champions: Champions,
     config: ScoringConfig | None = None,
-    *,
-    last_contacts: pd.DataFrame | None = None,
 ) -> ScoredUsers:
     """Score a feature frame (one row per user, as `features.feature_frame` builds it)."""
     config = config or ScoringConfig()
@@ -126,22 +203,26 @@ def score_features(
     features = features.reset_index(drop=True)
     matrix = feature_matrix(features)
     as_of = pd.Timestamp(features["as_of"].iloc[0]).to_pydatetime() if len(features) else None
-
-    churn_probability = np.asarray(champions.churn.churn_probability(matrix), dtype=float)
-    predicted_value = np.asarray(champions.value.predict(matrix), dtype=float)
-    users = pd.DataFrame(
-        {
-            "user_id": features["user_id"].astype("str"),
-            "churn_probability": churn_probability,
-            "predicted_value": predicted_value,
-            "lifecycle_stage": assign_stages(features, churn_probability, config.segments),
-            "value_tier": config.tiers.build().fit_transform(predicted_value),
-        }
+    segmentation = config.segmentation.for_windows(champions.windows())
+    active = _active(features)
+    scores = model_scores(matrix, active, champions)
+    probability = scores["churn_probability"].to_numpy()
+    users = scores.assign(
+        user_id=features["user_id"].astype("str"),
+        lifecycle_stage=assign_stages(features, probability, segmentation.stages),
+        value_tier=value_tiers(champions, segmentation).transform(scores["value_if_retained"]),
     )
-    decisions = decide(
-        users, config.catalogue, budget=config.budget, last_contacts=last_contacts, as_of=as_of
-    )
-    reasons = reason_codes(matrix, _contributions(champions, matrix, config), config.reasons_top_k)
+    blocks = None
+    if config.contacts is not None:
+        if as_of is None:
+            raise ValueError("contact history needs a cutoff; the feature frame is empty")
+        blocks = config.contacts.blocks(
+            pd.Index(users["user_id"]), config.catalogue, pd.Timestamp(as_of)
+        )
+    decisions, summary = _decisions(users, config, blocks, as_of)
+    contributions = churn_contributions(champions, matrix, active, config)
+    reasons = reason_codes(matrix, contributions, config.reasons_top_k)
+    versions = champions.versions
     scores = users.assign(
         as_of=features["as_of"].to_numpy(),
         action=decisions["action"].to_numpy(),
@@ -149,12 +230,17 @@ def score_features(
         action_cost=decisions["action_cost"].to_numpy(),
         decision_reason=decisions["decision_reason"].to_numpy(),
         reasons=pd.Series([REASON_SEPARATOR.join(r) for r in reasons], dtype="str"),
-        churn_model_version=champions.churn_info.version,
-        value_model_version=champions.value_info.version,
+        churn_model_version=versions["churn"],
+        recall_model_version=versions["recall"],
+        value_model_version=versions["value"],
         feature_set_id=FEATURE_SET.id,
     )
-    scores = with_holdout(scores[list(SCORE_COLUMNS)], config.holdout)
-    return ScoredUsers(scores=scores, features=features, as_of=as_of)
+    scores = scores[list(SCORE_COLUMNS)]
+    if ASSIGNMENT in decisions.columns:
+        scores = scores.assign(**{ASSIGNMENT: decisions[ASSIGNMENT].to_numpy()})
+    # Travels with the table: Parquet keeps DataFrame.attrs, so the file says what it achieved.
+    scores.attrs[DECISIONS_ATTR] = summary.as_dict()
+    return ScoredUsers(scores=scores, features=features, as_of=as_of, decisions=summary)
 
 
 def score_events(
@@ -176,39 +262,3 @@ def score_events(
     if frame.empty:
         raise ValueError(f"no user has an event before {cutoff:%Y-%m-%d %H:%M}; nothing to score")
     return score_features(frame, champions, config)
-
-
-def _has_parquet_parts(folder: Path) -> bool:
-    """Spark's output folder: part files, beside `_SUCCESS` and hidden `.crc` files."""
-    return any(
-        not any(part.startswith(("_", ".")) for part in path.relative_to(folder).parts)
-        for path in folder.rglob("*.parquet")
-    )
-
-
-def read_scores(path: str | Path) -> pd.DataFrame:
-    """A `retain score` output, checked for the score columns.
-
-    A Parquet or CSV file, or the folder of Parquet part files that `retain score --engine
-    spark --out FOLDER` writes (read whole on one machine: a churn list needs every user).
-    """
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: no such score file")
-    suffix = path.suffix.lower()
-    if path.is_dir() and not _has_parquet_parts(path):
-        raise ValueError(f"{path}: a folder without Parquet part files, not a score output")
-    if path.is_dir() or suffix == ".parquet":
-        scores = pd.read_parquet(path)
-    elif suffix == ".csv":
-        scores = pd.read_csv(path, dtype={"user_id": "str", "reasons": "str"})
-    else:
-        raise ValueError(f"{path}: unsupported score file type {suffix!r}; use .parquet or .csv")
-    missing = [column for column in SCORE_COLUMNS if column not in scores.columns]
-    if missing:
-        raise ValueError(f"{path} is not a `retain score` output: it lacks {', '.join(missing)}")
-    scores["as_of"] = pd.to_datetime(scores["as_of"])
-    for column in ("user_id", "churn_model_version", "value_model_version"):
-        scores[column] = scores[column].astype("str")
-    scores["reasons"] = scores["reasons"].fillna("").astype("str")
-    return scores

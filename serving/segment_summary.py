@@ -6,7 +6,9 @@ very figures the HTML report draws (`serving.report_charts`), so the page and th
 disagree. The summary covers the whole served snapshot, not the list's filters: it answers
 "how does the base look", while the filtered list answers "whom do I contact". Drawing four
 matplotlib figures takes about a second, so the summary is built once per snapshot, on first
-use, and kept (the snapshot never changes while the service runs).
+use, and kept (the snapshot never changes while the service runs). The at-risk threshold
+drawn on the risk chart is the one the snapshot was segmented with (RETAIN_SEGMENTS,
+RETAIN_AT_RISK_THRESHOLD), passed in, so the chart and the stages agree.
 """
 
 from __future__ import annotations
@@ -20,13 +22,14 @@ import pandas as pd
 from pydantic import BaseModel
 
 from serving.actions import ActionCatalogue
-from serving.segments import STAGES, TIERS, SegmentConfig
+from serving.churn_list import value_at_risk as user_value_at_risk
+from serving.segments import STAGES, TIERS
 
 log = logging.getLogger("retain.service")
 CHART_TITLES: dict[str, str] = {
     "stage_tier_grid": "Users by lifecycle stage and value tier",
     "risk_distribution": "Churn-risk distribution by lifecycle stage",
-    "value_at_risk": "Revenue at risk (churn probability × predicted value) by value tier",
+    "value_at_risk": "Revenue at risk (churn probability × value at stake) by value tier",
     "action_plan": "Action plan: users contacted, cost and expected gain per action",
 }
 
@@ -62,10 +65,11 @@ class SegmentSummaryResponse(BaseModel):
 
     as_of: datetime | None
     users: int
+    at_risk_threshold: float  # churn probability from which an active user is `at_risk`
     stages: list[str]
     tiers: list[str]
     counts: list[list[int]]  # counts[i][j]: users in stages[i] and tiers[j]
-    value_at_risk: dict[str, float]  # by tier, plus "total"
+    value_at_risk: dict[str, float]  # churn probability × value at stake, by tier and "total"
     actions: list[ActionChoice]
     plan: list[PlanRow]
     charts: list[Chart]
@@ -76,7 +80,7 @@ def segment_numbers(scores: pd.DataFrame, catalogue: ActionCatalogue) -> dict[st
     """The summary's numbers (no charts): plain sums over the score table."""
     grid = pd.crosstab(scores["lifecycle_stage"], scores["value_tier"])
     grid = grid.reindex(index=list(STAGES), columns=list(TIERS), fill_value=0)
-    at_risk = scores["churn_probability"] * scores["predicted_value"]
+    at_risk = user_value_at_risk(scores)
     by_tier = at_risk.groupby(scores["value_tier"]).sum().reindex(list(TIERS), fill_value=0.0)
     value_at_risk = {tier: float(by_tier[tier]) for tier in TIERS}
     value_at_risk["total"] = float(at_risk.sum())
@@ -108,12 +112,11 @@ def segment_numbers(scores: pd.DataFrame, catalogue: ActionCatalogue) -> dict[st
     }
 
 
-def segment_charts(scores: pd.DataFrame) -> list[dict[str, str]]:
+def segment_charts(scores: pd.DataFrame, at_risk_threshold: float) -> list[dict[str, str]]:
     """The report's segment figures as data URIs, in CHART_TITLES order."""
     from serving.report_charts import figure_data_uri, segment_figures
 
-    threshold = SegmentConfig().at_risk_threshold
-    figures = segment_figures(scores, threshold)
+    figures = segment_figures(scores, at_risk_threshold)
     return [
         {"name": name, "title": CHART_TITLES.get(name, name), "data_uri": figure_data_uri(fig)}
         for name, fig in figures.items()
@@ -124,11 +127,17 @@ class SegmentSummaryCache:
     """Builds the summary of one snapshot once, on first request, whichever thread asks first."""
 
     def __init__(
-        self, scores: pd.DataFrame, as_of: datetime | None, catalogue: ActionCatalogue
+        self,
+        scores: pd.DataFrame,
+        as_of: datetime | None,
+        catalogue: ActionCatalogue,
+        *,
+        at_risk_threshold: float,
     ) -> None:
         self._scores = scores
         self._as_of = as_of
         self._catalogue = catalogue
+        self._threshold = at_risk_threshold
         self._lock = threading.Lock()
         self._summary: SegmentSummaryResponse | None = None
 
@@ -141,10 +150,16 @@ class SegmentSummaryCache:
     def _build(self) -> SegmentSummaryResponse:
         numbers = segment_numbers(self._scores, self._catalogue)
         try:
-            charts, problem = segment_charts(self._scores), None
+            charts, problem = segment_charts(self._scores, self._threshold), None
         except Exception as error:  # the numbers still help an operator when a chart fails
             log.exception("segment charts failed")
             charts, problem = [], f"charts unavailable: {type(error).__name__}: {error}"
         return SegmentSummaryResponse.model_validate(
-            {"as_of": self._as_of, **numbers, "charts": charts, "charts_error": problem}
+            {
+                "as_of": self._as_of,
+                "at_risk_threshold": self._threshold,
+                **numbers,
+                "charts": charts,
+                "charts_error": problem,
+            }
         )

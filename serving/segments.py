@@ -181,6 +181,37 @@ class ValueTiers(BaseEstimator):
         self.high_cut_, self.mid_cut_ = float(high_cut), float(mid_cut)
         return self
 
+    def fit_percentiles(self, percentiles: Sequence[float] | np.ndarray) -> ValueTiers:
+        """Fix the cut points from stored percentiles (0, 1, ..., 100) of the valued users.
+
+        Why: the value model stores, at training, the percentiles of `value_if_retained` over
+        its out-of-time users worth at least `zero_value`. Cutting every scoring run on them
+        keeps a user's tier fixed while other users come and go; quantiles are interpolated
+        between the stored percentiles. `fixed` mode ignores them (the amounts are the cuts).
+        """
+        if self.mode == "fixed":
+            return self.fit(np.zeros(0))
+        _check_tier_params(
+            self.mode,
+            self.high_quantile,
+            self.mid_quantile,
+            self.high_amount,
+            self.mid_amount,
+            self.zero_value,
+        )
+        grid = np.asarray(percentiles, dtype=float).ravel()
+        if grid.shape != (101,) or np.isnan(grid).all():
+            raise ValueError(
+                f"stored value percentiles must be 101 numbers (0..100); got shape {grid.shape}"
+            )
+        if not np.isfinite(grid).all():
+            self.high_cut_ = self.mid_cut_ = float("inf")
+            return self
+        steps = np.arange(101, dtype=float)
+        self.mid_cut_ = float(np.interp(self.mid_quantile * 100, steps, grid))
+        self.high_cut_ = float(np.interp(self.high_quantile * 100, steps, grid))
+        return self
+
     def transform(self, predicted_value: Sequence[float] | np.ndarray | pd.Series) -> pd.Series:
         """The tier of each value; keeps the index when given a Series."""
         if not hasattr(self, "high_cut_"):

@@ -1,8 +1,10 @@
 """`retain serve`: start the BentoML service with the settings given on the command line.
 
 Why a wrapper rather than `bentoml serve`: it checks the inputs before the server starts (a bad
-playbook or date fails here, in one line), pins a relative SQLite store to this directory, and
-turns the few settings operators change (workers, access log) into BentoML's configuration.
+playbook, effects file, contact history, segmentation or date fails here, in one line), pins a
+relative SQLite store to this directory, and turns the few settings operators change (workers,
+access log) into BentoML's configuration. The decision flags are those of `retain score`,
+passed on as RETAIN_* variables (serving/settings.py), so the service decides as the CLI does.
 """
 
 from __future__ import annotations
@@ -20,10 +22,14 @@ from features.cli_options import parse_as_of
 from retain.console import console, fail
 from serving.cli_options import (
     AsOfOption,
+    AtRiskOption,
     BudgetOption,
     CatalogueOption,
+    ContactsOption,
+    EffectsOption,
     EventsOption,
     ReasonsOption,
+    SegmentsOption,
     TrackingOption,
     guarded,
 )
@@ -41,6 +47,10 @@ def serve(
     as_of: AsOfOption = None,
     catalogue: CatalogueOption = None,
     budget: BudgetOption = None,
+    effects: EffectsOption = None,
+    contacts: ContactsOption = None,
+    segments: SegmentsOption = None,
+    at_risk_threshold: AtRiskOption = None,
     reasons: ReasonsOption = "treeshap",
     tracking_uri: TrackingOption = None,
     workers: Annotated[
@@ -60,6 +70,8 @@ def serve(
     The API key, when wanted, comes from the environment variable RETAIN_API_KEY.
     """
     from serving.actions import load_catalogue
+    from serving.settings import ServiceSettings
+    from serving.state import decision_inputs
     from training.tracking import resolve_tracking_uri, sqlite_path
 
     if events is not None and scores is not None:
@@ -79,6 +91,14 @@ def serve(
         env["RETAIN_CATALOGUE"] = str(catalogue.resolve())
     if budget is not None:
         env["RETAIN_BUDGET"] = str(budget)
+    for name, path in (("EFFECTS", effects), ("CONTACTS", contacts), ("SEGMENTS", segments)):
+        if path is not None:
+            env[f"RETAIN_{name}"] = str(path.resolve())
+    if at_risk_threshold is not None:
+        env["RETAIN_AT_RISK_THRESHOLD"] = str(at_risk_threshold)
+    # Same as the catalogue: a bad decision file or setting fails here, in one line.
+    settings = guarded(lambda: ServiceSettings.from_env(env))
+    guarded(lambda: decision_inputs(settings))
     if reasons != "treeshap":
         env["RETAIN_REASONS"] = reasons
     # The server runs from the repository root: pin a relative SQLite store to this directory.

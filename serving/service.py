@@ -1,4 +1,4 @@
-"""The BentoML service: scores, next best actions, explanations and churn lists over HTTP.
+"""The BentoML service: scores, next best actions, explanations and the two lists over HTTP.
 
 Why it looks like this: each worker builds its state (the champions and a snapshot scored for
 every user at one cutoff) in `__init__`, before it accepts traffic, so `/readyz` fails until it
@@ -10,9 +10,13 @@ is not ready. A champion that cannot be loaded stops `bentoml serve` before any 
 (the deployment hook). Requests and responses are the pydantic models of `serving.api_models`;
 BentoML answers bad bodies with 400, `serving.request_guard` oversized (413) and non-JSON (415)
 ones.
-Configuration comes from the environment (`serving.settings`). The same process serves the
-operator page at /ui/ (`serving.operator_page`), which reads only these endpoints. Start it
-with `retain serve` or `bentoml serve serving.service:RetainService`.
+Configuration comes from the environment (`serving.settings`): the decision settings (catalogue,
+learned effects, budget, contact history, segmentation) are those of `retain score`, so the
+service decides with the same economics. The two operator lists are the churn list (whom we are
+about to lose, by value at risk) and the action plan (whom we contact, by expected gain), both
+from `serving.churn_list`, as in the CLI. The same process serves the operator page at /ui/
+(`serving.operator_page`), which reads only these endpoints. Start it with `retain serve` or
+`bentoml serve serving.service:RetainService`.
 """
 
 from __future__ import annotations
@@ -28,9 +32,13 @@ from starlette.responses import JSONResponse
 
 from features.definitions import FEATURE_SET
 from serving import log_privacy, request_timer
+from serving.actions import NO_ACTION
 from serving.api_models import (
+    ActionPlanRequest,
+    ActionPlanResponse,
     ChurnListRequest,
     ChurnListResponse,
+    DecisionFacts,
     ExplainRequest,
     ExplainResponse,
     ModelFacts,
@@ -43,6 +51,7 @@ from serving.api_models import (
     WorkerInfo,
 )
 from serving.auth import ApiKeyMiddleware
+from serving.churn_list import action_plan as planned_list
 from serving.churn_list import churn_list as ranked_list
 from serving.churn_list import matching
 from serving.openapi_doc import OpenApiDocMiddleware
@@ -71,6 +80,19 @@ def _facts(info: Any) -> ModelFacts:
         aliases=list(info.aliases),
         metrics=dict(info.metrics),
     )
+
+
+def _decision_facts(state: ServingState) -> DecisionFacts | None:
+    decisions = state.snapshot.decisions
+    return None if decisions is None else DecisionFacts.model_validate(decisions.as_dict())
+
+
+def _with_reason_lists(rows: Any) -> list[dict[str, Any]]:
+    """Rows as JSON records, the joined reason texts as lists again."""
+    records = rows.to_dict(orient="records")
+    for record in records:
+        record["reasons"] = split_reasons(record["reasons"])
+    return records
 
 
 def _error(status: int, message: str) -> Any:
@@ -159,12 +181,16 @@ class RetainService:
 
     @bentoml.api
     async def explain(self, request: ExplainRequest, /) -> ExplainResponse:
-        """The features that move one user's churn score most, in numbers and in words."""
+        """The features that move one user's churn risk most, in numbers and in words.
+
+        Active users are explained by the churn model, lapsed ones by the recall model with the
+        signs turned (`model` says which); "raises risk" means a higher churn probability.
+        """
         state = self._state()
         if not isinstance(state, ServingState):
             return state
         try:
-            found = state.snapshot.explain(request.user_id, state.champions.churn, request.top_k)
+            found = state.snapshot.explain(request.user_id, state.champions, request.top_k)
         except LookupError as error:
             return _error(409, str(error))
         if found is None:
@@ -179,7 +205,8 @@ class RetainService:
 
     @bentoml.api
     async def churn_list(self, query: ChurnListRequest, /) -> ChurnListResponse:
-        """The operator's ranked list with the filters of `retain churn-list`, as JSON."""
+        """Whom we are about to lose: the filters of `retain churn-list`, by value at risk
+        (churn probability × value at stake) unless `sort_by` says otherwise, as JSON."""
         state = self._state()
         if not isinstance(state, ServingState):
             return state
@@ -187,11 +214,12 @@ class RetainService:
             matched, rows = self._churn_rows(state, query)
         except ValueError as error:
             return _error(400, str(error))
-        records = rows.to_dict(orient="records")
-        for record in records:
-            record["reasons"] = split_reasons(record["reasons"])
         return ChurnListResponse.model_validate(
-            {"as_of": state.snapshot.as_of, "matched": matched, "rows": records}
+            {
+                "as_of": state.snapshot.as_of,
+                "matched": matched,
+                "rows": _with_reason_lists(rows),
+            }
         )
 
     @bentoml.api
@@ -202,6 +230,53 @@ class RetainService:
             return state
         try:
             _, rows = self._churn_rows(state, query)
+        except ValueError as error:
+            return _error(400, str(error))
+        return rows.to_csv(index=False)
+
+    @staticmethod
+    def _plan_rows(state: ServingState, request: ActionPlanRequest) -> tuple[Any, Any]:
+        """(matching contacted users, the first `top` of them ranked by expected gain)."""
+        query = request.query()
+        scores = state.snapshot.scores
+        keep = matching(scores, query, state.catalogue.ids)
+        contacted = scores.loc[keep & (scores["action"] != NO_ACTION).to_numpy()]
+        return contacted, planned_list(scores, query, state.catalogue.ids)
+
+    @bentoml.api
+    async def action_plan(self, request: ActionPlanRequest, /) -> ActionPlanResponse:
+        """Whom we contact: users with an action, with what, at what cost and expected gain,
+        ranked by expected gain (the churn list's filters; `retain action-plan` as JSON).
+
+        `matched`, `cost` and `expected_gain` add up every matching contacted user (not only
+        the `top` rows); `decisions` is the whole run's gain against its upper bound.
+        """
+        state = self._state()
+        if not isinstance(state, ServingState):
+            return state
+        try:
+            contacted, rows = self._plan_rows(state, request)
+        except ValueError as error:
+            return _error(400, str(error))
+        return ActionPlanResponse.model_validate(
+            {
+                "as_of": state.snapshot.as_of,
+                "matched": len(contacted),
+                "cost": float(contacted["action_cost"].sum()),
+                "expected_gain": float(contacted["expected_gain"].sum()),
+                "rows": _with_reason_lists(rows),
+                "decisions": _decision_facts(state),
+            }
+        )
+
+    @bentoml.api
+    async def action_plan_csv(self, request: ActionPlanRequest, /) -> CsvText:
+        """The same plan as CSV (reasons joined by "; "), ready for a campaign tool."""
+        state = self._state()
+        if not isinstance(state, ServingState):
+            return state
+        try:
+            _, rows = self._plan_rows(state, request)
         except ValueError as error:
             return _error(400, str(error))
         return rows.to_csv(index=False)
@@ -220,13 +295,15 @@ class RetainService:
 
     @bentoml.api
     async def model_info(self) -> ModelInfoResponse:
-        """Champion versions, training time, out-of-time metrics and the served snapshot."""
+        """Champion versions, training time, out-of-time metrics, the served snapshot and what
+        its decisions achieve against the upper bound."""
         state = self._state()
         if not isinstance(state, ServingState):
             return state
         return ModelInfoResponse(
             feature_set_id=FEATURE_SET.id,
             churn=_facts(state.champions.churn_info),
+            recall=_facts(state.champions.recall_info),
             value=_facts(state.champions.value_info),
             snapshot=SnapshotInfo(
                 as_of=state.snapshot.as_of,
@@ -234,6 +311,7 @@ class RetainService:
                 source=state.snapshot.source,
                 model_versions=state.snapshot.model_versions,
             ),
+            decisions=_decision_facts(state),
             loaded_at=state.loaded_at,
             worker=_worker(),
         )

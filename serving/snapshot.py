@@ -3,32 +3,78 @@
 Why a snapshot and not per-request scoring: value tiers are cut on the whole batch and actions
 compete for capacity and budget, so a user's decision depends on everyone else's scores. The
 service therefore serves exactly what `serving.scoring` computed for all users at one cutoff
-(the same numbers `retain score` writes), and lookups are a dictionary access per id.
+(the same numbers `retain score` writes, with the run's decision summary: gain achieved and
+upper bound), and lookups are a dictionary access per id.
 Explanations are the exception: TreeSHAP for one user is cheap, so it is computed on demand
-from the stored features instead of being kept for every user.
+from the stored features instead of being kept for every user. They explain the model that
+scored the user: the churn model for active users, the recall model for lapsed ones with the
+signs turned (`serving.scoring.churn_contributions`), so every explanation is in churn log-odds.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from features.definitions import FEATURE_SET
+from features.definitions import ACTIVE_FLAG, FEATURE_SET
+from serving.champions import MODEL_KINDS
+from serving.policy import DECISIONS_ATTR, DecisionSummary
 from serving.reasons import describe
-from serving.scoring import REASON_SEPARATOR, ScoredUsers, feature_matrix
+from serving.scoring import (
+    REASON_SEPARATOR,
+    VERSION_COLUMNS,
+    ScoredUsers,
+    ScoringConfig,
+    feature_matrix,
+)
 
-_SCORE_FIELDS = ("churn_probability", "predicted_value", "lifecycle_stage", "value_tier")
+_SCORE_FIELDS = (
+    "churn_probability",
+    "return_probability",
+    "predicted_value",
+    "value_if_retained",
+    "value_at_stake",
+    "lifecycle_stage",
+    "value_tier",
+)
 _ACTION_FIELDS = ("action", "expected_gain", "action_cost", "decision_reason")
+# {"churn": "churn_model_version", "recall": …, "value": …}: what model_versions reports
+_VERSION_COLUMNS = dict(zip(MODEL_KINDS, VERSION_COLUMNS, strict=True))
 
 
 def split_reasons(text: str) -> list[str]:
     """The reason texts joined by `retain score`, as a list again."""
     return [part for part in text.split(REASON_SEPARATOR) if part] if text else []
+
+
+def _plain(values: list[Any]) -> list[Any]:
+    """NaN → None (JSON null): an active user has no return probability."""
+    return [None if isinstance(v, float) and math.isnan(v) else v for v in values]
+
+
+def decisions_from_attrs(scores: pd.DataFrame) -> DecisionSummary | None:
+    """The decision summary scoring stores with the table (Parquet keeps it), if it is there."""
+    stored = scores.attrs.get(DECISIONS_ATTR)
+    if not isinstance(stored, dict):
+        return None
+    fields = {name: stored[name] for name in DecisionSummary.__dataclass_fields__ if name in stored}
+    try:
+        return DecisionSummary(**fields)
+    except TypeError:  # written by another version: serve the scores without the summary
+        return None
+
+
+@cache
+def _explain_config() -> ScoringConfig:
+    """TreeSHAP, the exact attribution (the explanation of one user is cheap)."""
+    return ScoringConfig(attribution="treeshap")
 
 
 @dataclass(frozen=True)
@@ -38,26 +84,39 @@ class Snapshot:
     scores: pd.DataFrame
     features: pd.DataFrame | None
     source: str
+    decisions: DecisionSummary | None = None
 
     def __post_init__(self) -> None:
         ids = self.scores["user_id"].astype("str")
         if ids.duplicated().any():
             raise ValueError(f"{self.source}: duplicate user_id values in the scores")
         object.__setattr__(self, "_position", dict(zip(ids.tolist(), range(len(ids)), strict=True)))
-        columns = {name: self.scores[name].tolist() for name in (*_SCORE_FIELDS, *_ACTION_FIELDS)}
+        columns = {
+            name: _plain(self.scores[name].tolist()) for name in (*_SCORE_FIELDS, *_ACTION_FIELDS)
+        }
         columns["reasons"] = [split_reasons(text) for text in self.scores["reasons"].tolist()]
         object.__setattr__(self, "_columns", columns)
 
     @classmethod
     def from_scored(cls, scored: ScoredUsers, source: str) -> Snapshot:
         """A snapshot of a scoring run that still has its features (explanations possible)."""
-        return cls(scores=scored.scores, features=scored.features, source=source)
+        return cls(
+            scores=scored.scores,
+            features=scored.features,
+            source=source,
+            decisions=scored.decisions,
+        )
 
     @classmethod
     def from_score_file(cls, scores: pd.DataFrame, source: str) -> Snapshot:
         """A snapshot of a `retain score` file; explainable when it carries the feature columns."""
         has_features = all(column in scores.columns for column in FEATURE_SET.columns)
-        return cls(scores=scores, features=scores if has_features else None, source=source)
+        return cls(
+            scores=scores,
+            features=scores if has_features else None,
+            source=source,
+            decisions=decisions_from_attrs(scores),
+        )
 
     def __len__(self) -> int:
         return len(self.scores)
@@ -78,10 +137,7 @@ class Snapshot:
         if self.scores.empty:
             return {}
         first = self.scores.iloc[0]
-        return {
-            "churn": str(first["churn_model_version"]),
-            "value": str(first["value_model_version"]),
-        }
+        return {kind: str(first[column]) for kind, column in _VERSION_COLUMNS.items()}
 
     def position(self, user_id: str) -> int | None:
         return self._position.get(user_id)  # type: ignore[attr-defined]
@@ -101,11 +157,22 @@ class Snapshot:
             items.append(item)
         return items
 
-    def explain(self, user_id: str, churn_model: Any, top_k: int) -> dict[str, Any] | None:
-        """The top_k contributions (by size) of one user's churn score; None for an unknown id.
+    def _lapsed(self, row: int) -> bool:
+        """Whether the recall model scored this user (not active at the cutoff)."""
+        if self.features is not None and ACTIVE_FLAG in self.features.columns:
+            return bool(self.features[ACTIVE_FLAG].iloc[row] != 1)
+        return self._columns["return_probability"][row] is not None  # type: ignore[attr-defined]
 
-        Raises LookupError when the snapshot has no features (a score file without them).
+    def explain(self, user_id: str, champions: Any, top_k: int) -> dict[str, Any] | None:
+        """The top_k contributions (by size) to one user's churn log-odds; None for an unknown id.
+
+        Active users are explained by the churn model; lapsed users by the recall model with the
+        signs turned (what lowers the chance of return raises the chance of staying gone), as
+        their churn probability is 1 − the return probability. Raises LookupError when the
+        snapshot has no features (a score file without them).
         """
+        from serving.scoring import churn_contributions
+
         row = self.position(user_id)
         if row is None:
             return None
@@ -115,7 +182,9 @@ class Snapshot:
                 "serve from events (RETAIN_EVENTS) or a score file written with --with-features"
             )
         matrix = feature_matrix(self.features.iloc[[row]])
-        contributions = churn_model.contributions(matrix).iloc[0]
+        lapsed = self._lapsed(row)
+        active = np.array([not lapsed])
+        contributions = churn_contributions(champions, matrix, active, _explain_config()).iloc[0]
         bias = float(contributions.get("bias", np.nan))
         values = contributions.drop(labels=["bias"], errors="ignore")
         top = values.reindex(values.abs().sort_values(ascending=False, kind="stable").index)
@@ -135,7 +204,9 @@ class Snapshot:
         return {
             "user_id": user_id,
             "status": "ok",
+            "model": "recall" if lapsed else "churn",
             "churn_probability": columns["churn_probability"][row],
+            "return_probability": columns["return_probability"][row],
             "lifecycle_stage": columns["lifecycle_stage"][row],
             "bias": bias,
             "reasons": columns["reasons"][row],

@@ -20,36 +20,36 @@ def score_on_spark(
     features: Path | None,
     out: Path,
     as_of: str | None,
-    playbook: Any,
-    budget: float | None,
+    decisions: Any,
     tracking_uri: str | None,
     window_flags: WindowFlags,
-    attribution: str,
-    holdout: Any,
+    attribution: str | None,
     with_features: bool,
 ) -> None:
     """Score on Spark and write `out` (a folder: Spark part files; a file: collected)."""
+    from dataclasses import asdict
+
     from features.engines import connect
     from features.loading import load_events
     from features.output import check_output_path
     from features.spark_table import read_feature_table, spark_features
-    from serving.champions import load_champions
+    from serving.champions import load_champions, refuse_window_flags
     from serving.cli_options import guarded
     from serving.cli_tables import summary_table
-    from serving.scoring import ScoringConfig, latest_cutoff
+    from serving.scoring import latest_cutoff
     from serving.spark_scoring import score_spark, score_summary, write_scores
 
     if (events is None) == (features is None):
         fail("give --events (features built on Spark) or --features (a `retain features` table)")
     if out.suffix:
         guarded(lambda: check_output_path(out))
-    if attribution not in ("treeshap", "path"):
-        fail(f"--reasons must be treeshap or path, not {attribution!r}")
+    config = decisions.scoring_config(attribution)
     cutoff = parse_as_of(as_of) if as_of else None
     with progress() as bar:
         task = bar.add_task("loading the champion models", total=3)
         champions = guarded(lambda: load_champions(tracking_uri))
-        windows = guarded(lambda: window_flags.apply(champions.windows()))
+        windows = champions.windows()
+        guarded(lambda: refuse_window_flags(asdict(window_flags), windows))
         bar.update(task, advance=1, description="starting Spark")
         backend = connect("spark")
         if features is not None:
@@ -60,20 +60,18 @@ def score_on_spark(
             cutoff = cutoff or guarded(lambda: latest_cutoff(loaded))
             table = guarded(lambda: spark_features(loaded, cutoff, windows))
         bar.update(task, advance=1, description="scoring on Spark")
-        config = ScoringConfig(
-            catalogue=playbook,
-            budget=budget,
-            attribution=attribution,  # type: ignore[arg-type]
-            holdout=holdout,
-        )
         scored = guarded(lambda: score_spark(table, champions, config))
         if with_features:
+            from dataclasses import replace
+
             extra = [c for c in table.columns if c not in scored.scores.columns]
             joined = scored.scores.join(table.select("user_id", *extra), "user_id")
-            scored = type(scored)(joined, scored.as_of, scored.decided_on)
+            scored = replace(scored, scores=joined)
         rows = guarded(lambda: write_scores(scored, out))
         bar.update(task, advance=1, description="scored")
     console.print(summary_table(score_summary(scored)))
+    if scored.decisions is not None:
+        console.print(scored.decisions.line())
     console.print(
         f"wrote {rows:,} users as of {scored.as_of:%Y-%m-%d %H:%M} UTC to {out} "
         f"(predictions by mlflow spark_udf; decisions on the {scored.decided_on})"

@@ -3,28 +3,26 @@ segments, decisions and reasons as `serving.scoring.score_features` (DESIGN.md Â
 
 How the work splits, and why:
 
-1. **Predictions on the executors.** Both champions are applied with
+1. **Probabilities on the executors.** The churn and recall champions are applied with
    `mlflow.pyfunc.spark_udf(..., env_manager="local")` over the FEATURE_SET columns, by version
    number (resolved once from `@champion` by `load_champions`, so the numbers and the recorded
    versions cannot disagree if the alias moves mid-run). "local" means the executors use the
    Python environment they run in; on a cluster that environment must have this project's
    lock file installed (the model's own `requirements.txt` pins the same versions).
-2. **Row-wise steps on the executors** (`mapInPandas`, Arrow batches): the lifecycle stage
-   depends only on the row and its churn probability; the reason codes only on the row's
-   TreeSHAP (or path) attributions. The churn estimator is shipped to the executors inside the
-   task closure (one pickled LightGBM booster, a few MB).
-3. **Whole-batch steps on the driver, on narrow columns.** Value tiers are quantile cut points
-   of the whole batch, and `decide` allocates capacities and a budget across every user in
-   gain order: a global sort, not a per-partition computation. So only `user_id`, the two
-   predictions and the stage (about 40 bytes a user: 4 GB for 100M users) are collected via
-   Arrow, the driver runs the very same `ValueTiers` and `decide` as the DuckDB path, and the
-   five decision columns go back to Spark and are joined on `user_id`. The driver needs
-   memory for the narrow columns plus `decide`'s users x actions matrices (8 bytes each).
-4. **Where no global limit binds** (no `budget`, no action with a `capacity`, no holdout),
-   a user's decision depends only on the user and the tier cut points. Then only the
-   `predicted_value` column is collected (8 bytes a user) to fit the cut points exactly as
-   `ValueTiers.fit` does, and tiers and decisions run per partition on the executors too
-   (`decision="auto"` picks this; `"driver"` forces step 3).
+2. **Row-wise steps on the executors** (`mapInPandas`, Arrow batches): the churn probability
+   (churn model for active users, 1 âˆ’ return probability for lapsed ones), the value heads
+   (value if retained and if churned: the value estimator is shipped in the task closure, as
+   the churn and recall estimators are for the reasons), value at stake, the lifecycle stage,
+   the value tier (cut points stored with the value model: no global pass) and the reason codes.
+3. **Decisions on the driver, on narrow columns, when they bind across users.** `decide`
+   allocates capacities and a budget across every user (an LP over the whole population), and
+   a contact history or a holdout also needs the whole table. So only `user_id`, the churn
+   probability, the value at stake, the stage and the tier (about 50 bytes a user) are
+   collected via Arrow, the driver runs the very same `decide_run` as the DuckDB path, and the
+   decision columns go back to Spark, joined on `user_id`.
+4. **Where nothing binds across users** (no `budget`, no action with a `capacity`, no
+   contacts, no holdout), a user's decision depends only on the user, so decisions run per
+   partition on the executors too (`decision="auto"` picks this; `"driver"` forces step 3).
 
 The output has exactly SCORE_COLUMNS (plus `assignment` with a holdout), the columns and
 values the DuckDB path writes for the same features and champions.
@@ -38,31 +36,36 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 
-from features.definitions import FEATURE_SET
+from features.definitions import ACTIVE_FLAG, FEATURE_SET
 from serving.champions import Champions
-from serving.holdout import ASSIGNMENT, with_holdout
-from serving.policy import decide
+from serving.holdout import ASSIGNMENT
+from serving.policy import DECISION_COLUMNS, DecisionSummary, decide_run
 from serving.reasons import reason_codes
 from serving.scoring import (
     REASON_SEPARATOR,
     SCORE_COLUMNS,
     ScoringConfig,
-    _contributions,
+    _decisions,
+    churn_contributions,
     feature_matrix,
+    value_tiers,
 )
-from serving.segments import ValueTiers, assign_stages
+from serving.segments import assign_stages
 
 Decision = Literal["auto", "driver", "partitions"]
-_DECISION_COLUMNS = ("value_tier", "action", "expected_gain", "action_cost", "decision_reason")
+_DECISION_COLUMNS = DECISION_COLUMNS[1:]
+_NARROW = ("user_id", "churn_probability", "value_at_stake", "lifecycle_stage", "value_tier")
 _ROW_SCHEMA = (
-    "user_id string, churn_probability double, predicted_value double, "
-    "lifecycle_stage string, reasons string"
+    "user_id string, churn_probability double, return_probability double, "
+    "predicted_value double, value_if_retained double, value_at_stake double, "
+    "lifecycle_stage string, value_tier string, reasons string"
 )
 _DECIDED_SCHEMA = (
-    f"{_ROW_SCHEMA}, value_tier string, action string, expected_gain double, "
-    "action_cost double, decision_reason string"
+    f"{_ROW_SCHEMA}, action string, expected_gain double, action_cost double, "
+    "decision_reason string"
 )
 
 
@@ -73,6 +76,7 @@ class SparkScored:
     scores: Any  # pyspark.sql.DataFrame with SCORE_COLUMNS (+ assignment)
     as_of: datetime
     decided_on: Literal["driver", "partitions"]
+    decisions: DecisionSummary | None = None  # the driver's run; None when decided per partition
 
     def to_pandas(self) -> pd.DataFrame:
         """The whole table on the driver, sorted by user (tests, small batches, file output)."""
@@ -82,17 +86,17 @@ class SparkScored:
 
 
 def champion_udfs(session: Any, champions: Champions) -> tuple[Any, Any]:
-    """Spark UDFs (double results) of the exact champion versions `champions` holds."""
+    """Spark UDFs (double results) of the exact churn and recall versions `champions` holds."""
     import mlflow.pyfunc
 
     from training.registry import model_uri
 
-    def udf(kind: Literal["churn", "value"], version: str) -> Any:
+    def udf(kind: Literal["churn", "recall"], version: str) -> Any:
         return mlflow.pyfunc.spark_udf(
             session, model_uri(kind, version=version), result_type="double", env_manager="local"
         )
 
-    return udf("churn", champions.churn_info.version), udf("value", champions.value_info.version)
+    return udf("churn", champions.churn_info.version), udf("recall", champions.recall_info.version)
 
 
 def _single_cutoff(features: Any) -> datetime:
@@ -113,33 +117,39 @@ def _single_cutoff(features: Any) -> datetime:
 
 
 def _row_wise(
-    champions: Champions,
-    config: ScoringConfig,
-    tiers: ValueTiers | None,
-    as_of: datetime,
+    champions: Champions, config: ScoringConfig, as_of: datetime, decide_here: bool
 ) -> Callable[[Iterator[pd.DataFrame]], Iterator[pd.DataFrame]]:
-    """The per-batch function of `mapInPandas`: stages and reasons (and decisions, with tiers)."""
+    """The per-batch function of `mapInPandas`: everything per user (and decisions, if local)."""
+    segmentation = config.segmentation.for_windows(champions.windows())
+    tiers = value_tiers(champions, segmentation)
 
     def run(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         for batch in batches:
             batch = batch.reset_index(drop=True)
             matrix = feature_matrix(batch)
-            probability = batch["churn_probability"].to_numpy(dtype=float)
-            contributions = _contributions(champions, matrix, config)
+            active = batch[ACTIVE_FLAG].to_numpy(dtype=float) == 1
+            returning = np.where(active, np.nan, batch["_recall"].to_numpy(dtype=float))
+            churn = np.where(active, batch["_churn"].to_numpy(dtype=float), 1.0 - returning)
+            retained = np.asarray(champions.value.value_if_retained(matrix), dtype=float)
+            churned = np.asarray(champions.value.value_if_churned(matrix), dtype=float)
+            contributions = churn_contributions(champions, matrix, active, config)
             reasons = reason_codes(matrix, contributions, config.reasons_top_k)
             out = pd.DataFrame(
                 {
                     "user_id": batch["user_id"].astype("str"),
-                    "churn_probability": probability,
-                    "predicted_value": batch["predicted_value"].to_numpy(dtype=float),
-                    "lifecycle_stage": assign_stages(batch, probability, config.segments),
+                    "churn_probability": churn,
+                    "return_probability": returning,
+                    "predicted_value": churn * churned + (1.0 - churn) * retained,
+                    "value_if_retained": retained,
+                    "value_at_stake": np.clip(retained - churned, 0.0, None),
+                    "lifecycle_stage": assign_stages(batch, churn, segmentation.stages),
+                    "value_tier": tiers.transform(retained),
                     "reasons": [REASON_SEPARATOR.join(r) for r in reasons],
                 }
             )
-            if tiers is not None:
-                out["value_tier"] = tiers.transform(out["predicted_value"].to_numpy())
-                decisions = decide(out, config.catalogue, as_of=as_of)
-                for column in _DECISION_COLUMNS[1:]:
+            if decide_here:
+                decisions = decide_run(out, config.catalogue).frame
+                for column in _DECISION_COLUMNS:
                     out[column] = decisions[column].to_numpy()
             yield out
 
@@ -147,9 +157,14 @@ def _row_wise(
 
 
 def _global_limits(config: ScoringConfig) -> bool:
-    """Whether a decision depends on other users: a budget, a capacity or a holdout."""
+    """Whether a decision depends on other users: a budget, a capacity, contacts, a holdout."""
     capacity = any(action.capacity is not None for action in config.catalogue.actions)
-    return config.budget is not None or capacity or config.holdout is not None
+    return (
+        config.budget is not None
+        or capacity
+        or config.holdout is not None
+        or config.contacts is not None
+    )
 
 
 def score_spark(
@@ -164,7 +179,8 @@ def score_spark(
     from pyspark.sql import functions as sf
 
     config = config or ScoringConfig()
-    missing = [c for c in ("user_id", "as_of", *FEATURE_SET.columns) if c not in features.columns]
+    needed = ("user_id", "as_of", ACTIVE_FLAG, *FEATURE_SET.columns)
+    missing = [c for c in needed if c not in features.columns]
     if missing:
         raise ValueError(
             f"feature table lacks {FEATURE_SET.id} columns: {', '.join(missing)} "
@@ -173,43 +189,44 @@ def score_spark(
     if decision not in ("auto", "driver", "partitions"):
         raise ValueError(f"decision must be auto, driver or partitions, not {decision!r}")
     if decision == "partitions" and _global_limits(config):
-        raise ValueError("a budget, a capacity or a holdout binds across users: decide on driver")
+        raise ValueError(
+            "a budget, a capacity, a contact history or a holdout binds across users: decide "
+            "on the driver"
+        )
     on_driver = decision == "driver" or (decision == "auto" and _global_limits(config))
     session = features.sparkSession
     inputs = [sf.col(c).cast("double").alias(c) for c in FEATURE_SET.columns]
-    base = features.select(sf.col("user_id").cast("string").alias("user_id"), "as_of", *inputs)
+    base = features.select(
+        sf.col("user_id").cast("string").alias("user_id"),
+        "as_of",
+        sf.col(ACTIVE_FLAG).cast("double").alias(ACTIVE_FLAG),
+        *inputs,
+    )
     # Kept: the cutoff check and the predictions both read it (features built from events
     # would otherwise be computed twice).
     base = base.persist(StorageLevel.MEMORY_AND_DISK)
     as_of = _single_cutoff(base)
     base = base.drop("as_of")
-    churn_udf, value_udf = champion_udfs(session, champions)
+    churn_udf, recall_udf = champion_udfs(session, champions)
     model_input = sf.struct(*(sf.col(c) for c in FEATURE_SET.columns))
-    predicted = base.withColumn("churn_probability", churn_udf(model_input)).withColumn(
-        "predicted_value", value_udf(model_input)
+    predicted = base.withColumn("_churn", churn_udf(model_input)).withColumn(
+        "_recall", recall_udf(model_input)
     )
-    # Predicted once: the later steps read these rows twice (collect, then join or write).
-    predicted = predicted.persist(StorageLevel.MEMORY_AND_DISK)
-
+    schema = _ROW_SCHEMA if on_driver else _DECIDED_SCHEMA
+    table = predicted.mapInPandas(_row_wise(champions, config, as_of, not on_driver), schema)
+    summary = None
     if on_driver:
-        rows = predicted.mapInPandas(_row_wise(champions, config, None, as_of), _ROW_SCHEMA)
-        rows = rows.persist(StorageLevel.MEMORY_AND_DISK)
-        users = rows.select(
-            "user_id", "churn_probability", "predicted_value", "lifecycle_stage"
-        ).toPandas()
-        users["value_tier"] = config.tiers.build().fit_transform(
-            users["predicted_value"].to_numpy(dtype=float)
-        )
-        decided = decide(users, config.catalogue, budget=config.budget, as_of=as_of)
-        decided["value_tier"] = users["value_tier"].to_numpy()
-        decided["as_of"] = pd.Timestamp(as_of)
-        decided = with_holdout(decided, config.holdout).drop(columns="as_of")
+        # Kept: the narrow columns are collected, then the rows are joined and written.
+        table = table.persist(StorageLevel.MEMORY_AND_DISK)
+        users = table.select(*_NARROW).toPandas()
+        blocks = None
+        if config.contacts is not None:
+            blocks = config.contacts.blocks(
+                pd.Index(users["user_id"].astype(str)), config.catalogue, pd.Timestamp(as_of)
+            )
+        decided, summary = _decisions(users, config, blocks, as_of)
         kept = ["user_id", *_DECISION_COLUMNS, *([ASSIGNMENT] * (ASSIGNMENT in decided))]
-        table = rows.join(session.createDataFrame(_plain_strings(decided[kept])), "user_id")
-    else:
-        values = predicted.select("predicted_value").toPandas()["predicted_value"]
-        tiers = config.tiers.build().fit(values.to_numpy(dtype=float))
-        table = predicted.mapInPandas(_row_wise(champions, config, tiers, as_of), _DECIDED_SCHEMA)
+        table = table.join(session.createDataFrame(_plain_strings(decided[kept])), "user_id")
 
     extra = [ASSIGNMENT] if ASSIGNMENT in table.columns else []
     scores = table.select(
@@ -220,7 +237,10 @@ def score_spark(
         *extra,
     )  # fmt: skip
     return SparkScored(
-        scores=scores, as_of=as_of, decided_on="driver" if on_driver else "partitions"
+        scores=scores,
+        as_of=as_of,
+        decided_on="driver" if on_driver else "partitions",
+        decisions=summary,
     )
 
 
@@ -235,6 +255,7 @@ def _constant_or_column(name: str, as_of: datetime, champions: Champions) -> Any
     constants = {
         "as_of": sf.lit(as_of).cast("timestamp_ntz"),
         "churn_model_version": sf.lit(champions.churn_info.version),
+        "recall_model_version": sf.lit(champions.recall_info.version),
         "value_model_version": sf.lit(champions.value_info.version),
         "feature_set_id": sf.lit(FEATURE_SET.id),
     }
@@ -263,7 +284,7 @@ def score_summary(scored: SparkScored) -> pd.DataFrame:
     frame = scored.scores
     grouped = frame.groupBy("lifecycle_stage").agg(
         sf.count(sf.lit(1)).alias("users"),
-        sf.sum(sf.col("churn_probability") * sf.col("predicted_value")).alias("value_at_risk"),
+        sf.sum(sf.col("churn_probability") * sf.col("value_at_stake")).alias("value_at_risk"),
         sf.sum((sf.col("action") != "no_action").cast("long")).alias("actions"),
         sf.sum("action_cost").alias("cost"),
         sf.sum("expected_gain").alias("gain"),

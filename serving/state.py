@@ -7,14 +7,18 @@ builds the next state off to the side (in a thread, so the event loop keeps answ
 swaps the reference in one assignment; a failed build keeps the current state and says why.
 
 What triggers a rebuild is a change of `SourceVersion`: the versions behind `@champion` (one
-registry query per model) or the source file's size and modification time. Each worker polls
-on its own (`RETAIN_REFRESH_SECONDS`), so every replica picks up a promotion within one interval
-with no restart; `POST /refresh` asks the worker that receives it to check at once.
+registry query per model) or the size and modification time of the source file and of the
+decision files (catalogue, effects, contact history, segmentation), so a contact history that
+grows after a campaign is decided on at the next poll. Each worker polls on its own
+(`RETAIN_REFRESH_SECONDS`), so every replica picks up a promotion within one interval with no
+restart; `POST /refresh` asks the worker that receives it to check at once.
 
 No champion in the registry is not fatal: the worker starts, `/readyz` answers 503 and the log
 says what is missing, until a poll finds one. A champion that cannot be loaded (a corrupted or
-unreadable artefact, another feature set) is fatal at start-up: `preflight` runs it once before
-any worker is spawned, so `bentoml serve` exits with the reason instead of respawning workers.
+unreadable artefact, another feature set) is fatal at start-up, and so is a decision file that
+cannot be used (a bad catalogue, effects file, contact history or segmentation): `preflight`
+runs both once before any worker is spawned, so `bentoml serve` exits with the reason instead
+of respawning workers.
 Log lines carry counts, dates, versions and paths, never user ids or feature values.
 """
 
@@ -29,7 +33,9 @@ from pathlib import Path
 from typing import Any
 
 from serving.actions import ActionCatalogue, load_catalogue
-from serving.champions import Champions, ChampionsUnavailableError, load_champions
+from serving.champions import MODEL_KINDS, Champions, ChampionsUnavailableError, load_champions
+from serving.contacts import ContactHistory
+from serving.segment_config import Segmentation
 from serving.segment_summary import SegmentSummaryCache
 from serving.settings import ServiceSettings
 from serving.snapshot import Snapshot
@@ -43,18 +49,37 @@ class ServiceStartupError(RuntimeError):
 
 @dataclass(frozen=True)
 class SourceVersion:
-    """What a state was built from: champion versions and the source file's identity."""
+    """What a state was built from: champion versions (MODEL_KINDS order) and file identities."""
 
-    models: tuple[str | None, str | None]
+    models: tuple[str | None, ...]
     data: tuple[tuple[str, int, int], ...]
 
 
 @dataclass(frozen=True)
+class DecisionInputs:
+    """What a scoring run decides with besides the models: the settings' files, read and checked.
+
+    Built the way `retain score` builds its ScoringConfig (serving/cli_decisions.py), so the
+    service and the CLI decide with the same economics: the catalogue with learned effects in
+    place of the priors, the segmentation with the threshold on top, the contact history.
+    """
+
+    catalogue: ActionCatalogue
+    segmentation: Segmentation
+    contacts: ContactHistory | None = None
+
+
+@dataclass(frozen=True)
 class ServingState:
-    """Everything one answer needs, from one scoring run; replaced whole, never mutated."""
+    """Everything one answer needs, from one scoring run; replaced whole, never mutated.
+
+    `segmentation` is the one the snapshot was segmented with (the models' active window
+    applied); the defaults for a score file, which carries its stages already.
+    """
 
     champions: Champions
     catalogue: ActionCatalogue
+    segmentation: Segmentation
     snapshot: Snapshot
     segments: SegmentSummaryCache
     source: SourceVersion
@@ -84,21 +109,63 @@ def _file_identity(path: Path | None) -> tuple[tuple[str, int, int], ...]:
     return tuple(identity)
 
 
+def _watched_files(settings: ServiceSettings) -> tuple[tuple[str, int, int], ...]:
+    """Identity of the source and of every decision file the settings name."""
+    paths = (
+        settings.events or settings.scores,
+        settings.catalogue,
+        settings.effects,
+        settings.contacts,
+        settings.segments,
+    )
+    return tuple(item for path in paths for item in _file_identity(path))
+
+
 def current_source(settings: ServiceSettings) -> SourceVersion:
-    """The champion versions and source-file identity right now (raises when no store)."""
+    """The champion versions and file identities right now (raises when no store)."""
     from serving.champions import point_mlflow_at
     from training.registry import champion_version
 
     point_mlflow_at(settings.tracking_uri)
-    models = (champion_version("churn"), champion_version("value"))
-    return SourceVersion(models=models, data=_file_identity(settings.events or settings.scores))
+    models = tuple(champion_version(kind) for kind in MODEL_KINDS)  # type: ignore[arg-type]
+    return SourceVersion(models=models, data=_watched_files(settings))
+
+
+def decision_inputs(settings: ServiceSettings) -> DecisionInputs:
+    """Read the catalogue, effects, segmentation and contact history the settings name.
+
+    Raises a ValueError (CatalogueError, EffectsFileError, SegmentationError,
+    ContactHistoryError) whose message names the file and the problem.
+    """
+    from serving.contacts import load_contacts
+    from serving.effects_file import learned_catalogue, load_effects
+    from serving.segment_config import load_segmentation
+
+    catalogue = load_catalogue(settings.catalogue)
+    if settings.effects is not None:
+        catalogue, skipped = learned_catalogue(catalogue, load_effects(settings.effects))
+        if skipped:
+            log.warning(
+                "%s: effects for actions not in the catalogue ignored: %s",
+                settings.effects,
+                ", ".join(skipped),
+            )
+    segmentation = load_segmentation(
+        settings.segments, at_risk_threshold=settings.at_risk_threshold
+    )
+    contacts = None
+    if settings.contacts is not None:
+        contacts = load_contacts(settings.contacts, catalogue)
+        log.info("%s", contacts.report.summary())
+    return DecisionInputs(catalogue=catalogue, segmentation=segmentation, contacts=contacts)
 
 
 def build_snapshot(
-    settings: ServiceSettings, champions: Champions, catalogue: ActionCatalogue
+    settings: ServiceSettings, champions: Champions, inputs: DecisionInputs
 ) -> Snapshot:
     """Score the events at the configured (or latest) cutoff, or read a score file."""
-    from serving.scoring import ScoringConfig, read_scores, score_events
+    from serving.score_files import read_scores
+    from serving.scoring import ScoringConfig, score_events
 
     if settings.scores is not None:
         snapshot = Snapshot.from_score_file(read_scores(settings.scores), str(settings.scores))
@@ -115,35 +182,48 @@ def build_snapshot(
     events = load_events(settings.events)  # type: ignore[arg-type]
     log.info("%s", events.report.summary())
     config = ScoringConfig(
-        catalogue=catalogue, budget=settings.budget, attribution=settings.reasons
+        catalogue=inputs.catalogue,
+        segmentation=inputs.segmentation,
+        budget=settings.budget,
+        contacts=inputs.contacts,
+        attribution=settings.reasons,
     )
     scored = score_events(events, champions, settings.as_of, config)
+    if scored.decisions is not None:
+        log.info("%s", scored.decisions.line())
     return Snapshot.from_scored(scored, str(settings.events))
 
 
 def build_state(settings: ServiceSettings) -> ServingState:
     """Load the champions and build a snapshot: the slow part of a start or a refresh."""
-    data = _file_identity(settings.events or settings.scores)  # before reading: a later
-    champions = load_champions(settings.tracking_uri)  # change is then seen by the next poll
-    catalogue = load_catalogue(settings.catalogue)
-    snapshot = build_snapshot(settings, champions, catalogue)
+    data = _watched_files(settings)  # before reading: a later change is seen by the next poll
+    champions = load_champions(settings.tracking_uri)
+    inputs = decision_inputs(settings)
+    segmentation = inputs.segmentation.for_windows(champions.windows())
+    snapshot = build_snapshot(settings, champions, inputs)
     return ServingState(
         champions=champions,
-        catalogue=catalogue,
+        catalogue=inputs.catalogue,
+        segmentation=segmentation,
         snapshot=snapshot,
-        segments=SegmentSummaryCache(snapshot.scores, snapshot.as_of, catalogue),
+        segments=SegmentSummaryCache(
+            snapshot.scores,
+            snapshot.as_of,
+            inputs.catalogue,
+            at_risk_threshold=segmentation.stages.at_risk_threshold,
+        ),
         source=SourceVersion(
-            models=(champions.churn_info.version, champions.value_info.version), data=data
+            models=tuple(champions.versions[kind] for kind in MODEL_KINDS), data=data
         ),
         loaded_at=datetime.now(UTC),
     )
 
 
 def _describe(state: ServingState) -> str:
-    versions = state.champions.versions
+    versions = ", ".join(f"{kind} v{version}" for kind, version in state.champions.versions.items())
     return (
         f"{len(state.snapshot)} users as of {state.snapshot.as_of:%Y-%m-%d} from "
-        f"{state.snapshot.source} (churn v{versions['churn']}, value v{versions['value']})"
+        f"{state.snapshot.source} ({versions})"
         if state.snapshot.as_of
         else f"an empty snapshot from {state.snapshot.source}"
     )
@@ -212,21 +292,31 @@ def _settle_heap() -> None:
 
 
 def preflight(settings: ServiceSettings) -> None:
-    """Fail before any worker starts when the champions cannot be loaded or the source is absent.
+    """Fail before any worker starts when the champions cannot be loaded, the source is absent
+    or a decision file (catalogue, effects, contacts, segmentation) cannot be used.
 
     A missing champion passes (workers start not ready and poll); a corrupted or unreadable
-    artefact, a feature-set mismatch or a missing source file raises ServiceStartupError with
-    the reason, which `bentoml serve` prints before exiting.
+    artefact, a feature-set mismatch, a missing source file or a bad decision file raises
+    ServiceStartupError with the reason, which `bentoml serve` prints before exiting.
     """
     source = settings.events or settings.scores
     if source is not None and not source.exists():
         raise ServiceStartupError(f"cannot start the service: {source} does not exist")
     try:
-        load_champions(settings.tracking_uri)
+        inputs = decision_inputs(settings)
+    except (OSError, ValueError) as error:
+        raise ServiceStartupError(f"cannot start the service: {error}") from error
+    try:
+        champions = load_champions(settings.tracking_uri)
     except ChampionsUnavailableError as error:
         log.error("no champion yet (%s): workers start not ready and poll the registry", error)
+        return
     except Exception as error:
         raise ServiceStartupError(
             f"cannot start the service: the champion models cannot be loaded "
             f"({type(error).__name__}: {error})"
         ) from error
+    try:  # a segmentation that contradicts the models' windows is refused here, not per poll
+        inputs.segmentation.for_windows(champions.windows())
+    except ValueError as error:
+        raise ServiceStartupError(f"cannot start the service: {error}") from error

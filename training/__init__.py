@@ -1,4 +1,5 @@
-"""Training: LightGBM churn and value models, out-of-time evaluation, MLflow, Optuna, registry.
+"""Training: LightGBM churn, recall and value models, out-of-time evaluation, MLflow, Optuna,
+and the registry.
 
 Why lazy exports: importing `training` (as MLflow does when it unpickles an estimator in a
 serving process) must stay cheap and free of side effects, so the names below are resolved
@@ -13,7 +14,12 @@ from typing import Any
 
 _EXPORTS: dict[str, str] = {
     "ChurnClassifier": "training.estimators",
+    "RecallClassifier": "training.estimators",
     "ValueRegressor": "training.estimators",
+    "MIN_TIER_VALUE": "training.value_model",
+    "tier_percentiles": "training.value_model",
+    "MODEL_KINDS": "training.config",
+    "ModelKind": "training.config",
     "ExperimentConfig": "training.config",
     "ConfigError": "training.config",
     "load_config": "training.config",
@@ -22,6 +28,7 @@ _EXPORTS: dict[str, str] = {
     "build_training_data": "training.datasets",
     "cutoff_schedule": "training.datasets",
     "data_fingerprint": "training.datasets",
+    "lost_outcome": "training.datasets",
     "evaluate": "training.evaluate",
     "train_models": "training.train",
     "TrainResult": "training.runs",

@@ -4,10 +4,11 @@ Why: a gradient-boosted model that cannot beat "who has been away longest" or "l
 spend" is not worth its complexity; logging the baselines beside every model keeps that
 question answered on every run, not only on the day the model was first built.
 
-- `RecencyRule` (churn): risk rises with days since the last event, nothing else. The rule's
-  probabilities are the training-period churn rate at each recency, learned by an increasing
-  isotonic fit, so Brier score and calibration error are comparable with the model's.
-- `RFMLogisticRegression` (churn): logistic regression on recency, frequency and monetary
+- `RecencyRule` (churn, recall): risk rises with days since the last event, nothing else (for
+  recall, the chance of coming back falls with it). The rule's probabilities are the
+  training-period rate at each recency, learned by a monotone isotonic fit, so Brier score and
+  calibration error are comparable with the model's.
+- `RFMLogisticRegression` (churn, recall): logistic regression on recency, frequency and monetary
   features (log-transformed, standardised, missing values imputed by the median).
 - `LastPeriodSpend` (value): the last period's spend carried forward, i.e. revenue over the
   90 days before the cutoff scaled to the value horizon (`revenue_90d × horizon / 90`).
@@ -43,12 +44,21 @@ def _signed_log1p(values: np.ndarray) -> np.ndarray:
 
 
 class RecencyRule(ClassifierMixin, BaseEstimator):
-    """Churn probability as a non-decreasing function of days since the last event."""
+    """Outcome probability as a monotone function of days since the last event.
+
+    `increasing=True` (churn): staler users churn more; False (recall): staler lapsed users
+    come back less.
+    """
+
+    def __init__(self, increasing: bool = True) -> None:
+        self.increasing = increasing
 
     def fit(self, X: pd.DataFrame, y: pd.Series | np.ndarray) -> RecencyRule:  # noqa: N803
-        """Learn the churn rate by recency on the training cutoffs."""
+        """Learn the outcome rate by recency on the training cutoffs."""
         self.classes_ = np.array([0, 1])
-        self.isotonic_ = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
+        self.isotonic_ = IsotonicRegression(
+            y_min=0.0, y_max=1.0, increasing=self.increasing, out_of_bounds="clip"
+        )
         self.isotonic_.fit(self._recency(X), np.asarray(y, dtype=float))
         return self
 
@@ -100,6 +110,11 @@ class LastPeriodSpend(RegressorMixin, BaseEstimator):
 def churn_baselines() -> dict[str, BaseEstimator]:
     """The churn baselines by the name they are logged under."""
     return {"recency_rule": RecencyRule(), "rfm_logreg": RFMLogisticRegression()}
+
+
+def recall_baselines() -> dict[str, BaseEstimator]:
+    """The recall baselines: the same rules, with the chance of return falling with recency."""
+    return {"recency_rule": RecencyRule(increasing=False), "rfm_logreg": RFMLogisticRegression()}
 
 
 def value_baselines(horizon_days: int) -> dict[str, BaseEstimator]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.panel import Panel
@@ -17,7 +17,7 @@ from rich.table import Table
 from features.cli_options import WindowFlags, with_window_flags
 
 if TYPE_CHECKING:
-    from training.config import ExperimentConfig
+    from training.config import ExperimentConfig, ModelKind
 
 from retain.console import console, err_console, fail, progress
 
@@ -33,7 +33,7 @@ ConfigOption = Annotated[
 ]
 ModelOption = Annotated[
     str | None,
-    typer.Option("--model", help="churn or value (default: every model the config names)."),
+    typer.Option("--model", help="churn, recall or value (default: the config's models)."),
 ]
 TrackingOption = Annotated[
     str | None,
@@ -42,7 +42,7 @@ TrackingOption = Annotated[
         help="MLflow store (default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db here).",
     ),
 ]
-KindOption = Annotated[str, typer.Option("--model", help="Which registered model: churn or value.")]
+KindOption = Annotated[str, typer.Option("--model", help="Registered model: churn, recall, value.")]
 
 
 def _config(path: Path | None, windows: WindowFlags | None = None) -> ExperimentConfig:
@@ -56,11 +56,13 @@ def _config(path: Path | None, windows: WindowFlags | None = None) -> Experiment
         fail(str(error))
 
 
-def _kinds(model: str | None, default: tuple[str, ...]) -> tuple[Literal["churn", "value"], ...]:
+def _kinds(model: str | None, default: tuple[str, ...]) -> tuple[ModelKind, ...]:
+    from training.config import MODEL_KINDS
+
     if model is None:
         return default  # type: ignore[return-value]
-    if model not in ("churn", "value"):
-        fail(f"--model must be churn or value, not {model!r}")
+    if model not in MODEL_KINDS:
+        fail(f"--model must be one of {', '.join(MODEL_KINDS)}, not {model!r}")
     return (model,)  # type: ignore[return-value]
 
 
@@ -109,7 +111,7 @@ def train(
     tracking_uri: TrackingOption = None,
     windows: WindowFlags = WindowFlags(),
 ) -> None:
-    """Train churn and value models, evaluate out of time against baselines, log, register."""
+    """Train the churn, recall and value models out of time against baselines; log, register."""
     from training.train import train_models
 
     cfg = _config(config, windows)

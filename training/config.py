@@ -16,9 +16,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from features import FEATURE_SET, WindowConfig
 
-ModelKind = Literal["churn", "value"]
-MODEL_KINDS: tuple[ModelKind, ...] = ("churn", "value")
+ModelKind = Literal["churn", "recall", "value"]
+MODEL_KINDS: tuple[ModelKind, ...] = ("churn", "recall", "value")
 Calibration = Literal["isotonic", "sigmoid", "none"]
+ClassifierMetric = Literal["roc_auc", "pr_auc", "lift_at_10", "recall_at_10"]
 
 
 class ConfigError(ValueError):
@@ -118,21 +119,40 @@ class ChurnModelConfig(_Strict):
     calibration: Calibration = "sigmoid"
 
 
+class RecallModelConfig(ChurnModelConfig):
+    """The recall classifier (lapsed users coming back): the churn model's settings and
+    defaults, kept as a section of its own so the two can be tuned apart."""
+
+
 class ValueModelConfig(_Strict):
-    """The value regressor: Tweedie boosting suited to zero-inflated, heavy-tailed spend."""
+    """The value regressor: Tweedie boosting suited to zero-inflated, heavy-tailed spend.
+
+    `calibration: scale` rescales each head's level on the out-of-time fit half;
+    `outcome_params` drive the classifier of P(lost | X) that mixes the two heads into the
+    unconditional value (the churn defaults: the outcome is as noisy as churn).
+    """
 
     params: LightGBMParams = LightGBMParams()
     num_boost_round: int = Field(2000, ge=1)
     early_stopping_rounds: int = Field(50, ge=1)
     tweedie_variance_power: float = Field(1.3, gt=1.0, lt=2.0)
+    calibration: Literal["scale", "none"] = "scale"
+    outcome_params: ChurnLightGBMParams = ChurnLightGBMParams()
 
 
 class PromotionConfig(_Strict):
     """A challenger replaces the champion only if its metric is higher by at least `margin`."""
 
-    churn_metric: Literal["roc_auc", "pr_auc", "lift_at_10", "recall_at_10"] = "pr_auc"
+    churn_metric: ClassifierMetric = "pr_auc"
+    recall_metric: ClassifierMetric = "pr_auc"
     value_metric: Literal["spearman", "gini", "top10_share"] = "gini"
     margin: float = Field(0.005, ge=0, le=1)
+
+    def metric_for(self, kind: ModelKind) -> str:
+        """The metric that decides promotion for this model."""
+        return {"churn": self.churn_metric, "recall": self.recall_metric}.get(
+            kind, self.value_metric
+        )
 
 
 class TuningConfig(_Strict):
@@ -156,6 +176,7 @@ class ExperimentConfig(_Strict):
     feature_set: str = FEATURE_SET.id
     models: tuple[ModelKind, ...] = MODEL_KINDS
     churn: ChurnModelConfig = ChurnModelConfig()
+    recall: RecallModelConfig = RecallModelConfig()
     value: ValueModelConfig = ValueModelConfig()
     promotion: PromotionConfig = PromotionConfig()
     tuning: TuningConfig = TuningConfig()
@@ -173,7 +194,7 @@ class ExperimentConfig(_Strict):
     @classmethod
     def _models_unique(cls, value: tuple[ModelKind, ...]) -> tuple[ModelKind, ...]:
         if not value:
-            raise ValueError("models must name at least one of: churn, value")
+            raise ValueError(f"models must name at least one of: {', '.join(MODEL_KINDS)}")
         return tuple(dict.fromkeys(value))
 
     def with_windows(self, windows: WindowConfig) -> ExperimentConfig:
@@ -208,7 +229,7 @@ def parse_config(data: object, source: str = "config") -> ExperimentConfig:
 
 
 def load_config(path: str | Path | None) -> ExperimentConfig:
-    """Read an experiment YAML; no path means the defaults (both models, default windows)."""
+    """Read an experiment YAML; no path means the defaults (every model, default windows)."""
     if path is None:
         return ExperimentConfig()
     path = Path(path)

@@ -7,6 +7,8 @@ Why this shape:
 - Training cutoffs are embargoed per model: a training cutoff T is used only when its label
   window `[T, T + horizon)` ends by the OOT cutoff, so no training label looks at the period
   the model is validated on (what a model trained "on the OOT date" could really have known).
+- Each model reads the rows its label exists for: churn the users active at the cutoff,
+  recall the lapsed ones, value every user whose outcome (`lost`, see `lost_outcome`) is known.
 - The OOT rows are split in two halves by a stable hash of `user_id` (the same user always
   lands in the same half, whatever the cutoff). The *fit* half drives early stopping and
   calibration; the *report* half is touched by nothing but the final metrics, so reported OOT
@@ -26,8 +28,26 @@ import pandas as pd
 
 from features import FEATURE_SET, WindowConfig
 from training.config import CutoffConfig, ExperimentConfig, ModelKind
+from training.model_data import LABELS, LOST, ModelData, labelled_rows, lost_outcome, model_data
 
-LABELS: dict[ModelKind, str] = {"churn": "churned", "value": "future_value"}
+__all__ = [
+    "LABELS",
+    "LOST",
+    "ModelData",
+    "TrainingData",
+    "build_training_data",
+    "cutoff_schedule",
+    "data_fingerprint",
+    "labelled_rows",
+    "latest_labelled_cutoff",
+    "lost_outcome",
+    "model_data",
+    "oot_evaluation_set",
+    "report_half",
+    "stack_frames",
+    "training_cutoffs",
+    "training_data_for",
+]
 
 
 def _midnight(moment: datetime | date) -> datetime:
@@ -107,36 +127,10 @@ def data_fingerprint(source: str | Path) -> str:
 
 
 @dataclass(frozen=True)
-class ModelData:
-    """One model's matrices: training cutoffs, the OOT fit half and the OOT report half."""
-
-    kind: ModelKind
-    X_train: pd.DataFrame
-    y_train: pd.Series
-    X_fit: pd.DataFrame
-    y_fit: pd.Series
-    X_report: pd.DataFrame
-    y_report: pd.Series
-    report_keys: pd.DataFrame  # user_id and as_of of the report rows, aligned with X_report
-    train_cutoffs: tuple[datetime, ...]
-    oot_cutoff: datetime
-
-    def summary(self) -> dict[str, object]:
-        """Row counts and cutoffs, logged as run parameters."""
-        return {
-            "train_rows": len(self.X_train),
-            "oot_fit_rows": len(self.X_fit),
-            "oot_report_rows": len(self.X_report),
-            "train_cutoffs": ",".join(f"{t:%Y-%m-%d}" for t in self.train_cutoffs),
-            "oot_cutoff": f"{self.oot_cutoff:%Y-%m-%d}",
-        }
-
-
-@dataclass(frozen=True)
 class TrainingData:
     """Feature frames stacked over the schedule, plus where they came from."""
 
-    frame: pd.DataFrame  # user_id, as_of, features, churned, future_value for every cutoff
+    frame: pd.DataFrame  # user_id, as_of, features and the labels, for every cutoff
     schedule: tuple[datetime, ...]
     windows: WindowConfig
     fingerprint: str
@@ -150,7 +144,7 @@ class TrainingData:
 
     def horizon(self, kind: ModelKind) -> int:
         """The label horizon that embargoes training cutoffs for this model."""
-        if kind == "churn":
+        if kind in ("churn", "recall"):
             return self.windows.churn_horizon_days
         return self.windows.value_horizon_days
 
@@ -164,27 +158,17 @@ class TrainingData:
                 f"{self.horizon(kind)}-day horizon a cutoff must be at least that far earlier; "
                 "add cutoffs (cutoffs.count) or use a smaller cutoffs.step_days"
             )
-        label = LABELS[kind]
-        rows = self.frame[self.frame[label].notna()]
+        used = self.frame[self.frame["as_of"].isin([*train_at, oot])]
+        rows, dropped = labelled_rows(used, kind)
         train = rows[rows["as_of"].isin(train_at)]
         oot_rows = rows[rows["as_of"] == oot]
         in_report = report_half(oot_rows["user_id"])
         fit, report = oot_rows[~in_report], oot_rows[in_report]
-        columns = list(self.feature_columns)
         for name, part in (("training", train), ("OOT fit", fit), ("OOT report", report)):
             if len(part) == 0:
                 raise ValueError(f"the {kind} model's {name} set is empty at {oot:%Y-%m-%d}")
-        return ModelData(
-            kind=kind,
-            X_train=train[columns].reset_index(drop=True),
-            y_train=train[label].reset_index(drop=True),
-            X_fit=fit[columns].reset_index(drop=True),
-            y_fit=fit[label].reset_index(drop=True),
-            X_report=report[columns].reset_index(drop=True),
-            y_report=report[label].reset_index(drop=True),
-            report_keys=report[["user_id", "as_of"]].reset_index(drop=True),
-            train_cutoffs=tuple(train_at),
-            oot_cutoff=oot,
+        return model_data(
+            kind, (train, fit, report), list(self.feature_columns), tuple(train_at), oot, dropped
         )
 
 
@@ -268,7 +252,7 @@ def oot_evaluation_set(
         report.min_event_time, report.max_event_time, config.windows, config.cutoffs
     )
     frame = stack_frames([feature_frame(loaded, schedule[-1], config.windows, labels=True)])
-    rows = frame[frame[LABELS[kind]].notna()]
+    rows, _ = labelled_rows(frame, kind)  # the same rows as the run's report half
     rows = rows[report_half(rows["user_id"])]
     features = list(FEATURE_SET.columns)
     return (

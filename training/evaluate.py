@@ -12,14 +12,29 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
-from training.baselines import churn_baselines, value_baselines
+from training.baselines import churn_baselines, recall_baselines, value_baselines
 from training.config import ExperimentConfig, ModelKind
 from training.datasets import ModelData
-from training.estimators import ChurnClassifier, ValueRegressor
-from training.metrics import CHURN_HEADLINE, VALUE_HEADLINE, churn_metrics, compare, value_metrics
+from training.estimators import ChurnClassifier, RecallClassifier, ValueRegressor
+from training.metrics import (
+    CHURN_HEADLINE,
+    VALUE_HEADLINE,
+    churn_metrics,
+    compare,
+    recall_metrics,
+    value_metrics,
+)
+from training.value_diagnostics import value_diagnostics
 
-Estimator = ChurnClassifier | ValueRegressor
+Estimator = ChurnClassifier | RecallClassifier | ValueRegressor
+CLASSIFIERS: tuple[ModelKind, ...] = ("churn", "recall")
+HEADLINE: dict[ModelKind, tuple[str, ...]] = {
+    "churn": CHURN_HEADLINE,
+    "recall": CHURN_HEADLINE,
+    "value": VALUE_HEADLINE,
+}
 
 
 @dataclass
@@ -33,11 +48,12 @@ class Outcome:
     baseline_metrics: dict[str, dict[str, float]]
     predictions: np.ndarray  # the model's predictions on the OOT report half
     baseline_predictions: dict[str, np.ndarray] = field(default_factory=dict)
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)  # logged as CSV with the run
 
     @property
     def shortfalls(self) -> dict[str, list[str]]:
         """Per baseline, the headline metrics the model fails to beat (empty when it wins)."""
-        headline = CHURN_HEADLINE if self.kind == "churn" else VALUE_HEADLINE
+        headline = HEADLINE[self.kind]
         return {
             name: lost
             for name, theirs in self.baseline_metrics.items()
@@ -61,9 +77,10 @@ class Outcome:
 
 def make_estimator(kind: ModelKind, config: ExperimentConfig) -> Estimator:
     """An unfitted estimator configured from the experiment."""
-    if kind == "churn":
-        c = config.churn
-        return ChurnClassifier(
+    if kind in CLASSIFIERS:
+        c = config.churn if kind == "churn" else config.recall
+        classifier = ChurnClassifier if kind == "churn" else RecallClassifier
+        return classifier(
             params=c.params.lightgbm(),
             num_boost_round=c.num_boost_round,
             early_stopping_rounds=c.early_stopping_rounds,
@@ -76,20 +93,35 @@ def make_estimator(kind: ModelKind, config: ExperimentConfig) -> Estimator:
         num_boost_round=v.num_boost_round,
         early_stopping_rounds=v.early_stopping_rounds,
         tweedie_variance_power=v.tweedie_variance_power,
+        calibration=v.calibration,
+        outcome_params=v.outcome_params.lightgbm(),
         feature_set_id=config.feature_set,
     )
 
 
 def predict(kind: ModelKind, estimator: Any, X: Any) -> np.ndarray:  # noqa: N803
-    """Churn probability or predicted value, one number per row, for any of our estimators."""
-    if kind == "churn":
+    """Churn or return probability, or unconditional predicted value, one number per row."""
+    if kind in CLASSIFIERS:
         return estimator.predict_proba(X)[:, 1]
     return estimator.predict(X)
 
 
 def score(kind: ModelKind, y: Any, prediction: np.ndarray) -> dict[str, float]:
     """The metric set for this kind of model."""
-    return churn_metrics(y, prediction) if kind == "churn" else value_metrics(y, prediction)
+    if kind == "churn":
+        return churn_metrics(y, prediction)
+    if kind == "recall":
+        return recall_metrics(y, prediction)
+    return value_metrics(y, prediction)
+
+
+def baselines_for(kind: ModelKind, config: ExperimentConfig) -> dict[str, Any]:
+    """Fresh baselines for this kind of model, by the name they are logged under."""
+    if kind == "churn":
+        return churn_baselines()
+    if kind == "recall":
+        return recall_baselines()
+    return value_baselines(config.windows.value_horizon_days)
 
 
 def evaluate(
@@ -103,16 +135,25 @@ def evaluate(
     training cutoffs; score all on the OOT report half."""
     kind = data.kind
     model = estimator if estimator is not None else make_estimator(kind, config)
-    model.fit(data.X_train, data.y_train, data.X_fit, data.y_fit, callbacks=callbacks)
+    model.fit(
+        data.X_train,
+        data.y_train,
+        data.X_fit,
+        data.y_fit,
+        callbacks=callbacks,
+        **data.fit_outcomes(),
+    )
     predictions = predict(kind, model, data.X_report)
     metrics = score(kind, data.y_report, predictions)
     metrics["best_iteration"] = float(model.best_iteration_)
+    tables: dict[str, pd.DataFrame] = {}
+    if kind == "value":
+        extra, tables = value_diagnostics(model, data, predictions)
+        metrics.update(extra)
     baseline_metrics: dict[str, dict[str, float]] = {}
     baseline_predictions: dict[str, np.ndarray] = {}
     if with_baselines:
-        horizon = config.windows.value_horizon_days
-        baselines = churn_baselines() if kind == "churn" else value_baselines(horizon)
-        for name, baseline in baselines.items():
+        for name, baseline in baselines_for(kind, config).items():
             baseline.fit(data.X_train, data.y_train)
             baseline_predictions[name] = predict(kind, baseline, data.X_report)
             baseline_metrics[name] = score(kind, data.y_report, baseline_predictions[name])
@@ -124,4 +165,5 @@ def evaluate(
         baseline_metrics=baseline_metrics,
         predictions=predictions,
         baseline_predictions=baseline_predictions,
+        tables=tables,
     )

@@ -1,14 +1,16 @@
-"""Out-of-time metrics for the churn classifier and the value regressor.
+"""Out-of-time metrics for the churn and recall classifiers and the value regressor.
 
 Why these: a retention team contacts the riskiest users first and spends where value is, so
 besides ranking quality (ROC-AUC, PR-AUC, Spearman, Gini) we report what happens in the top
 10% of the ranking (lift, recall, value captured) and whether the numbers can be read at face
-value (Brier score, expected calibration error, decile MAPE). Every function is pure numpy.
+value (Brier score, expected calibration error, decile MAPE, bias). Every function is pure
+numpy (decile tables come back as small pandas frames, to be logged as they are).
 """
 
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 from scipy.stats import spearmanr
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
@@ -87,6 +89,13 @@ def churn_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
     }
 
 
+def recall_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
+    """The churn metrics for the return probability of lapsed users (`return_rate`)."""
+    metrics = churn_metrics(y, p)
+    metrics["return_rate"] = metrics.pop("churn_rate")
+    return metrics
+
+
 def normalized_gini(y: np.ndarray, pred: np.ndarray) -> float:
     """Gini of the actual values ordered by prediction, over the Gini of the perfect order.
 
@@ -107,6 +116,32 @@ def normalized_gini(y: np.ndarray, pred: np.ndarray) -> float:
     return gini(y, pred) / perfect if perfect else float("nan")
 
 
+def _deciles(pred: np.ndarray) -> np.ndarray:
+    """Decile (0..9) of each prediction by rank, ties broken by position."""
+    ranks = np.argsort(np.argsort(pred, kind="stable"), kind="stable")
+    return np.minimum((ranks * 10) // max(len(pred), 1), 9)
+
+
+def bias(y: np.ndarray, pred: np.ndarray) -> float:
+    """Mean prediction over mean actual, minus one: −0.25 means 25% too low on average."""
+    actual = float(np.mean(y)) if len(y) else 0.0
+    return float(np.mean(pred) / actual - 1.0) if actual > 0 else float("nan")
+
+
+def decile_calibration(y: np.ndarray, pred: np.ndarray) -> pd.DataFrame:
+    """Mean predicted and mean actual per predicted-value decile (1 = lowest), with row counts.
+
+    How a value tier is used: "users in this band are worth X on average"; this table says
+    whether that X is right, band by band.
+    """
+    y, pred = np.asarray(y, dtype=float), np.asarray(pred, dtype=float)
+    frame = pd.DataFrame({"predicted": pred, "actual": y, "decile": _deciles(pred) + 1})
+    table = frame.groupby("decile").agg(
+        predicted=("predicted", "mean"), actual=("actual", "mean"), rows=("actual", "size")
+    )
+    return table.reset_index()
+
+
 def decile_mape(y: np.ndarray, pred: np.ndarray) -> float:
     """Mean absolute percentage error of the mean prediction per predicted-value decile.
 
@@ -115,8 +150,7 @@ def decile_mape(y: np.ndarray, pred: np.ndarray) -> float:
     average?", which is how tiers are used; per-user MAPE is meaningless with many zeros.
     """
     y, pred = np.asarray(y, dtype=float), np.asarray(pred, dtype=float)
-    ranks = np.argsort(np.argsort(pred, kind="stable"), kind="stable")
-    decile = np.minimum((ranks * 10) // max(len(pred), 1), 9)
+    decile = _deciles(pred)
     errors = []
     for d in range(10):
         in_decile = decile == d
@@ -135,7 +169,7 @@ def top_share(y: np.ndarray, pred: np.ndarray, share: float = TOP_SHARE) -> floa
 
 
 def value_metrics(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
-    """Spearman correlation, normalized Gini, decile MAPE, MAE and top-10% value share."""
+    """Spearman correlation, normalized Gini, decile MAPE, MAE, top-10% value share, bias."""
     y, pred = np.asarray(y, dtype=float), np.asarray(pred, dtype=float)
     constant = np.ptp(pred) == 0 or np.ptp(y) == 0
     return {
@@ -146,6 +180,7 @@ def value_metrics(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
         "top10_share": top_share(y, pred),
         "mean_actual": float(y.mean()),
         "mean_predicted": float(pred.mean()),
+        "bias": bias(y, pred),
         "rows": float(len(y)),
     }
 

@@ -27,11 +27,12 @@ def _figure(title: str, xlabel: str, ylabel: str, size: tuple[float, float] = (6
     return figure, axes
 
 
-def roc_figure(y: np.ndarray, scores: Curves) -> Figure:
+def roc_figure(y: np.ndarray, scores: Curves, outcome: str = "churn") -> Figure:
+    """ROC curves; `outcome` names the positive class in the titles (churn, return)."""
     figure, axes = _figure(
-        "ROC curve, out-of-time churn",
-        "false positive rate (share of stayers)",
-        "true positive rate (share of churners)",
+        f"ROC curve, out-of-time {outcome}",
+        "false positive rate (share of negatives)",
+        f"true positive rate (share of {outcome} cases)",
     )
     for label, score in scores.items():
         fpr, tpr, _ = roc_curve(y, score)
@@ -41,25 +42,27 @@ def roc_figure(y: np.ndarray, scores: Curves) -> Figure:
     return figure
 
 
-def pr_figure(y: np.ndarray, scores: Curves) -> Figure:
+def pr_figure(y: np.ndarray, scores: Curves, outcome: str = "churn") -> Figure:
     figure, axes = _figure(
-        "Precision–recall curve, out-of-time churn",
-        "recall (share of churners found)",
-        "precision (share of flagged who churn)",
+        f"Precision–recall curve, out-of-time {outcome}",
+        f"recall (share of {outcome} cases found)",
+        f"precision (share of flagged who {outcome})",
     )
     for label, score in scores.items():
         precision, recall, _ = precision_recall_curve(y, score)
         axes.plot(recall, precision, label=label)
-    axes.axhline(float(np.mean(y)), linestyle=":", color="grey", label="churn rate")
+    axes.axhline(float(np.mean(y)), linestyle=":", color="grey", label=f"{outcome} rate")
     axes.legend(loc="lower left")
     return figure
 
 
-def calibration_figure(y: np.ndarray, scores: Curves, bins: int = 10) -> Figure:
+def calibration_figure(
+    y: np.ndarray, scores: Curves, bins: int = 10, outcome: str = "churn"
+) -> Figure:
     figure, axes = _figure(
-        "Calibration, out-of-time churn",
-        "mean predicted churn probability (per bin)",
-        "observed churn rate (per bin)",
+        f"Calibration, out-of-time {outcome}",
+        f"mean predicted {outcome} probability (per bin)",
+        f"observed {outcome} rate (per bin)",
     )
     edges = np.linspace(0, 1, bins + 1)
     for label, score in scores.items():
@@ -97,9 +100,11 @@ def gain_figure(y: np.ndarray, scores: Curves, what: str) -> Figure:
     return figure
 
 
-def value_deciles_figure(y: np.ndarray, scores: Curves) -> Figure:
+def value_deciles_figure(
+    y: np.ndarray, scores: Curves, title: str = "Predicted vs actual future value"
+) -> Figure:
     figure, axes = _figure(
-        "Predicted vs actual future value by predicted decile",
+        f"{title} by predicted decile",
         "predicted-value decile (1 = lowest)",
         "mean future value (currency units)",
     )

@@ -109,7 +109,7 @@ def promote(
     either, logged metrics are compared when they come from identical OOT data.
     """
     promotion = promotion or PromotionConfig()
-    metric = promotion.churn_metric if kind == "churn" else promotion.value_metric
+    metric = promotion.metric_for(kind)
     margin = promotion.margin
     challenger_v = registry.challenger_version(kind)
     champion_v = registry.champion_version(kind)

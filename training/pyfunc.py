@@ -2,15 +2,18 @@
 
 Why "models from code" with a pickled estimator artifact: MLflow 3 recommends logging a
 PythonModel from a code file rather than cloudpickling a live object. The estimator itself is
-pickled with the standard library (classes by reference to `training.estimators`), and the
+pickled with the standard library (classes by reference to their `training` modules), and the
 `training` package is shipped with the model (`code_paths`), so the model loads in a fresh
 process even where this project is not installed; where it is installed the installed
 package is used (MLflow only appends the shipped copy to `sys.path`).
 
-`predict` returns the churn probability (churn model) or the predicted value (value model).
-`unwrap_python_model()` gives a `RetainPyfuncModel` whose `.estimator` is the fitted
-`ChurnClassifier`/`ValueRegressor`; for convenience it also forwards `predict_proba`,
-`churn_probability`, `contributions`, `feature_set_id` and `feature_names_` to it.
+`predict` returns one number per row: the churn probability (churn model), the return
+probability (recall model) or the unconditional predicted value (value model), so every
+registered signature is the same simple one. `unwrap_python_model()` gives a
+`RetainPyfuncModel` whose `.estimator` is the fitted `ChurnClassifier`/`RecallClassifier`/
+`ValueRegressor`; for convenience it also forwards a fixed list of the estimator's methods and
+attributes (`_FORWARDED`: probabilities, the value heads, `expected_value`, the tier cut points
+`retained_value_percentiles_`, contributions, ...).
 """
 
 from __future__ import annotations
@@ -33,6 +36,13 @@ _FORWARDED = frozenset(
     {
         "predict_proba",
         "churn_probability",
+        "return_probability",
+        "value_if_retained",
+        "value_if_churned",
+        "expected_value",
+        "lost_probability",
+        "retained_value_percentiles_",
+        "conditional",
         "contributions",
         "raw_score",
         "feature_importance",
@@ -56,9 +66,10 @@ class RetainPyfuncModel(mlflow.pyfunc.PythonModel):
     def predict(
         self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
     ) -> np.ndarray:
-        """Churn probability (classifier) or expected future value (regressor) per row."""
-        if hasattr(self.estimator, "churn_probability"):
-            return self.estimator.churn_probability(model_input)
+        """Churn or return probability (classifiers), unconditional future value (regressor)."""
+        for probability in ("churn_probability", "return_probability"):
+            if hasattr(self.estimator, probability):
+                return getattr(self.estimator, probability)(model_input)
         return self.estimator.predict(model_input)
 
     def __getattr__(self, name: str) -> Any:

@@ -28,7 +28,13 @@ import pandas as pd
 from features import FEATURE_SET, LoadedEvents, WindowConfig
 from training.clv_baselines import ClvBaseline
 from training.config import ExperimentConfig, ModelKind
-from training.datasets import LABELS, ModelData, data_fingerprint, stack_frames
+from training.datasets import (
+    ModelData,
+    data_fingerprint,
+    labelled_rows,
+    model_data,
+    stack_frames,
+)
 from training.evaluate import evaluate, score
 from training.metrics import auc_difference_interval
 
@@ -132,8 +138,7 @@ def split_for(
             f"{validation:%Y-%m-%d}: raise cutoffs.count, lower cutoffs.step_days or "
             "cutoffs.min_history_days, or choose a later --as-of"
         )
-    label = LABELS[kind]
-    rows = frame[frame[label].notna()]
+    rows, dropped = labelled_rows(frame, kind)
     columns = list(FEATURE_SET.columns)
 
     def part(at: list[datetime]) -> pd.DataFrame:
@@ -142,19 +147,8 @@ def split_for(
             raise ValueError(f"the {kind} model has no labelled rows at {at[0]:%Y-%m-%d}")
         return chosen
 
-    train, fit, report = part(train_at), part([validation]), part([as_of])
-    data = ModelData(
-        kind=kind,
-        X_train=train[columns],
-        y_train=train[label],
-        X_fit=fit[columns],
-        y_fit=fit[label],
-        X_report=report[columns],
-        y_report=report[label],
-        report_keys=report[["user_id", "as_of"]],
-        train_cutoffs=tuple(train_at),
-        oot_cutoff=as_of,
-    )
+    parts = (part(train_at), part([validation]), part([as_of]))
+    data = model_data(kind, parts, columns, tuple(train_at), as_of, dropped)
     return data, validation
 
 

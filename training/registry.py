@@ -1,4 +1,4 @@
-"""The model registry: `retain-churn` and `retain-value`, their versions and aliases.
+"""The model registry: `retain-churn`, `retain-recall` and `retain-value`, versions and aliases.
 
 Why aliases, not stages: MLflow deprecated stages; an alias is a movable pointer, so serving
 loads `models:/retain-churn@champion` and never needs a version number. Every newly registered
@@ -10,20 +10,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
 from training.config import ModelKind
 
-REGISTERED_NAMES: dict[ModelKind, str] = {"churn": "retain-churn", "value": "retain-value"}
+REGISTERED_NAMES: dict[ModelKind, str] = {
+    "churn": "retain-churn",
+    "recall": "retain-recall",
+    "value": "retain-value",
+}
 CHAMPION = "champion"
 CHALLENGER = "challenger"
 OOT_PREFIX = "oot_"
 
 
 def registered_name(kind: ModelKind) -> str:
-    """`retain-churn` or `retain-value`."""
+    """`retain-churn`, `retain-recall` or `retain-value`."""
     if kind not in REGISTERED_NAMES:
-        raise ValueError(f"unknown model {kind!r}; choose churn or value")
+        raise ValueError(f"unknown model {kind!r}; choose one of: {', '.join(REGISTERED_NAMES)}")
     return REGISTERED_NAMES[kind]
 
 
@@ -146,13 +150,13 @@ def load_model(name: str, alias: str = CHAMPION) -> Any:
 
 
 def load_estimator(kind: ModelKind, alias: str = CHAMPION, version: str | None = None) -> Any:
-    """The fitted ChurnClassifier/ValueRegressor inside a registered pyfunc model."""
+    """The fitted ChurnClassifier/RecallClassifier/ValueRegressor inside a registered model."""
     import mlflow.pyfunc
 
     return mlflow.pyfunc.load_model(model_uri(kind, alias, version)).unwrap_python_model().estimator
 
 
-def load_champion(kind: Literal["churn", "value"]) -> tuple[Any, ModelInfo]:
+def load_champion(kind: ModelKind) -> tuple[Any, ModelInfo]:
     """Serving's entry point: the champion estimator and its facts, from the same version.
 
     The version is resolved once and loaded by number, so the estimator and its ModelInfo

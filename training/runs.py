@@ -3,10 +3,14 @@
 Why all in one place: "tracking is complete and boring" only holds if every path that trains
 a model (train, tune's final refit, the demo) logs through the same function. Metric names:
 the model's OOT metrics are `oot_<metric>`; each baseline's are `<baseline>_oot_<metric>`.
+Artifacts: `plots/`, `tables/` (importances, contributions, and for the value model its decile
+calibration), `config/`, and for the value model `tiers/retained_value_percentiles.json`, the
+tier cut points serving reads back (they are also inside the pickled model).
 """
 
 from __future__ import annotations
 
+import json
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,9 +20,14 @@ import numpy as np
 from training import plots
 from training.config import ExperimentConfig
 from training.datasets import TrainingData
-from training.evaluate import Outcome
+from training.evaluate import CLASSIFIERS, Outcome
 from training.registry import OOT_PREFIX, register
 from training.tracking import finite, flatten, provenance_tags
+from training.value_model import MIN_TIER_VALUE
+
+# What the classifiers' positive class is called in plots: (noun, plural of who has it).
+_OUTCOME_WORDS = {"churn": ("churn", "churners"), "recall": ("return", "returners")}
+TIER_ARTIFACT = "tiers/retained_value_percentiles.json"
 
 
 @dataclass
@@ -63,16 +72,26 @@ def _figures(outcome: Outcome) -> dict[str, object]:
     figures: dict[str, object] = {
         "feature_importance": plots.importance_figure(estimator.feature_importance()),
     }
-    if outcome.kind == "churn":
-        figures["roc_curve"] = plots.roc_figure(y, curves)
-        figures["pr_curve"] = plots.pr_figure(y, curves)
-        figures["calibration"] = plots.calibration_figure(y, curves)
-        figures["gain_lift"] = plots.gain_figure(y, curves, "churners")
-        space = "churn log-odds (raw score)"
+    if outcome.kind in CLASSIFIERS:
+        noun, who = _OUTCOME_WORDS[outcome.kind]
+        figures["roc_curve"] = plots.roc_figure(y, curves, noun)
+        figures["pr_curve"] = plots.pr_figure(y, curves, noun)
+        figures["calibration"] = plots.calibration_figure(y, curves, outcome=noun)
+        figures["gain_lift"] = plots.gain_figure(y, curves, who)
+        space = f"{noun} log-odds (raw score)"
     else:
         figures["gain_lift"] = plots.gain_figure(np.clip(y, 0, None), curves, "future value")
         figures["value_deciles"] = plots.value_deciles_figure(y, curves)
         space = "log of expected value (raw score)"
+        lost = outcome.data.lost_report
+        if getattr(estimator, "conditional", False) and lost is not None:
+            kept = lost.to_numpy() == 0
+            retained = estimator.value_if_retained(outcome.data.X_report)[kept]
+            title = "Value if retained vs retained users' spend"
+            figures["retained_value_deciles"] = plots.value_deciles_figure(
+                y[kept], {"value_if_retained": retained}, title
+            )
+            space = "log of value if retained (raw score)"
     figures["contributions_summary"] = plots.contribution_figure(
         contributions, outcome.data.X_report, space
     )
@@ -87,6 +106,25 @@ def _log_tables(outcome: Outcome, folder: Path) -> None:
     summary.rename("mean_abs_contribution").rename_axis("feature").to_csv(
         folder / "contributions_summary.csv"
     )
+    for name, table in outcome.tables.items():
+        table.to_csv(folder / f"{name}.csv", index=False)
+
+
+def _log_tier_reference(estimator: object, folder: Path) -> None:
+    """The value model's tier cut points as JSON: serving interpolates quantile cuts from them."""
+    percentiles = getattr(estimator, "retained_value_percentiles_", None)
+    if percentiles is None:
+        return
+    path = folder / TIER_ARTIFACT
+    path.parent.mkdir(parents=True, exist_ok=True)
+    document = {
+        "what": "percentiles 0..100 of value_if_retained over OOT fit-half users worth at least "
+        f"{MIN_TIER_VALUE}",
+        "min_value": MIN_TIER_VALUE,
+        "percentiles": list(range(len(percentiles))),
+        "value_if_retained": [float(v) for v in percentiles],
+    }
+    path.write_text(json.dumps(document, indent=1))
 
 
 def log_training_run(
@@ -126,6 +164,7 @@ def log_training_run(
             plots.save_all(_figures(outcome), folder / "plots")  # type: ignore[arg-type]
             (folder / "tables").mkdir()
             _log_tables(outcome, folder / "tables")
+            _log_tier_reference(outcome.estimator, folder)
             mlflow.log_artifacts(str(folder))
         info = log_estimator(outcome.estimator, outcome.data.X_report, kind)
         mlflow.log_metrics(finite(metrics), model_id=info.model_id)

@@ -5,8 +5,9 @@ Why these choices:
   `retain tune` again with the same config resumes it and adds trials.
 - Trials are judged on the OOT *fit* half only (the rows early stopping already uses), never
   on the report half, so the final `retain train` with the tuned config still reports
-  untouched out-of-time metrics. Churn maximises LightGBM's AUC there; value minimises the
-  Tweedie deviance. `LightGBMPruningCallback` stops hopeless trials on that same metric.
+  untouched out-of-time metrics. Churn and recall maximise LightGBM's AUC there; value
+  minimises the Tweedie deviance of its value booster (its P(lost) classifier keeps its
+  settings). `LightGBMPruningCallback` stops hopeless trials on that same metric.
 - The best parameters are written as a new experiment config (`<name>-tuned.yaml`), so a
   tuned model is trained, logged and promoted exactly like any other.
 """
@@ -26,6 +27,7 @@ from training.tracking import configure, flatten, provenance_tags
 DEFAULT_STORAGE = "sqlite:///optuna.db"
 _METRIC: dict[ModelKind, tuple[str, str]] = {
     "churn": ("auc", "maximize"),
+    "recall": ("auc", "maximize"),
     "value": ("tweedie", "minimize"),
 }
 
@@ -64,7 +66,7 @@ def apply_params(
     config: ExperimentConfig, kind: ModelKind, params: dict[str, Any]
 ) -> ExperimentConfig:
     """A copy of `config` with `params` set on the model (validated like any config)."""
-    section = config.churn if kind == "churn" else config.value
+    section = getattr(config, kind)
     lgb_params = {k: v for k, v in params.items() if k != "tweedie_variance_power"}
     update: dict[str, Any] = {"params": section.params.model_copy(update=lgb_params)}
     if "tweedie_variance_power" in params:
@@ -93,7 +95,12 @@ def _objective(
             pruning = LightGBMPruningCallback(trial, metric, valid_name="oot")
             try:
                 estimator.fit(
-                    data.X_train, data.y_train, data.X_fit, data.y_fit, callbacks=[pruning]
+                    data.X_train,
+                    data.y_train,
+                    data.X_fit,
+                    data.y_fit,
+                    callbacks=[pruning],
+                    **data.fit_outcomes(),
                 )
             except optuna.TrialPruned:
                 pruned = True

@@ -1,9 +1,13 @@
 // Retain operator page. Plain JavaScript, no build step, no third-party code.
 //
 // Why it is this thin: every number on the page comes from the service's own API
-// (/churn_list, /churn_list_csv, /segment_summary, /model_info), so the page cannot disagree
-// with the API or the CLI. The API key (when the service needs one) lives in sessionStorage
-// and goes out as the X-API-Key header; it never appears in a URL.
+// (/churn_list, /action_plan, their CSV twins, /segment_summary, /model_info), so the page
+// cannot disagree with the API or the CLI. The API key (when the service needs one) lives in
+// sessionStorage and goes out as the X-API-Key header; it never appears in a URL.
+//
+// Two lists share one filter form: the churn list (whom we are about to lose, ranked by value
+// at risk unless "Rank by" says otherwise) and the action plan (whom we contact, always ranked
+// by expected gain).
 "use strict";
 
 (() => {
@@ -11,15 +15,23 @@
   const KEY_HEADER = "X-API-Key";
   const WAITING_FOR_KEY = "Waiting for a valid API key (see above).";
   const SORT_NAMES = { gain: "expected gain", risk: "churn risk", value_at_risk: "value at risk" };
+  const DECISION_WORDS = {
+    best_gain: "its best action",
+    capacity_reached: "best action full: next best",
+    budget_exhausted: "budget earns more elsewhere: next best",
+  };
   const $ = (selector) => document.querySelector(selector);
   const money = new Intl.NumberFormat(undefined, { minimumFractionDigits: 2, maximumFractionDigits: 2 });
   const whole = new Intl.NumberFormat();
   const percent = new Intl.NumberFormat(undefined, { style: "percent", minimumFractionDigits: 1, maximumFractionDigits: 1 });
+  // the plan's share of the upper bound: 99.99% is not 100% (the bound may be unreachable)
+  const share = new Intl.NumberFormat(undefined, { style: "percent", minimumFractionDigits: 2, maximumFractionDigits: 2 });
 
-  let shownQuery = null; // the query whose rows are on screen: what "Download CSV" fetches
-  let shownRows = [];
+  // What "Download …" fetches: the query whose rows are on screen, per list.
+  const shown = { churn: null, plan: null };
+  const shownRows = { churn: [], plan: [] };
   let actionLabels = {}; // action id → catalogue label, once the summary has arrived
-  let generation = 0; // newer requests win; late answers of older ones are dropped
+  const generation = { churn: 0, plan: 0 }; // newer requests win; late answers are dropped
 
   class AuthError extends Error {}
 
@@ -59,6 +71,8 @@
 
   const cell = (row, text, className) => row.appendChild(el("td", text, className));
   const rowHeader = (row, text) => row.appendChild(el("th", text)).setAttribute("scope", "row");
+  const words = (id) => id.replaceAll("_", " ");
+  const actionName = (id) => actionLabels[id] || words(id);
 
   // ---- filters -------------------------------------------------------------------------
   function checkboxes(fieldsetId, name, choices) {
@@ -80,7 +94,8 @@
   const ticked = (name) =>
     [...document.querySelectorAll(`input[name="${name}"]:checked`)].map((i) => i.value);
 
-  function currentQuery() {
+  // The filters both lists share (the action plan takes no sort: it is ranked by gain).
+  function currentFilters() {
     const minRisk = Number.parseFloat($("#min-risk").value);
     const top = Number.parseInt($("#top").value, 10);
     return {
@@ -89,12 +104,20 @@
       actions: ticked("actions"),
       min_risk: Number.isFinite(minRisk) ? Math.min(Math.max(minRisk, 0), 1) : 0,
       top: Number.isFinite(top) ? Math.min(Math.max(top, 1), 10000) : 100,
-      sort_by: $("#sort-by").value,
     };
   }
 
-  // ---- the list ------------------------------------------------------------------------
-  function renderRows(rows) {
+  const currentQuery = () => ({ ...currentFilters(), sort_by: $("#sort-by").value });
+
+  function reasonsCell(tr, reasons) {
+    const why = tr.appendChild(el("td", reasons.length ? null : "—"));
+    if (reasons.length) {
+      why.appendChild(el("ul", null, "reasons")).append(...reasons.map((r) => el("li", r)));
+    }
+  }
+
+  // ---- the churn list ------------------------------------------------------------------
+  function renderChurnRows(rows) {
     const body = $("#churn-table tbody");
     body.replaceChildren();
     for (const row of rows) {
@@ -103,17 +126,14 @@
       cell(tr, String(row.rank), "num");
       rowHeader(tr, row.user_id);
       cell(tr, percent.format(row.churn_probability), "num");
-      cell(tr, money.format(row.predicted_value), "num");
+      cell(tr, money.format(row.value_at_stake), "num");
       cell(tr, money.format(row.value_at_risk), "num");
-      cell(tr, row.lifecycle_stage.replace("_", " "), `stage stage-${row.lifecycle_stage}`);
+      cell(tr, words(row.lifecycle_stage), `stage stage-${row.lifecycle_stage}`);
       cell(tr, row.value_tier);
-      cell(tr, actionLabels[row.action] || row.action.replaceAll("_", " "));
+      cell(tr, actionName(row.action));
       cell(tr, money.format(row.expected_gain), "num");
       cell(tr, money.format(row.action_cost), "num");
-      const why = tr.appendChild(el("td", row.reasons.length ? null : "—"));
-      if (row.reasons.length) {
-        why.appendChild(el("ul", null, "reasons")).append(...row.reasons.map((r) => el("li", r)));
-      }
+      reasonsCell(tr, row.reasons);
       body.appendChild(tr);
     }
   }
@@ -124,47 +144,118 @@
     });
   }
 
-  async function loadList() {
-    const mine = ++generation;
-    const query = currentQuery();
-    const table = $("#churn-table");
-    const status = $("#list-status");
+  // Load one list: the shared bookkeeping of both (states, late answers, auth, errors).
+  async function loadInto(list, { endpoint, query, table, status, what, render, done }) {
+    const mine = ++generation[list];
     table.dataset.state = "loading";
-    status.textContent = "Loading the churn list…";
+    status.textContent = `Loading the ${what}…`;
     try {
-      const body = await (await call("churn_list", query)).json();
-      if (mine !== generation) return;
-      shownRows = body.rows;
-      renderRows(body.rows);
-      markSort(query.sort_by);
-      shownQuery = query;
+      const body = await (await call(endpoint, query)).json();
+      if (mine !== generation[list]) return;
+      shownRows[list] = body.rows;
+      render(body.rows);
+      shown[list] = query;
       table.dataset.query = JSON.stringify(query);
       table.dataset.state = "ready";
-      status.textContent = `Showing ${whole.format(body.rows.length)} of `
-        + `${whole.format(body.matched)} matching users, ranked by ${SORT_NAMES[query.sort_by]}.`;
+      done(body);
     } catch (error) {
-      if (mine !== generation) return;
-      $("#churn-table tbody").replaceChildren();
-      shownQuery = null;
-      shownRows = [];
+      if (mine !== generation[list]) return;
+      table.querySelector("tbody").replaceChildren();
+      shown[list] = null;
+      shownRows[list] = [];
       table.dataset.state = error instanceof AuthError ? "auth" : "error";
       status.textContent = error instanceof AuthError ? WAITING_FOR_KEY
-        : `The churn list could not be loaded: ${error.message}`;
+        : `The ${what} could not be loaded: ${error.message}`;
       if (error instanceof AuthError) showAuth(error.message);
+      if (list === "plan") {
+        $("#plan-totals").textContent = "";
+        $("#plan-totals").dataset.state = table.dataset.state;
+      }
     }
   }
 
-  async function downloadCsv() {
+  function loadList() {
+    const query = currentQuery();
     const status = $("#list-status");
-    if (!shownQuery) {
+    return loadInto("churn", {
+      endpoint: "churn_list", query, table: $("#churn-table"), status, what: "churn list",
+      render: renderChurnRows,
+      done: (body) => {
+        markSort(query.sort_by);
+        status.textContent = `Showing ${whole.format(body.rows.length)} of `
+          + `${whole.format(body.matched)} matching users, ranked by ${SORT_NAMES[query.sort_by]}.`;
+      },
+    });
+  }
+
+  // ---- the action plan -----------------------------------------------------------------
+  function renderPlanRows(rows) {
+    const body = $("#action-plan-table tbody");
+    body.replaceChildren();
+    for (const row of rows) {
+      const tr = document.createElement("tr");
+      tr.dataset.userId = row.user_id;
+      cell(tr, String(row.rank), "num");
+      rowHeader(tr, row.user_id);
+      cell(tr, actionName(row.action), "action");
+      cell(tr, money.format(row.action_cost), "num");
+      cell(tr, money.format(row.expected_gain), "num");
+      cell(tr, percent.format(row.churn_probability), "num");
+      cell(tr, money.format(row.value_at_stake), "num");
+      cell(tr, words(row.lifecycle_stage), `stage stage-${row.lifecycle_stage}`);
+      cell(tr, row.value_tier);
+      cell(tr, DECISION_WORDS[row.decision_reason] || words(row.decision_reason));
+      reasonsCell(tr, row.reasons);
+      body.appendChild(tr);
+    }
+  }
+
+  // The line with the whole plan's totals, against the best any plan could do (the LP bound).
+  function planTotals(body) {
+    const line = $("#plan-totals");
+    const run = body.decisions;
+    if (run) {
+      line.textContent = `Whole plan: ${whole.format(run.contacted)} of ${whole.format(run.users)} `
+        + `users contacted · cost ${money.format(run.cost)} · expected gain `
+        + `${money.format(run.achieved_gain)} · ${share.format(run.share_of_bound)} of the `
+        + `upper bound ${money.format(run.upper_bound)}`
+        + (run.budget === null ? " · no budget" : ` · budget ${money.format(run.budget)}`);
+    } else {
+      line.textContent = "Whole plan: the served score file carries no decision summary, "
+        + "so the upper bound is unknown.";
+    }
+    line.dataset.state = "ready";
+  }
+
+  function loadPlan() {
+    const query = currentFilters();
+    const status = $("#plan-status");
+    return loadInto("plan", {
+      endpoint: "action_plan", query, table: $("#action-plan-table"), status, what: "action plan",
+      render: renderPlanRows,
+      done: (body) => {
+        planTotals(body);
+        status.textContent = `Showing ${whole.format(body.rows.length)} of `
+          + `${whole.format(body.matched)} contacted users matching the filters (cost `
+          + `${money.format(body.cost)}, expected gain ${money.format(body.expected_gain)}), `
+          + "ranked by expected gain.";
+      },
+    });
+  }
+
+  const loadLists = () => Promise.all([loadList(), loadPlan()]);
+
+  async function downloadCsv(list, endpoint, statusSelector, name) {
+    const status = $(statusSelector);
+    if (!shown[list]) {
       status.textContent = "Nothing to download yet: load the list first.";
       return;
     }
     try {
-      const blob = await (await call("churn_list_csv", shownQuery)).blob();
+      const blob = await (await call(endpoint, shown[list])).blob();
       const link = document.createElement("a");
       link.href = URL.createObjectURL(new Blob([blob], { type: "text/csv" }));
-      link.download = `retain-churn-list-${$("#snapshot").dataset.asOf || "latest"}.csv`;
+      link.download = `retain-${name}-${$("#snapshot").dataset.asOf || "latest"}.csv`;
       document.body.appendChild(link);
       link.click();
       link.remove();
@@ -184,6 +275,7 @@
       ["Users with an action", whole.format(contacted.reduce((n, p) => n + p.users, 0))],
       ["Planned cost", money.format(contacted.reduce((n, p) => n + p.cost, 0))],
       ["Expected gain", money.format(contacted.reduce((n, p) => n + p.expected_gain, 0))],
+      ["At risk from", `${percent.format(summary.at_risk_threshold)} churn risk`],
     ];
     $("#headline").replaceChildren(...facts.map(([term, value]) => {
       const item = el("div");
@@ -209,7 +301,7 @@
       top.appendChild(el("th", name, name === "Stage / tier" ? null : "num")).setAttribute("scope", "col");
     }
     $("#stage-tier-table thead").replaceChildren(top);
-    fillRows("#stage-tier-table tbody", summary.stages, (stage) => stage.replace("_", " "),
+    fillRows("#stage-tier-table tbody", summary.stages, words,
       (_, i) => [...summary.counts[i].map((n) => [whole.format(n)]),
         [whole.format(summary.counts[i].reduce((a, b) => a + b, 0)), "num total"]]);
     fillRows("#value-at-risk-table tbody", [...summary.tiers, "total"], (tier) => tier,
@@ -225,12 +317,13 @@
     }));
     if (summary.charts_error) charts.appendChild(el("p", summary.charts_error, "alert"));
     // the filters offer what this snapshot and playbook actually contain
-    const label = (s) => ({ id: s, label: s.replace("_", " ") });
+    const label = (s) => ({ id: s, label: words(s) });
     checkboxes("#stage-filter", "stages", summary.stages.map(label));
     checkboxes("#tier-filter", "tiers", summary.tiers.map(label));
     checkboxes("#action-filter", "actions", summary.actions);
     actionLabels = Object.fromEntries(summary.actions.map((a) => [a.id, a.label]));
-    renderRows(shownRows);
+    renderChurnRows(shownRows.churn);
+    renderPlanRows(shownRows.plan);
   }
 
   async function loadSummary() {
@@ -241,7 +334,7 @@
       const summary = await (await call("segment_summary")).json();
       renderSummary(summary);
       box.dataset.state = "ready";
-      status.textContent = `All ${whole.format(summary.users)} scored users, whatever the list's filters.`;
+      status.textContent = `All ${whole.format(summary.users)} scored users, whatever the lists' filters.`;
     } catch (error) {
       box.dataset.state = error instanceof AuthError ? "auth" : "error";
       status.textContent = error instanceof AuthError ? WAITING_FOR_KEY
@@ -256,7 +349,8 @@
       const asOf = info.snapshot.as_of ? info.snapshot.as_of.slice(0, 10) : "unknown";
       line.dataset.asOf = asOf;
       line.textContent = `${whole.format(info.snapshot.users)} users scored as of ${asOf} (UTC) `
-        + `by churn model v${info.churn.version} and value model v${info.value.version}.`;
+        + `by churn model v${info.churn.version}, recall model v${info.recall.version} and `
+        + `value model v${info.value.version}.`;
     } catch (error) {
       line.textContent = error instanceof AuthError ? "Snapshot details need the API key."
         : `Snapshot details unavailable: ${error.message}`;
@@ -265,7 +359,7 @@
 
   function loadAll() {
     showAuth("");
-    return Promise.all([loadSnapshot(), loadSummary(), loadList()]);
+    return Promise.all([loadSnapshot(), loadSummary(), loadLists()]);
   }
 
   // ---- wiring --------------------------------------------------------------------------
@@ -285,10 +379,15 @@
       loadAll();
     });
     const filters = $("#filters");
-    filters.addEventListener("submit", (event) => { event.preventDefault(); loadList(); });
-    filters.addEventListener("change", () => loadList());
-    filters.addEventListener("reset", () => setTimeout(loadList, 0)); // after the form resets
-    $("#download-csv").addEventListener("click", downloadCsv);
+    filters.addEventListener("submit", (event) => { event.preventDefault(); loadLists(); });
+    filters.addEventListener("change", () => loadLists());
+    filters.addEventListener("reset", () => setTimeout(loadLists, 0)); // after the form resets
+    // "Rank by" belongs to the filter form (a reset clears it) but ranks the churn list only.
+    $("#sort-by").addEventListener("change", () => loadList());
+    $("#download-csv").addEventListener("click",
+      () => downloadCsv("churn", "churn_list_csv", "#list-status", "churn-list"));
+    $("#download-plan-csv").addEventListener("click",
+      () => downloadCsv("plan", "action_plan_csv", "#plan-status", "action-plan"));
     document.querySelectorAll("#churn-table th[data-sort] button").forEach((button) => {
       button.addEventListener("click", () => {
         $("#sort-by").value = button.parentElement.dataset.sort;

@@ -29,6 +29,7 @@ EXPECTED = {
         revenue_total=65.0,
         churned=0.0,
         future_value=30.0,
+        returned=None,  # active at T: no return label
     ),
     "u2": dict(
         days_since_last_event=122.0,
@@ -42,6 +43,7 @@ EXPECTED = {
         revenue_total=100.0,
         churned=None,
         future_value=10.0,
+        returned=0.0,  # lapsed; back exactly at T+30d, outside the churn horizon
     ),
     "u4": dict(
         days_since_last_event=46.0,
@@ -55,6 +57,7 @@ EXPECTED = {
         revenue_total=0.0,
         churned=1.0,
         future_value=0.0,
+        returned=None,
     ),
     "u5": dict(
         days_since_last_event=22.0,
@@ -68,6 +71,7 @@ EXPECTED = {
         revenue_total=0.0,
         churned=1.0,
         future_value=0.0,
+        returned=None,
     ),
     "u6": dict(
         days_since_last_event=12.0,
@@ -81,6 +85,7 @@ EXPECTED = {
         revenue_total=0.0,
         churned=1.0,
         future_value=0.0,
+        returned=None,
         reactivated_30d=1,
     ),
 }
@@ -176,9 +181,11 @@ def test_activity_events_restrict_what_counts_as_activity(tmp_path, duckdb_backe
     assert frame.loc["u1", "events_30d"] == 1
     assert frame.loc["u1", "events_90d"] == 1
     assert frame.loc["u1", "purchases_90d"] == 2
-    # u2 only ever purchased: no activity at all, so no recency and no churn label.
+    # u2 only ever purchased: no activity at all, so no recency and no churn label; lapsed,
+    # and its purchase after T is no activity either, so it has not returned.
     assert pd.isna(frame.loc["u2", "days_since_last_event"])
     assert pd.isna(frame.loc["u2", "churned"])
+    assert frame.loc["u2", "returned"] == 0.0
 
 
 def test_horizons_come_from_configuration(tmp_path, duckdb_backend):
@@ -189,3 +196,5 @@ def test_horizons_come_from_configuration(tmp_path, duckdb_backend):
     assert frame.loc["u5", "churned"] == 0.0  # its return at T+30d now falls inside the horizon
     assert frame.loc["u1", "future_value"] == 70.0  # the T+90d purchase now counts
     assert pd.isna(frame.loc["u4", "churned"])  # 46 days idle: not active in a 30-day window
+    assert frame.loc["u4", "returned"] == 0.0  # ... so lapsed, and it never comes back
+    assert frame.loc["u2", "returned"] == 1.0  # back at T+30d: inside a 31-day horizon

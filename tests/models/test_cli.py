@@ -30,42 +30,38 @@ def test_train_prints_run_ids_and_a_metrics_table(
         app, ["train", "--events", str(events_path), "--config", str(config_file)]
     )
     assert result.exit_code == 0, result.output
-    for kind in ("churn", "value"):
+    for kind in ("churn", "recall", "value"):
         assert f"{kind} model, out-of-time report half" in result.output
         assert f"{kind}: run id" in result.output
     assert "recency_rule" in result.output and "last_period_spend" in result.output
+    assert "return_rate" in result.output  # the recall model's table
     run_ids = re.findall(r"run id ([0-9a-f]{32})", result.output)
-    assert len(run_ids) == 2
+    assert len(run_ids) == 3
     client = mlflow.MlflowClient()
     assert all(client.get_run(run_id).info.status == "FINISHED" for run_id in run_ids)
 
 
+@pytest.mark.parametrize("kind", ["churn", "recall"])
 def test_promote_refusal_exits_non_zero_with_the_reason(
-    events_path: Path, config_file: Path, tracking_uri: str
+    events_path: Path, config_file: Path, tracking_uri: str, kind: str
 ) -> None:
-    train = [
-        "train",
-        "--events",
-        str(events_path),
-        "--config",
-        str(config_file),
-        "--model",
-        "churn",
-    ]
+    train = ["train", "--events", str(events_path), "--config", str(config_file), "--model", kind]
     assert runner.invoke(app, train).exit_code == 0
     assert runner.invoke(app, train).exit_code == 0  # the same model again: v2 challenger
-    refused = runner.invoke(app, ["promote", "--model", "churn", "--config", str(config_file)])
+    refused = runner.invoke(app, ["promote", "--model", kind, "--config", str(config_file)])
     assert refused.exit_code == 1
     assert "refused" in refused.output and "margin" in refused.output
-    back = runner.invoke(app, ["rollback", "--model", "churn", "--version", "2"])
+    back = runner.invoke(app, ["rollback", "--model", kind, "--version", "2"])
     assert back.exit_code == 0 and "rollback" in back.output
+    name = f"retain-{kind}"
+    assert str(mlflow.MlflowClient().get_model_version_by_alias(name, "champion").version) == "2"
 
 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
         (["train", "--events", "/nonexistent/events.parquet"], "/nonexistent/events.parquet"),
-        (["train", "--model", "loyalty"], "--model must be churn or value"),
+        (["train", "--model", "loyalty"], "--model must be one of churn, recall, value"),
         (["promote", "--model", "churn", "--config", "/nonexistent.yaml"], "no such config file"),
     ],
 )

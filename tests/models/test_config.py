@@ -20,7 +20,7 @@ def test_every_shipped_experiment_validates(path: Path) -> None:
 
 def test_there_is_a_baseline_config_per_model() -> None:
     models = {load_config(p).models for p in EXPERIMENTS.glob("*-baseline.yaml")}
-    assert ("churn",) in models and ("value",) in models
+    assert {("churn",), ("recall",), ("value",)} <= models
 
 
 def test_misspelt_key_is_an_error_naming_it(tmp_path: Path) -> None:
@@ -48,13 +48,14 @@ def test_written_config_reads_back_identical(tmp_path: Path) -> None:
     again = load_config(path)
     assert again.value.tweedie_variance_power == 1.6
     assert again.model_dump() == config.model_copy(update={"description": "why"}).model_dump()
-    assert ExperimentConfig().models == ("churn", "value")
+    assert ExperimentConfig().models == ("churn", "recall", "value")
 
 
 def test_churn_defaults_are_regularised_and_partial_overrides_keep_them() -> None:
     config = parse_config({"churn": {"params": {"num_leaves": 63}}})
     churn, value = config.churn.params, config.value.params
     assert churn.num_leaves == 63
+    assert config.recall.params.num_leaves == 15  # the recall section keeps its own defaults
     # The keys the YAML did not set stay at the churn defaults, not at the value model's.
     assert (churn.min_child_samples, churn.lambda_l2) == (200, 10.0)
     assert (value.num_leaves, value.min_child_samples, value.lambda_l2) == (31, 50, 1.0)

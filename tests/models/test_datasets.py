@@ -11,10 +11,13 @@ import pytest
 from features import WindowConfig
 from training.config import CutoffConfig
 from training.datasets import (
+    LABELS,
     TrainingData,
     cutoff_schedule,
     data_fingerprint,
+    labelled_rows,
     latest_labelled_cutoff,
+    lost_outcome,
     report_half,
     training_cutoffs,
 )
@@ -72,7 +75,7 @@ def test_report_half_is_stable_and_splits_about_half() -> None:
     assert all(by_user[u] == flag for u, flag in zip(shuffled, second, strict=True))
 
 
-@pytest.mark.parametrize("kind", ["churn", "value"])
+@pytest.mark.parametrize("kind", ["churn", "recall", "value"])
 def test_split_never_trains_on_labels_that_reach_the_out_of_time_cutoff(
     training_data: TrainingData, kind: str
 ) -> None:
@@ -84,12 +87,40 @@ def test_split_never_trains_on_labels_that_reach_the_out_of_time_cutoff(
     )
     frame = training_data.frame
     trained_on = frame[frame["as_of"].isin(data.train_cutoffs)]
-    label = "churned" if kind == "churn" else "future_value"
+    label = LABELS[kind]  # type: ignore[index]
     assert len(data.X_train) == trained_on[label].notna().sum()
     fit_users = set(frame.loc[frame["as_of"] == data.oot_cutoff, "user_id"])
     report_users = set(data.report_keys["user_id"])
     assert report_users <= fit_users and len(data.X_fit) + len(data.X_report) > 0
-    assert not set(data.X_train.columns) & {"churned", "future_value", "user_id", "as_of"}
+    labels = {"churned", "future_value", "returned", "lost", "user_id", "as_of"}
+    assert not set(data.X_train.columns) & labels
+    assert (data.lost_train is not None) == (kind == "value")
+
+
+def test_recall_rows_are_the_lapsed_users(training_data: TrainingData) -> None:
+    data = training_data.for_model("recall")
+    frame = training_data.frame
+    lapsed = frame[(frame["as_of"] == data.oot_cutoff) & (frame["active_at_cutoff"] == 0)]
+    assert len(data.X_fit) + len(data.X_report) == len(lapsed)
+    assert set(data.y_train.unique()) <= {0.0, 1.0}
+    assert training_data.horizon("recall") == training_data.windows.churn_horizon_days
+
+
+def test_lost_is_churned_for_active_users_and_not_returned_for_lapsed_ones() -> None:
+    frame = pd.DataFrame(
+        {
+            "churned": [1.0, 0.0, None, None, None],
+            "returned": [None, None, 1.0, 0.0, None],
+            "future_value": [0.0, 5.0, 3.0, 0.0, 1.0],
+        }
+    )
+    assert lost_outcome(frame).tolist()[:4] == [1.0, 0.0, 0.0, 1.0]
+    rows, dropped = labelled_rows(frame, "value")
+    assert dropped == 1 and len(rows) == 4  # the row with neither label is counted, not kept
+    assert rows["lost"].tolist() == [1.0, 0.0, 0.0, 1.0]
+    assert labelled_rows(frame, "recall")[0]["returned"].tolist() == [1.0, 0.0]
+    without_returned = frame.drop(columns="returned")  # an older frame: lapsed users drop out
+    assert labelled_rows(without_returned, "value")[1] == 3
 
 
 def test_fingerprint_changes_with_content_not_with_location(tmp_path: Path) -> None:

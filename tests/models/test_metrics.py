@@ -9,12 +9,15 @@ import pytest
 
 from training.metrics import (
     auc_difference_interval,
+    bias,
     churn_metrics,
     compare,
+    decile_calibration,
     decile_mape,
     expected_calibration_error,
     lift_and_recall_at,
     normalized_gini,
+    recall_metrics,
     top_share,
     value_metrics,
 )
@@ -89,3 +92,21 @@ def test_auc_difference_interval_is_zero_width_for_identical_scores_and_orders_r
     assert 0 < low < high  # clearly better: the whole interval is above zero
     flipped = auc_difference_interval(y, weak, strong, resamples=200)
     assert flipped == pytest.approx((-high, -low))  # same resamples, the sign reversed
+
+
+def test_bias_and_decile_calibration_by_hand() -> None:
+    y = np.arange(20, dtype=float)  # mean 9.5
+    pred = y * 0.8  # everything 20% low, ranked perfectly
+    assert bias(y, pred) == pytest.approx(-0.2)
+    assert value_metrics(y, pred)["bias"] == pytest.approx(-0.2)
+    table = decile_calibration(y, pred)
+    assert list(table["decile"]) == list(range(1, 11)) and (table["rows"] == 2).all()
+    assert table.loc[0, "actual"] == 0.5 and table.loc[0, "predicted"] == pytest.approx(0.4)
+    assert table.loc[9, "actual"] == 18.5 and table.loc[9, "predicted"] == pytest.approx(14.8)
+    assert math.isnan(bias(np.zeros(3), np.ones(3)))
+
+
+def test_recall_metrics_name_the_return_rate() -> None:
+    metrics = recall_metrics(np.array([0, 0, 1, 1]), np.array([0.1, 0.2, 0.7, 0.9]))
+    assert metrics["return_rate"] == 0.5 and "churn_rate" not in metrics
+    assert metrics["roc_auc"] == 1.0

@@ -105,3 +105,18 @@ def test_nothing_registered_means_nothing_to_promote(tracking_uri: str) -> None:
     configure(tracking_uri)
     decision = promote("value")
     assert not decision.promoted and decision.reason == "no challenger is registered"
+
+
+def test_recall_promotion_uses_its_own_configurable_metric(
+    tracking_uri: str, training_data: TrainingData, config: ExperimentConfig
+) -> None:
+    for _ in range(2):
+        train_models(config, data=training_data, tracking_uri=tracking_uri, models=("recall",))
+    assert (champion_version("recall"), challenger_version("recall")) == ("1", "2")
+    by_auc = config.promotion.model_copy(update={"recall_metric": "roc_auc"})
+    decision = promote("recall", by_auc)
+    assert not decision.promoted and decision.metric == "roc_auc"  # identical models: no gain
+    assert "roc_auc" in decision.reason and "not better by the margin" in decision.reason
+    back = rollback("recall", 2)
+    assert back.promoted and champion_version("recall") == "2"
+    assert model_info("recall").name == "retain-recall"

@@ -162,3 +162,45 @@ def test_effect_lookup_goes_from_specific_to_default():
     table = Action.model_validate(_action(effect=effect.model_dump())).effect_table()
     assert table[STAGES.index("at_risk"), TIERS.index("high")] == 0.4
     assert table[STAGES.index("new"), TIERS.index("none")] == 0.1
+
+
+def test_default_catalogue_caps_contacts_across_actions():
+    cap = load_catalogue().frequency_cap
+    assert cap is not None
+    assert (cap.max_contacts, cap.days) == (2, 30)
+
+
+def test_frequency_cap_is_optional_and_read_from_the_file(tmp_path):
+    assert load_catalogue(_write(tmp_path, [_action()])).frequency_cap is None
+    capped = load_catalogue(
+        _write(tmp_path, [_action()], frequency_cap={"max_contacts": 3, "days": 7})
+    )
+    assert capped.frequency_cap is not None
+    assert (capped.frequency_cap.max_contacts, capped.frequency_cap.days) == (3, 7)
+    assert parse_catalogue({"actions": [], "frequency_cap": None}).frequency_cap is None
+
+
+def test_bad_frequency_caps_name_the_field(tmp_path):
+    _, problems = _problems(tmp_path, [_action()], frequency_cap={"max_contacts": 0, "days": 30})
+    assert problems == [
+        "frequency_cap: field 'max_contacts': Input should be greater than or equal to 1 (got 0)"
+    ]
+    _, problems = _problems(tmp_path, [_action()], frequency_cap={"max_contacts": 2, "days": 0})
+    assert problems == [
+        "frequency_cap: field 'days': Input should be greater than or equal to 1 (got 0)"
+    ]
+    _, problems = _problems(tmp_path, [_action()], frequency_cap={"max_contacts": 2})
+    assert problems == ["frequency_cap: field 'days': Field required"]
+    _, problems = _problems(tmp_path, [_action()], frequency_cap={"max_contacts": 1.5, "days": 7})
+    assert len(problems) == 1
+    assert problems[0].startswith("frequency_cap: field 'max_contacts': Input should be a valid")
+
+
+def test_frequency_cap_rejects_unknown_keys_and_non_mappings(tmp_path):
+    cap = {"max_contacts": 2, "days": 30, "weeks": 4}
+    _, problems = _problems(tmp_path, [_action()], frequency_cap=cap)
+    assert problems == ["frequency_cap: unknown key 'weeks'"]
+    _, problems = _problems(tmp_path, [_action()], frequency_cap=5)
+    assert len(problems) == 1
+    assert problems[0].startswith("frequency_cap: Input should be a valid dictionary")
+    assert problems[0].endswith("(got 5)")

@@ -1,15 +1,17 @@
-"""`retain score`, `retain churn-list` and `retain serve`'s settings through the Typer app."""
+"""`retain score`, `churn-list`, `action-plan` and `serve`'s settings through the Typer app."""
 
 from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
 from retain.cli import app
-from serving.churn_list import LIST_COLUMNS, ChurnListQuery, churn_list
+from serving.churn_list import LIST_COLUMNS, PLAN_COLUMNS, ChurnListQuery, churn_list
+from serving.policy import DECISIONS_ATTR
 from serving.scoring import SCORE_COLUMNS
 from serving.serve_cli import bentoml_overrides
 
@@ -39,6 +41,9 @@ def test_score_writes_the_same_numbers_as_the_pipeline(score_file, scored):
     assert set(SCORE_COLUMNS) <= set(written.columns)
     pd.testing.assert_frame_equal(written[list(SCORE_COLUMNS)], scored.scores)
     assert "events_30d" in written.columns  # --with-features
+    summary = written.attrs[DECISIONS_ATTR]  # the run's gain and upper bound travel with it
+    assert summary["achieved_gain"] == pytest.approx(scored.scores["expected_gain"].sum())
+    assert summary["upper_bound"] >= summary["achieved_gain"] - 1e-6
 
 
 def test_churn_list_from_a_score_file_as_csv(score_file, scored, tmp_path):
@@ -57,7 +62,64 @@ def test_churn_list_from_a_score_file_as_csv(score_file, scored, tmp_path):
     assert listed["user_id"].tolist() == expected["user_id"].tolist()
     assert len(listed) == 25
     assert listed["churn_probability"].min() >= 0.3
-    assert listed["expected_gain"].is_monotonic_decreasing
+    assert listed["value_at_risk"].is_monotonic_decreasing
+    np.testing.assert_allclose(
+        listed["value_at_risk"], listed["churn_probability"] * listed["value_at_stake"]
+    )
+
+
+def test_budget_with_scores_decides_again(score_file, tmp_path):
+    """The score file was decided without a budget; `--budget 0` must leave only free actions
+    (today's catalogue has none at zero cost), so the plan becomes empty."""
+    out = tmp_path / "plan.csv"
+    plain = _invoke("action-plan", "--scores", str(score_file), "--all", "--out", str(out))
+    assert plain.exit_code == 0, plain.output
+    before = pd.read_csv(out, dtype={"user_id": "str"})
+    assert list(before.columns) == list(PLAN_COLUMNS) and len(before) > 50
+    assert before["expected_gain"].is_monotonic_decreasing
+    result = _invoke(
+        "action-plan", "--scores", str(score_file), "--budget", "0", "--all", "--out", str(out)
+    )
+    assert result.exit_code == 0, result.output
+    assert "decided again" in result.output
+    assert len(pd.read_csv(out)) == 0
+    budget = 50.0
+    result = _invoke(
+        "action-plan", *("--scores", str(score_file), "--budget", str(budget)),
+        *("--all", "--out", str(out)),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    limited = pd.read_csv(out, dtype={"user_id": "str"})
+    assert 0 < len(limited) < len(before)
+    assert limited["action_cost"].sum() <= budget + 1e-9
+
+
+@pytest.mark.parametrize(
+    "flag",
+    [
+        ["--as-of", "2024-01-01"],
+        ["--reasons", "path"],
+        ["--segments", "x.yaml"],
+        ["--churn-horizon-days", "45"],
+    ],
+)
+def test_flags_that_cannot_apply_to_a_score_file_are_refused(score_file, flag):
+    result = runner.invoke(app, ["churn-list", "--scores", str(score_file), *flag])
+    assert result.exit_code == 2
+    assert f"{flag[0]} cannot apply with --scores" in result.output
+
+
+def test_window_flags_that_contradict_the_champions_are_refused(serving_store, tmp_path):
+    result = runner.invoke(
+        app,
+        [
+            *("score", "--events", str(serving_store.events), "--out", str(tmp_path / "s.csv")),
+            *("--tracking-uri", serving_store.tracking_uri, "--churn-horizon-days", "45"),
+        ],
+    )
+    assert result.exit_code == 2
+    assert "--churn-horizon-days 45 contradicts the champion models" in result.output
+    assert not (tmp_path / "s.csv").exists()
 
 
 def test_churn_list_prints_when_no_out_is_given(score_file):

@@ -24,6 +24,7 @@ from features.simulation import SimulationConfig, write_simulation
 from retain.cli import app
 from serving.actions import load_catalogue
 from serving.campaign_log import load_campaigns
+from serving.campaign_outcomes import with_log_scores
 from serving.effect_estimates import EstimationConfig, estimate_effects
 from serving.effects import LearnedEffects, learn_effects
 from serving.effects_file import (
@@ -120,6 +121,70 @@ def test_thin_data_stay_near_the_prior_and_thick_data_replace_it():
     assert thin["learned_effect_se"] > thick["learned_effect_se"]
 
 
+def test_the_revenue_basis_reproduces_the_measured_incremental_revenue():
+    frame = pd.DataFrame(
+        {
+            "action_id": "vip_care",
+            "segment": "at_risk/high",
+            "group": ["control"] * 4 + ["treated"] * 4,
+            "churned": [1.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0, 0.0],
+            "future_value": [10.0, 20.0, 10.0, 20.0, 20.0, 30.0, 20.0, 30.0],  # +10 per user
+            "churn_probability": [0.25, 0.75] * 4,
+            "value_at_stake": 40.0,  # p × stake: 10 and 30, mean 20
+        }
+    )
+    revenue = EstimationConfig(effect_basis="revenue")
+    cell = estimate_effects(frame, load_catalogue(), revenue).iloc[0]
+    assert cell["value_effect"] == pytest.approx(10.0)
+    assert cell["value_exposure"] == pytest.approx(20.0)
+    assert cell["revenue_effect"] == pytest.approx(0.5)  # 10 / 20
+    # Welch: sd² = 100/3 in each arm of 4 → se = sqrt(2 · 100/12) = 4.082; / 20 = 0.2041.
+    assert cell["revenue_effect_se"] == pytest.approx(np.sqrt(200 / 12) / 20)
+    # Unshrunk, the gain formula gives back the measured revenue on the cell's average user.
+    gains = frame["churn_probability"] * cell["revenue_effect"] * frame["value_at_stake"]
+    assert gains.mean() == pytest.approx(cell["value_effect"])
+    # Shrunk toward the churn basis's learned effect (sd 0.3), itself the prior 0.35 and the
+    # churn data: control churns 2/4, treated 1/4, so half the churn removed.
+    churn = estimate_effects(frame, load_catalogue()).iloc[0]
+    assert churn["relative_effect"] == pytest.approx(0.5) and np.isnan(churn["revenue_effect"])
+    q_t, q_c = 2 / 6, 3 / 6  # Agresti–Caffo: (x + 1) / (n + 2)
+    var_t, var_c = q_t * (1 - q_t) / 6, q_c * (1 - q_c) / 6
+    relative_se = np.sqrt(var_t / 0.5**2 + (0.25 / 0.5**2) ** 2 * var_c)
+    w_prior, w_churn = 1 / 0.09, 1 / relative_se**2
+    churn_basis = (w_prior * 0.35 + w_churn * 0.5) / (w_prior + w_churn)
+    assert churn["learned_effect"] == pytest.approx(churn_basis)
+    w_revenue = 1 / (200 / 12 / 400)  # precision of the revenue effect (se 0.2041)
+    expected = (w_prior * churn_basis + w_revenue * 0.5) / (w_prior + w_revenue)
+    assert cell["learned_effect"] == pytest.approx(expected)
+    with pytest.raises(ValueError, match="needs the campaign rows' value_at_stake"):
+        estimate_effects(frame.drop(columns="value_at_stake"), None, revenue)
+
+
+def test_log_scores_are_read_back_from_a_holdout_list(tmp_path):
+    as_of = pd.Timestamp("2024-06-01", tz="UTC")
+    listed = pd.DataFrame(
+        {
+            "user_id": ["a", "b", "c"],
+            "action": ["vip_care", "habit_nudge", "no_action"],
+            "assignment": ["treated", "control", "none"],
+            "as_of": as_of,
+            "lifecycle_stage": ["at_risk", "active", "active"],
+            "value_tier": ["high", "mid", "low"],
+            "churn_probability": [0.7, 0.2, 0.1],
+            "value_at_stake": [90.0, 30.0, 5.0],
+        }
+    )
+    path = tmp_path / "list.parquet"
+    listed.to_parquet(path)
+    rows = with_log_scores(load_campaigns(path).frame, path)
+    assert rows["user_id"].tolist() == ["a", "b"]
+    assert rows["churn_probability"].tolist() == [0.7, 0.2]
+    assert rows["value_at_stake"].tolist() == [90.0, 30.0]
+    with pytest.raises(ValueError, match="needs the log's value_at_stake"):
+        listed.drop(columns="value_at_stake").to_parquet(path)
+        with_log_scores(load_campaigns(path).frame, path)
+
+
 def test_the_policy_stops_sending_the_backfiring_action_there(campaigns):
     catalogue = load_catalogue()
     effects_file = build_effects_file(
@@ -132,7 +197,7 @@ def test_the_policy_stops_sending_the_backfiring_action_there(campaigns):
         {
             "user_id": [f"u{i}" for i in range(600)],
             "churn_probability": rng.uniform(0.1, 0.45, 600),
-            "predicted_value": rng.gamma(2.0, 80.0, 600),
+            "value_at_stake": rng.gamma(2.0, 80.0, 600),
             "lifecycle_stage": "active",
             "value_tier": np.repeat(["high", "mid", "low"], 200),
         }
@@ -144,6 +209,8 @@ def test_the_policy_stops_sending_the_backfiring_action_there(campaigns):
     assert not (after[high] == "habit_nudge").any()
     assert (after[~high] != "no_action").mean() > 0.9  # elsewhere the nudge still pays
 
+    # serving/effects_report.py still values gains with `predicted_value`: the same numbers here.
+    users["predicted_value"] = users["value_at_stake"]
     gains = gain_change(users.assign(as_of=pd.Timestamp("2024-12-31")), catalogue, effects_file)
     assert gains.loc["total", "change"] > 0
     html = effects_section(users, catalogue, effects_file)
@@ -216,3 +283,10 @@ def test_retain_effects_logs_a_run_and_writes_a_versioned_file(campaigns, tmp_pa
     )  # fmt: skip
     assert bad.exit_code == 2
     assert "missing required columns 'action_id'" in bad.output
+    unscored = CliRunner().invoke(
+        app, ["effects", "--campaigns", str(campaigns.log), "--events", str(campaigns.events),
+              "--out", str(out), "--tracking-uri", uri, "--no-uplift", "--effect-basis",
+              "revenue"],
+    )  # fmt: skip
+    assert unscored.exit_code == 2
+    assert "needs the log's churn_probability, value_at_stake" in unscored.output

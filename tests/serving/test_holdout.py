@@ -24,7 +24,10 @@ def _scores(n: int = 2_000, seed: int = 0) -> pd.DataFrame:
             "user_id": [f"u{i:05d}" for i in range(n)],
             "as_of": pd.Timestamp("2024-06-01"),
             "churn_probability": rng.uniform(0, 1, n),
+            "return_probability": np.nan,
             "predicted_value": rng.gamma(2, 50, n),
+            "value_if_retained": rng.gamma(2, 60, n),
+            "value_at_stake": rng.gamma(2, 40, n),
             "lifecycle_stage": "active",
             "value_tier": "mid",
             "action": action,
@@ -33,6 +36,7 @@ def _scores(n: int = 2_000, seed: int = 0) -> pd.DataFrame:
             "decision_reason": "best_gain",
             "reasons": "recent activity",
             "churn_model_version": "1",
+            "recall_model_version": "1",
             "value_model_version": "1",
             "feature_set_id": "behavioural_v1",
         }
@@ -114,11 +118,29 @@ def test_churn_list_records_the_arms_and_is_a_valid_campaign_log(tmp_path):
     assert top.equals(listed.set_index("user_id")["assignment"].loc[top.index])
 
 
-def test_churn_list_refuses_effects_on_a_score_file(tmp_path):
+def test_effects_on_a_score_file_decide_again_and_a_missing_file_is_named(tmp_path):
     score_file = tmp_path / "scores.parquet"
     _scores(50).to_parquet(score_file, index=False)
+    missing = tmp_path / "e.yaml"
     result = CliRunner().invoke(
-        app, ["churn-list", "--scores", str(score_file), "--effects", str(tmp_path / "e.yaml")]
+        app, ["churn-list", "--scores", str(score_file), "--effects", str(missing)]
     )
     assert result.exit_code == 2
-    assert "--effects changes decisions" in result.output
+    assert str(missing) in result.output and "Traceback" not in result.output
+
+
+def test_a_holdout_on_a_score_file_decided_again_spends_nothing_on_controls(tmp_path):
+    """Re-deciding with a budget and a holdout: the treated arm alone fits the budget."""
+    score_file = tmp_path / "scores.parquet"
+    _scores(400).assign(lifecycle_stage="at_risk", value_tier="high").to_parquet(score_file)
+    out = tmp_path / "plan.csv"
+    result = CliRunner().invoke(
+        app,
+        ["action-plan", "--scores", str(score_file), "--budget", "100", "--all",
+         "--holdout-share", "0.2", "--out", str(out)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    plan = pd.read_csv(out, dtype={"user_id": str})
+    treated = plan[plan["assignment"] == "treated"]
+    assert 0 < treated["action_cost"].sum() <= 100 + 1e-9
+    assert (plan["assignment"] == "control").sum() > 0

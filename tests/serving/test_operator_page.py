@@ -1,8 +1,9 @@
 """The operator page (/ui/) of the real service, over HTTP and in a real headless Chromium.
 
 Why a real browser: the page's promise is that it shows exactly what the API answers (the same
-rows for the same filters, a download byte-identical to `/churn_list_csv`) and that it asks
-for the API key instead of failing silently; only a browser running the page's JavaScript
+rows for the same filters in both lists, the churn list and the action plan, downloads
+byte-identical to `/churn_list_csv` and `/action_plan_csv`) and that it asks for the API key
+instead of failing silently; only a browser running the page's JavaScript
 against the running service can show that. Chromium is Debian's package (`.ci/run` installs
 it); Playwright cannot download browsers here, so it drives `/usr/bin/chromium` and the browser
 tests skip, saying so, when it is missing (RETAIN_TEST_CHROMIUM points at another binary).
@@ -43,8 +44,8 @@ needs_chromium = pytest.mark.skipif(
         "as .ci/run does); Playwright cannot download its own browsers here"
     ),
 )
-_SHOWN = """(expected) => {
-  const table = document.querySelector("#churn-table");
+_SHOWN = """([selector, expected]) => {
+  const table = document.querySelector(selector);
   if (table.dataset.state !== "ready" || !table.dataset.query) return false;
   const shown = JSON.parse(table.dataset.query);
   return Object.entries(expected).every(([k, v]) => JSON.stringify(shown[k]) === JSON.stringify(v));
@@ -93,7 +94,8 @@ def test_the_page_and_its_files_are_served_but_its_data_needs_the_key(service):
     page = httpx.get(_url(service, "/ui/"))
     assert page.status_code == 200
     assert page.headers["content-type"].startswith("text/html")
-    assert "Churn list" in page.text and 'for="min-risk"' in page.text
+    assert "Churn list — whom we are about to lose" in page.text
+    assert "Action plan — whom we contact" in page.text and 'for="min-risk"' in page.text
     assert "script-src 'self'" in page.headers["content-security-policy"]
     assert "http://" not in page.text and "https://" not in page.text  # no CDN: works offline
     redirect = httpx.get(_url(service, "/ui"))
@@ -104,7 +106,10 @@ def test_the_page_and_its_files_are_served_but_its_data_needs_the_key(service):
     style = httpx.get(_url(service, "/ui/static/page.css"))
     assert style.status_code == 200 and style.headers["content-type"].startswith("text/css")
     assert httpx.get(_url(service, "/ui/static/nothing.js")).status_code == 404
-    for endpoint in ("/segment_summary", "/churn_list", "/churn_list_csv", "/model_info"):
+    for endpoint in (
+        *("/segment_summary", "/churn_list", "/churn_list_csv"),
+        *("/action_plan", "/action_plan_csv", "/model_info"),
+    ):
         denied = httpx.post(_url(service, endpoint), json={})
         assert denied.status_code == 401, endpoint
         assert "API key" in denied.json()["error"]
@@ -119,8 +124,12 @@ def test_the_segment_summary_adds_up_to_the_scores(service, scored):
     grid = pd.crosstab(scores["lifecycle_stage"], scores["value_tier"])
     grid = grid.reindex(index=body["stages"], columns=body["tiers"], fill_value=0)
     assert body["counts"] == grid.to_numpy().tolist()
-    at_risk = (scores["churn_probability"] * scores["predicted_value"]).sum()
-    assert body["value_at_risk"]["total"] == pytest.approx(at_risk)
+    at_risk = scores["churn_probability"] * scores["value_at_stake"]
+    assert body["value_at_risk"]["total"] == pytest.approx(at_risk.sum())
+    by_tier = at_risk.groupby(scores["value_tier"]).sum()
+    for tier, value in by_tier.items():
+        assert body["value_at_risk"][tier] == pytest.approx(value)
+    assert body["at_risk_threshold"] == 0.5  # the shared service runs the default segmentation
     assert sum(row["users"] for row in body["plan"]) == len(scores)
     plan_gain = sum(row["expected_gain"] for row in body["plan"])
     assert plan_gain == pytest.approx(scores["expected_gain"].sum())
@@ -157,24 +166,26 @@ def page(browser, service):
     assert not errors, errors
 
 
+CHURN_TABLE, PLAN_TABLE = "#churn-table", "#action-plan-table"
+
+
 def _open_with_key(page, key: str) -> None:
     page.goto("/ui/")
     page.get_by_label("API key").fill(key)
     page.get_by_role("button", name="Use key").click()
     page.wait_for_selector("#summary[data-state=ready]")
-    page.wait_for_function(_SHOWN, arg={})
+    page.wait_for_function(_SHOWN, arg=[CHURN_TABLE, {}])
+    page.wait_for_function(_SHOWN, arg=[PLAN_TABLE, {}])
 
 
-def _shown(page, **query) -> list[str]:
+def _shown(page, table: str = CHURN_TABLE, **query) -> list[str]:
     """The user ids on screen once the list for (at least) this query is rendered."""
-    page.wait_for_function(_SHOWN, arg=query)
-    return page.eval_on_selector_all(
-        "#churn-table tbody tr", "rows => rows.map(r => r.dataset.userId)"
-    )
+    page.wait_for_function(_SHOWN, arg=[table, query])
+    return page.eval_on_selector_all(f"{table} tbody tr", "rows => rows.map(r => r.dataset.userId)")
 
 
-def _api_ids(service, **query) -> list[str]:
-    response = service.post("/churn_list", json=query)
+def _api_ids(service, endpoint: str = "/churn_list", **query) -> list[str]:
+    response = service.post(endpoint, json=query)
     assert response.status_code == 200, response.text
     return [row["user_id"] for row in response.json()["rows"]]
 
@@ -233,8 +244,12 @@ def test_filters_and_sorting_change_the_rows_exactly_as_the_api_does(page, servi
     header = page.locator("#churn-table th[data-sort=risk]")
     assert header.get_attribute("aria-sort") == "descending"
 
+    # the filters apply to the action plan too (which is always ranked by expected gain)
+    plan = _shown(page, PLAN_TABLE, tiers=[tier], min_risk=floor)
+    assert plan == _api_ids(service, "/action_plan", tiers=[tier], min_risk=floor)
+
     page.get_by_role("button", name="Clear filters").click()
-    assert _shown(page, tiers=[], min_risk=0, sort_by="gain") == everyone
+    assert _shown(page, tiers=[], min_risk=0, sort_by="value_at_risk") == everyone
 
 
 @pytest.mark.slow
@@ -244,11 +259,12 @@ def test_the_download_is_the_api_csv_for_the_filters_shown(page, service, api_ke
     page.get_by_role("group", name="Lifecycle stage").get_by_label("at risk").check()
     page.get_by_role("group", name="Lifecycle stage").get_by_label("dormant").check()
     page.get_by_label("Rows to show").fill("40")
-    page.get_by_label("Rank by").select_option("value_at_risk")
-    query = {"stages": ["at_risk", "dormant"], "top": 40, "sort_by": "value_at_risk"}
+    page.get_by_label("Rows to show").press("Enter")  # submits the filters: both lists reload
+    page.get_by_label("Rank by").select_option("risk")
+    query = {"stages": ["at_risk", "dormant"], "top": 40, "sort_by": "risk"}
     shown = _shown(page, **query)
     with page.expect_download() as download_info:
-        page.get_by_role("button", name="Download CSV").click()
+        page.get_by_role("button", name="Download churn list CSV").click()
     download = download_info.value
     assert download.suggested_filename.endswith(".csv")
     got = Path(download.path()).read_bytes()
@@ -257,6 +273,40 @@ def test_the_download_is_the_api_csv_for_the_filters_shown(page, service, api_ke
     assert got == expected.content
     table = pd.read_csv(Path(download.path()), dtype={"user_id": "str"})
     assert table["user_id"].tolist() == shown and len(shown) == 40
+
+    plan_query = {"stages": ["at_risk", "dormant"], "top": 40}
+    plan_shown = _shown(page, PLAN_TABLE, **plan_query)
+    with page.expect_download() as download_info:
+        page.get_by_role("button", name="Download action plan CSV").click()
+    got = Path(download_info.value.path()).read_bytes()
+    expected = service.post("/action_plan_csv", json=plan_query)
+    assert expected.status_code == 200 and got == expected.content
+    table = pd.read_csv(Path(download_info.value.path()), dtype={"user_id": "str"})
+    assert table["user_id"].tolist() == plan_shown
+
+
+@pytest.mark.slow
+@needs_chromium
+def test_the_action_plan_shows_the_api_plan_and_its_totals(page, service, api_key):
+    """The second list: contacted users by expected gain, with the whole plan's totals
+    (contacted, cost, expected gain, share of the upper bound) in one line."""
+    _open_with_key(page, api_key)
+    assert page.get_by_role("heading", name="Action plan — whom we contact").is_visible()
+    assert page.get_by_role("heading", name="Churn list — whom we are about to lose").is_visible()
+    body = service.post("/action_plan", json={}).json()
+    assert _shown(page, PLAN_TABLE) == [row["user_id"] for row in body["rows"]]
+    first = page.locator(f"{PLAN_TABLE} tbody tr").first
+    cells = first.locator("td").all_inner_texts()
+    assert body["rows"][0]["action"] != "no_action"
+    assert any(c.strip() for c in cells)
+    totals = page.inner_text("#plan-totals")
+    run = body["decisions"]
+    assert f"{run['contacted']:,} of {run['users']:,} users contacted" in totals
+    assert "of the upper bound" in totals and "expected gain" in totals and "cost" in totals
+    share = f"{run['share_of_bound'] * 100:.2f}%"
+    assert share in totals, (share, totals)
+    status = page.inner_text("#plan-status")
+    assert f"of {body['matched']:,} contacted users" in status
 
 
 @pytest.mark.slow
@@ -267,6 +317,7 @@ def test_without_the_key_the_page_says_so_and_with_it_works(page, service, api_k
     alert = page.get_by_role("alert")
     assert "needs an API key" in alert.inner_text()
     assert page.locator("#churn-table tbody tr").count() == 0
+    assert page.locator("#action-plan-table tbody tr").count() == 0
     assert page.locator("#summary").get_attribute("data-state") == "auth"
 
     page.get_by_label("API key").fill("not-the-key")

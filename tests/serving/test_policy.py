@@ -1,10 +1,10 @@
-"""Decision policy on hand-made users with answers computed by hand, plus a reference greedy.
-
-The reference (`_reference_decide`) is the module docstring's sequential rule written as a
-plain loop; a randomised test checks that the vectorised `decide` gives the same decisions.
+"""Decision policy as economics: hand-computed gains, who is served first and why, and the
+allocation against an exhaustive search of every plan on small instances.
 """
 
 from __future__ import annotations
+
+import itertools
 
 import numpy as np
 import pandas as pd
@@ -13,7 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from serving.actions import NO_ACTION, ActionCatalogue, load_catalogue, parse_catalogue
-from serving.policy import DECISION_REASONS, USER_COLUMNS, decide
+from serving.contacts import ContactHistory
+from serving.policy import DECISION_REASONS, USER_COLUMNS, decide, decide_run
 from serving.segments import STAGES, TIERS
 
 COLUMNS = ["user_id", "action", "expected_gain", "action_cost", "decision_reason"]
@@ -25,7 +26,7 @@ def _catalogue(*actions: dict) -> ActionCatalogue:
 
 
 def _users(*rows: tuple) -> pd.DataFrame:
-    """Rows of (user_id, churn_probability, predicted_value, stage, tier)."""
+    """Rows of (user_id, churn_probability, value_at_stake, stage, tier)."""
     return pd.DataFrame(rows, columns=list(USER_COLUMNS))
 
 
@@ -155,54 +156,110 @@ def test_budget_skips_a_pair_that_does_not_fit_and_serves_smaller_ones():
     assert result["mid1"][0] == "mail" and result["mid2"][0] == "mail"
 
 
-def test_ties_prefer_action_id_then_user_id():
+def test_ties_are_settled_deterministically():
     user = _users(("u", 0.5, 100.0, "at_risk", "high"))
     same = _catalogue(
         {"id": "zeta", "cost": 1.0, "effect": 0.2}, {"id": "alpha", "cost": 1.0, "effect": 0.2}
     )
-    assert decide(user, same)["action"].iloc[0] == "alpha"
+    first = decide(user, same)["action"].iloc[0]
+    assert first in ("alpha", "zeta")
+    assert all(decide(user, same)["action"].iloc[0] == first for _ in range(3))
     one_slot = _catalogue({"id": "vip", "cost": 1.0, "effect": 0.2, "capacity": 1})
     twins = _users(("9", 0.5, 100.0, "at_risk", "high"), ("10", 0.5, 100.0, "at_risk", "high"))
-    result = _by_user(decide(twins, one_slot))
-    assert result["10"][0] == "vip"  # "10" < "9" as strings
-    assert result["9"] == (NO_ACTION, 0.0, 0.0, "capacity_reached")
+    result = decide(twins, one_slot)
+    assert sorted(result["action"]) == [NO_ACTION, "vip"]
+    assert set(result.loc[result["action"] == NO_ACTION, "decision_reason"]) == {"capacity_reached"}
 
 
-def test_exact_cost_tie_prefers_cheaper_action():
+def test_gain_uses_value_at_stake_not_the_unconditional_value():
+    """A likely leaver worth 100 if kept and 10 if lost has 90 at stake. Its unconditional value
+    is 0.9 × 10 + 0.1 × 100 = 19; gain on that would count churn twice: 0.9 × 0.2 × 19 − 1 =
+    2.42 instead of 0.9 × 0.2 × 90 − 1 = 15.2."""
+    catalogue = _catalogue({"id": "call", "cost": 1.0, "effect": 0.2})
+    users = _users(("leaver", 0.9, 90.0, "at_risk", "high")).assign(predicted_value=19.0)
+    result = _by_user(decide(users, catalogue))
+    assert result["leaver"] == ("call", 0.9 * 0.2 * 90.0 - 1.0, 1.0, "best_gain")
+
+
+def test_a_risky_user_outranks_a_safe_one_exactly_when_the_numbers_say_so():
+    """Budget for one contact at cost 3 (effect 0.2). The at-risk user gains 0.6 × 0.2 × 100 − 3
+    = 9; the loyal one 0.05 × 0.2 × S − 3, which is 7 at S = 1,000 (risky user served) and 10
+    at S = 1,300 (loyal user served: a small risk on a large stake is worth more)."""
     catalogue = _catalogue(
-        {"id": "a_dear", "cost": 2.0, "effect": 0.5},  # 0.5 * 0.5 * 16 - 2 = 2
-        {"id": "b_cheap", "cost": 0.0, "effect": 0.25},  # 0.5 * 0.25 * 16 - 0 = 2
+        {"id": "call", "cost": 3.0, "effect": 0.2, "stages": ["at_risk", "active"]}
     )
-    assert 0.5 * 0.5 * 16.0 - 2.0 == 0.5 * 0.25 * 16.0 - 0.0
-    result = decide(_users(("u", 0.5, 16.0, "at_risk", "high")), catalogue)
-    assert result["action"].iloc[0] == "b_cheap"
+    for stake, served in ((1000.0, "risky"), (1300.0, "loyal")):
+        users = _users(
+            ("risky", 0.6, 100.0, "at_risk", "high"), ("loyal", 0.05, stake, "active", "high")
+        )
+        result = _by_user(decide(users, catalogue, budget=3.0))
+        other = "loyal" if served == "risky" else "risky"
+        assert result[served][0] == "call"
+        assert result[other] == (NO_ACTION, 0.0, 0.0, "budget_exhausted")
 
 
-def test_cooldown_blocks_recent_contacts_only():
+def test_budget_goes_where_it_earns_most_per_unit_not_to_the_biggest_gain():
+    """Budget 25. One VIP contact (cost 25) gains 0.9 × 0.5 × 80 − 25 = 11; eight discounts
+    (cost 3 each, 24 in all) gain 0.8 × 0.25 × 40 − 3 = 5 each, 40 in all. Greedy by absolute
+    gain would spend everything on the VIP call (11); the optimum is the eight discounts."""
     catalogue = _catalogue(
-        {"id": "call", "cost": 1.0, "effect": 0.5, "cooldown_days": 7},
-        {"id": "mail", "cost": 1.0, "effect": 0.1},
+        {"id": "vip", "cost": 25.0, "effect": 0.5},
+        {"id": "discount", "cost": 3.0, "effect": 0.25, "tiers": ["mid"]},
     )
-    users = _users(*[(u, 0.5, 100.0, "at_risk", "high") for u in ("recent", "old", "future", "x")])
-    contacts = pd.DataFrame(
+    users = _users(
+        ("whale", 0.9, 80.0, "at_risk", "high"),
+        *[(f"m{i}", 0.8, 40.0, "at_risk", "mid") for i in range(8)],
+    )
+    run = decide_run(users, catalogue, budget=25.0)
+    result = _by_user(run.frame)
+    assert result["whale"] == (NO_ACTION, 0.0, 0.0, "budget_exhausted")
+    assert all(result[f"m{i}"][0] == "discount" for i in range(8))
+    assert run.summary.achieved_gain == pytest.approx(8 * (0.8 * 0.25 * 40 - 3))
+    assert run.summary.cost == pytest.approx(24.0)
+    assert run.summary.upper_bound >= run.summary.achieved_gain - 1e-9
+
+
+def test_cooldown_and_frequency_cap_come_from_the_contact_history():
+    """Cooldown 7 days: contacted 2 days ago blocks `call` (falls to `mail`), exactly 7 days ago
+    does not. Cap of 2 contacts in 30 days: a user with two recent contacts gets nothing."""
+    catalogue = parse_catalogue(
         {
-            "user_id": ["recent", "old", "future", "x"],
-            "action_id": ["call", "call", "call", "retired_action"],
-            "contacted_at": pd.to_datetime(
-                ["2024-03-08", "2024-03-03", "2024-03-12", "2024-03-09"]
-            ),
+            "frequency_cap": {"max_contacts": 2, "days": 30},
+            "actions": [
+                {"id": "call", "label": "x", "channel": "phone", "stages": ["at_risk"],
+                 "tiers": ["high"], "cost": 1.0, "effect": 0.5, "cooldown_days": 7},
+                {"id": "mail", "label": "x", "channel": "email", "stages": ["at_risk"],
+                 "tiers": ["high"], "cost": 1.0, "effect": 0.1},
+            ],
         }
+    )  # fmt: skip
+    users = _users(*[(u, 0.5, 100.0, "at_risk", "high") for u in ("recent", "edge", "busy")])
+    history = ContactHistory.from_frame(
+        pd.DataFrame(
+            {
+                "user_id": ["recent", "edge", "busy", "busy"],
+                "action_id": ["call", "call", "mail", "mail"],
+                "assigned_at": pd.to_datetime(
+                    ["2024-03-08", "2024-03-03", "2024-03-01", "2024-03-05"]
+                ),
+                "group": ["treated"] * 4,
+            }
+        ),
+        catalogue,
     )
-    result = _by_user(decide(users, catalogue, last_contacts=contacts, as_of="2024-03-10"))
-    assert result["recent"][0] == "mail"  # 2 days ago < 7: call blocked
-    assert result["old"][0] == "call"  # exactly 7 days ago: allowed again
-    assert result["future"][0] == "call"  # after as_of: not yet happened
-    assert result["x"][0] == "call"  # unknown action ids are ignored
-    only_call = _catalogue({"id": "call", "cost": 1.0, "effect": 0.5, "cooldown_days": 7})
-    result = _by_user(decide(users, only_call, last_contacts=contacts, as_of="2024-03-10"))
-    assert result["recent"] == (NO_ACTION, 0.0, 0.0, "in_cooldown")
-    with pytest.raises(ValueError, match="needs as_of"):
-        decide(users, catalogue, last_contacts=contacts)
+    blocks = history.blocks(pd.Index(users["user_id"]), catalogue, pd.Timestamp("2024-03-10"))
+    result = _by_user(decide(users, catalogue, blocks=blocks))
+    assert result["recent"] == ("mail", 0.5 * 0.1 * 100 - 1, 1.0, "best_gain")
+    assert result["edge"][0] == "call"
+    assert result["busy"] == (NO_ACTION, 0.0, 0.0, "frequency_capped")
+    only_call = ActionCatalogue(actions=[catalogue.actions[0]])
+    blocks = history.blocks(pd.Index(users["user_id"]), only_call, pd.Timestamp("2024-03-10"))
+    assert _by_user(decide(users, only_call, blocks=blocks))["recent"] == (
+        NO_ACTION,
+        0.0,
+        0.0,
+        "in_cooldown",
+    )
 
 
 def test_bad_inputs_fail_clearly():
@@ -236,57 +293,39 @@ def test_default_catalogue_follows_the_playbook():
     assert decide(users, ActionCatalogue())["decision_reason"].eq("no_eligible_action").all()
 
 
-# --- reference greedy and randomised equivalence ---------------------------------------------
+# --- the allocation against an exhaustive search of every plan --------------------------------
 
 
-def _reference_decide(users: pd.DataFrame, catalogue: ActionCatalogue, budget: float | None):
-    """The documented sequential greedy as a plain loop over sorted pairs."""
-    rows = list(users.itertuples(index=False))
-    pairs, eligible_any, best = [], set(), {}
-    for user in rows:
+def _exhaustive(users: pd.DataFrame, catalogue: ActionCatalogue, budget: float | None) -> float:
+    """The best total gain over every assignment of one action (or none) per user."""
+    options = []
+    for user in users.itertuples(index=False):
+        mine = [(None, 0.0, 0.0)]
         for action in catalogue.actions:
-            p, v = user.churn_probability, user.predicted_value
+            p, v = user.churn_probability, user.value_at_stake
             if not (
                 user.lifecycle_stage in action.stages
                 and user.value_tier in action.tiers
                 and action.min_risk <= p <= action.max_risk
             ):
                 continue
-            eligible_any.add(user.user_id)
-            gain = p * action.effect.for_segment(user.lifecycle_stage, user.value_tier) * v
-            gain -= action.cost
-            if gain > 0:
-                pairs.append((-gain, action.cost, action.id, str(user.user_id), action, gain))
-    pairs.sort(key=lambda pair: pair[:4])
-    spent, used, chosen = 0.0, {}, {}
+            effect = action.effect.for_segment(user.lifecycle_stage, user.value_tier)
+            mine.append((action, p * effect * v - action.cost, action.cost))
+        options.append(mine)
+    best = 0.0
     limit = float("inf") if budget is None else budget
-    for _, cost, action_id, user_id, action, gain in pairs:
-        best.setdefault(user_id, action)
-        if user_id in chosen:
+    for plan in itertools.product(*options):
+        cost = sum(option[2] for option in plan)
+        used: dict[str, int] = {}
+        for action, _, _ in plan:
+            if action is not None:
+                used[action.id] = used.get(action.id, 0) + 1
+        if cost > limit + 1e-9 or any(
+            a.capacity is not None and used.get(a.id, 0) > a.capacity for a in catalogue.actions
+        ):
             continue
-        if action.capacity is not None and used.get(action_id, 0) >= action.capacity:
-            continue
-        if spent + cost > limit:
-            continue
-        spent += cost
-        used[action_id] = used.get(action_id, 0) + 1
-        chosen[user_id] = (action_id, gain, cost)
-    out = []
-    for user in rows:
-        uid = str(user.user_id)
-        action_id, gain, cost = chosen.get(uid, (NO_ACTION, 0.0, 0.0))
-        if uid in chosen and chosen[uid][0] == best[uid].id:
-            reason = "best_gain"
-        elif uid in best:
-            top = best[uid]
-            full = top.capacity is not None and used.get(top.id, 0) >= top.capacity
-            reason = "capacity_reached" if full else "budget_exhausted"
-        elif uid in eligible_any:
-            reason = "no_action_not_worth_cost"
-        else:
-            reason = "no_eligible_action"
-        out.append((user.user_id, action_id, gain, cost, reason))
-    return pd.DataFrame(out, columns=COLUMNS)
+        best = max(best, sum(option[1] for option in plan))
+    return best
 
 
 _costs = st.sampled_from([0.0, 0.5, 1.0, 2.5, 4.0])
@@ -306,27 +345,26 @@ _action_strategy = st.fixed_dictionaries(
                 ),
             }
         ),
-        "capacity": st.one_of(st.none(), st.integers(0, 4)),
+        "capacity": st.one_of(st.none(), st.integers(0, 3)),
     }
 )
 _user_strategy = st.tuples(
-    st.sampled_from([0.1, 0.3, 0.5, 0.7, 0.9]),  # few values, so ties are frequent
+    st.sampled_from([0.1, 0.3, 0.5, 0.7, 0.9]),
     st.sampled_from([0.0, 5.0, 10.0, 40.0, 100.0]),
-    st.sampled_from(STAGES),
-    st.sampled_from(TIERS),
+    st.sampled_from(STAGES[:3]),
+    st.sampled_from(TIERS[:3]),
 )
 
 
 @settings(
-    max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
+    max_examples=120, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
 )
 @given(
-    actions=st.lists(_action_strategy, min_size=0, max_size=5),
-    user_rows=st.lists(_user_strategy, min_size=0, max_size=25),
-    budget=st.one_of(st.none(), st.sampled_from([0.0, 1.0, 3.5, 7.0, 12.0, 30.0])),
-    seed=st.integers(0, 2**16),
+    actions=st.lists(_action_strategy, min_size=0, max_size=3),
+    user_rows=st.lists(_user_strategy, min_size=0, max_size=6),
+    budget=st.one_of(st.none(), st.sampled_from([0.0, 1.0, 3.5, 7.0, 12.0])),
 )
-def test_fast_allocation_equals_reference_greedy(actions, user_rows, budget, seed):
+def test_allocation_matches_the_exhaustive_optimum(actions, user_rows, budget):
     catalogue = parse_catalogue(
         {
             "actions": [
@@ -335,45 +373,18 @@ def test_fast_allocation_equals_reference_greedy(actions, user_rows, budget, see
             ]
         }
     )
-    ids = np.random.default_rng(seed).permutation(len(user_rows) * 3)[: len(user_rows)]
     users = pd.DataFrame(
-        [(f"u{i}", *row) for i, row in zip(ids, user_rows, strict=True)],
-        columns=[
-            "user_id",
-            "churn_probability",
-            "predicted_value",
-            "lifecycle_stage",
-            "value_tier",
-        ],
+        [(f"u{i}", *row) for i, row in enumerate(user_rows)], columns=list(USER_COLUMNS)
     )
-    fast = decide(users, catalogue, budget=budget)
-    slow = _reference_decide(users, catalogue, budget)
-    assert fast["action"].tolist() == slow["action"].tolist()
-    assert fast["decision_reason"].tolist() == slow["decision_reason"].tolist()
-    assert set(fast["decision_reason"]) <= set(DECISION_REASONS)
-    np.testing.assert_array_equal(fast["expected_gain"], slow["expected_gain"])
-    np.testing.assert_array_equal(fast["action_cost"], slow["action_cost"])
+    run = decide_run(users, catalogue, budget=budget)
+    optimum = _exhaustive(users, catalogue, budget)
+    achieved = float(run.frame["expected_gain"].sum())
+    assert set(run.frame["decision_reason"]) <= set(DECISION_REASONS)
+    assert achieved == pytest.approx(optimum, abs=1e-6)
+    assert run.summary.upper_bound >= optimum - 1e-6
     if budget is not None:
-        assert fast["action_cost"].sum() <= budget + 1e-9
-
-
-def test_fast_allocation_equals_reference_on_a_larger_crowded_batch():
-    rng = np.random.default_rng(7)
-    n = 600
-    catalogue = load_catalogue()
-    users = pd.DataFrame(
-        {
-            "user_id": [f"u{i}" for i in rng.permutation(n)],
-            "churn_probability": rng.choice([0.2, 0.5, 0.6, 0.8], n),
-            "predicted_value": rng.choice([5.0, 50.0, 200.0, 800.0], n),
-            "lifecycle_stage": rng.choice(STAGES, n),
-            "value_tier": rng.choice(TIERS, n),
-        }
-    )
-    tight = ActionCatalogue(
-        actions=[a.model_copy(update={"capacity": 7}) for a in catalogue.actions]
-    )
-    for cat, budget in ((catalogue, None), (catalogue, 150.0), (tight, 400.0)):
-        fast = decide(users, cat, budget=budget)
-        slow = _reference_decide(users, cat, budget)
-        pd.testing.assert_frame_equal(fast.astype(object), slow.astype(object))
+        assert run.frame["action_cost"].sum() <= budget + 1e-9
+    used = run.frame["action"].value_counts()
+    for action in catalogue.actions:
+        if action.capacity is not None:
+            assert used.get(action.id, 0) <= action.capacity

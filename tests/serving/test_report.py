@@ -36,7 +36,11 @@ class _Images(HTMLParser):
 
 @pytest.fixture(scope="module")
 def score_file(scored, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The scores as `retain score` writes them (the run's decision summary in the metadata)."""
+    from serving.policy import DECISIONS_ATTR
+
     path = tmp_path_factory.mktemp("report") / "scores.parquet"
+    assert scored.scores.attrs[DECISIONS_ATTR] == scored.decisions.as_dict()
     scored.scores.to_parquet(path, index=False)
     return path
 
@@ -59,7 +63,7 @@ def test_segment_figures_are_titled_charts(scored) -> None:
 
 def test_report_is_self_contained_with_every_section(scored, serving_store) -> None:
     page = build_report(
-        scored.scores,
+        scored.scores.copy(),
         models=model_sections(serving_store.tracking_uri),
         budget=1000.0,
         source="test",
@@ -74,8 +78,37 @@ def test_report_is_self_contained_with_every_section(scored, serving_store) -> N
     users = re.search(r"users scored<b>([\d,]+)</b>", page)
     assert users and int(users.group(1).replace(",", "")) == len(scored.scores)
     assert "churn model v1" in page and "roc_auc" in page and "recency_rule" in page
+    assert "recall model v" in page
     spent = scored.scores["action_cost"].sum() / 1000.0
     assert f"{spent:.0%} of 1,000" in page
+    scores = scored.scores
+    at_risk = (scores["churn_probability"] * scores["value_at_stake"]).sum()
+    assert f"revenue at risk<b>{at_risk:,.0f}</b>" in page
+    assert "upper bound" in page
+    bare = scored.scores.copy()
+    bare.attrs.clear()  # a CSV score file, say: no decision summary travels with it
+    assert "carries no decision summary" in build_report(bare, source="test")
+
+
+def test_report_shows_the_decisions_and_the_action_plan(score_file, scored) -> None:
+    """From a score file `retain score` wrote: achieved gain against the upper bound, and the
+    first users of the action plan (serving.churn_list.action_plan), as the API lists them."""
+    from serving.churn_list import ChurnListQuery, action_plan
+    from serving.score_files import read_scores
+
+    scores = read_scores(score_file)
+    page = build_report(scores, source="test")
+    summary = scored.decisions
+    assert "Decisions: expected gain against the upper bound" in page
+    assert f"upper bound<b>{summary.upper_bound:,.2f}</b>" in page
+    assert f"expected gain<b>{summary.achieved_gain:,.2f}</b>" in page
+    assert f"share of the bound<b>{summary.share_of_bound:.1%}</b>" in page
+    assert f"{summary.contacted:,} of {summary.users:,}" in page
+    plan = action_plan(scores, ChurnListQuery(top=50))
+    assert "Whom we contact first" in page
+    positions = [page.index(f"<td>{user_id}</td>") for user_id in plan["user_id"].head(10)]
+    assert positions == sorted(positions)  # in the plan's order: highest expected gain first
+    assert "budget used" in page and ("no budget" in page) == (summary.budget is None)
 
 
 def test_report_command_writes_html_with_cohorts(score_file: Path, serving_store, tmp_path) -> None:

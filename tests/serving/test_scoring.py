@@ -11,11 +11,11 @@ import pytest
 from features.definitions import FEATURE_SET
 from serving.actions import NO_ACTION, load_catalogue
 from serving.champions import FeatureSetMismatchError, check_feature_set, model_windows
+from serving.score_files import read_scores
 from serving.scoring import (
     SCORE_COLUMNS,
     ScoringConfig,
     latest_cutoff,
-    read_scores,
     score_events,
     score_features,
 )
@@ -39,26 +39,57 @@ def test_one_row_per_user_with_the_contract_columns(scored, champions, loaded_ev
     assert set(scores["action"]) <= set(load_catalogue().ids)
     assert (scores["reasons"].str.len() > 0).all()
     assert set(scores["churn_model_version"]) == {champions.versions["churn"]}
+    assert set(scores["recall_model_version"]) == {champions.versions["recall"]}
     assert set(scores["value_model_version"]) == {champions.versions["value"]}
     assert set(scores["feature_set_id"]) == {FEATURE_SET.id}
 
 
 def test_scores_are_the_champions_predictions(scored, champions):
-    matrix = scored.features[list(FEATURE_SET.columns)].astype("float64")
+    """Active users: the churn model; lapsed users: 1 − the recall model's return probability.
+    Value: the value model's heads, mixed by that probability; at stake = retained − churned."""
+    features = scored.features
+    matrix = features[list(FEATURE_SET.columns)].astype("float64")
+    active = features["active_at_cutoff"].to_numpy() == 1
+    scores = scored.scores
+    assert active.any() and (~active).any()
     np.testing.assert_allclose(
-        scored.scores["churn_probability"], champions.churn.churn_probability(matrix)
+        scores["churn_probability"][active], champions.churn.churn_probability(matrix[active])
     )
-    np.testing.assert_allclose(scored.scores["predicted_value"], champions.value.predict(matrix))
+    returning = champions.recall.return_probability(matrix[~active])
+    np.testing.assert_allclose(scores["return_probability"][~active], returning)
+    np.testing.assert_allclose(scores["churn_probability"][~active], 1.0 - returning)
+    assert scores["return_probability"][active].isna().all()
+    retained = champions.value.value_if_retained(matrix)
+    churned = champions.value.value_if_churned(matrix)
+    assert (retained >= churned - 1e-9).all()
+    p = scores["churn_probability"].to_numpy()
+    np.testing.assert_allclose(scores["value_if_retained"], retained)
+    np.testing.assert_allclose(scores["value_at_stake"], np.clip(retained - churned, 0, None))
+    np.testing.assert_allclose(scores["predicted_value"], p * churned + (1 - p) * retained)
 
 
-def test_expected_gain_is_risk_times_effect_times_value_minus_cost(scored):
+def test_tiers_use_the_cut_points_stored_with_the_value_model(scored, champions):
+    """A user's tier does not move because other users changed: scoring half the users gives
+    every one of them the tier they had in the full run."""
+    half = scored.features.iloc[::2]
+    again = score_features(half, champions).scores.set_index("user_id")["value_tier"]
+    full = scored.scores.set_index("user_id")["value_tier"]
+    pd.testing.assert_series_equal(again, full.loc[again.index], check_names=False)
+    stored = np.asarray(champions.value.retained_value_percentiles_)
+    high = np.interp(80, np.arange(101), stored)
+    top = scored.scores["value_if_retained"] >= high
+    assert (scored.scores.loc[top, "value_tier"] == "high").all()
+    assert (scored.scores.loc[~top, "value_tier"] != "high").all()
+
+
+def test_expected_gain_is_risk_times_effect_times_value_at_stake_minus_cost(scored):
     catalogue = load_catalogue()
     acted = scored.scores[scored.scores["action"] != NO_ACTION]
     assert len(acted) > 50
     for row in acted.itertuples():
         action = catalogue.get(row.action)
         effect = action.effect.for_segment(row.lifecycle_stage, row.value_tier)
-        expected = row.churn_probability * effect * row.predicted_value - action.cost
+        expected = row.churn_probability * effect * row.value_at_stake - action.cost
         assert row.expected_gain == pytest.approx(expected)
         assert row.action_cost == action.cost
         assert row.expected_gain > 0
@@ -68,10 +99,15 @@ def test_expected_gain_is_risk_times_effect_times_value_minus_cost(scored):
 
 def test_budget_caps_total_spend(scored, champions):
     unlimited_cost = scored.scores["action_cost"].sum()
-    capped = score_features(scored.features, champions, ScoringConfig(budget=10.0)).scores
+    run = score_features(scored.features, champions, ScoringConfig(budget=10.0))
+    capped = run.scores
     assert unlimited_cost > 10.0
     assert capped["action_cost"].sum() <= 10.0
     assert "budget_exhausted" in set(capped["decision_reason"])
+    summary = run.decisions
+    assert summary.achieved_gain == pytest.approx(capped["expected_gain"].sum())
+    assert summary.upper_bound >= summary.achieved_gain
+    assert summary.share_of_bound >= 0.99
     nothing = score_features(scored.features, champions, ScoringConfig(budget=0.0)).scores
     assert set(nothing["action"]) == {NO_ACTION}
 

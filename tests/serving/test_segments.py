@@ -150,3 +150,45 @@ def test_tier_config_builds_the_estimator():
     assert tiers.fit(None).transform([60.0, 10.0, 1.0]).tolist() == ["high", "mid", "low"]
     with pytest.raises(ValidationError, match="Extra inputs"):
         TierConfig.model_validate({"mode": "quantile", "top_quantile": 0.9})
+
+
+def _summary_scores() -> pd.DataFrame:
+    """Four users whose value at risk (p × value at stake) differs from p × predicted value."""
+    return pd.DataFrame(
+        {
+            "user_id": ["a", "b", "c", "d"],
+            "churn_probability": [0.8, 0.3, 0.6, 0.1],
+            "value_at_stake": [100.0, 50.0, 10.0, 0.0],
+            "predicted_value": [30.0, 40.0, 5.0, 1.0],
+            "lifecycle_stage": ["at_risk", "active", "dormant", "active"],
+            "value_tier": ["high", "mid", "low", "none"],
+            "action": ["vip_care", "habit_nudge", "no_action", "no_action"],
+            "action_cost": [25.0, 0.05, 0.0, 0.0],
+            "expected_gain": [3.0, 0.55, 0.0, 0.0],
+        }
+    )
+
+
+def test_segment_summary_values_risk_by_value_at_stake_and_keeps_the_threshold():
+    """The page's summary uses churn probability × value at stake (as the churn list does) and
+    draws the threshold the snapshot was segmented with, not the default one."""
+    from serving.actions import load_catalogue
+    from serving.segment_summary import SegmentSummaryCache, segment_numbers
+
+    scores = _summary_scores()
+    numbers = segment_numbers(scores, load_catalogue())
+    assert numbers["value_at_risk"] == pytest.approx(
+        {"high": 80.0, "mid": 15.0, "low": 6.0, "none": 0.0, "total": 101.0}
+    )
+    summary = SegmentSummaryCache(scores, None, load_catalogue(), at_risk_threshold=0.3).get()
+    assert summary.at_risk_threshold == 0.3 and summary.charts_error is None
+    assert summary.value_at_risk["total"] == pytest.approx(101.0)
+
+
+def test_the_risk_chart_draws_the_threshold_it_is_given():
+    from serving.report_charts import segment_figures
+
+    figure = segment_figures(_summary_scores(), threshold=0.3)["risk_distribution"]
+    (axes,) = figure.axes
+    lines = [line for line in axes.get_lines() if line.get_label() == "at-risk threshold"]
+    assert len(lines) == 1 and list(lines[0].get_xdata()) == [0.3, 0.3]

@@ -1,0 +1,63 @@
+"""The learned effects the policy benchmark compares (benchmarks/bench_policy.py).
+
+Two campaign logs: as the simulator writes it (segments from the *true* latent tier) and as
+Retain would have written it (each target scored by Retain at the campaign's cutoff, as a
+`--holdout-share` list records them); each learned on two bases (`EstimationConfig.effect_basis`:
+share of churn removed, or calibrated to the incremental revenue measured).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+
+def scored_log(log, loaded, champions, catalogue, rekey: bool):
+    """The campaign log with Retain's scores at each campaign's cutoff (`score_features`):
+    `churn_probability` and `value_at_stake` always; with `rekey`, also Retain's stage and tier
+    in place of the simulator's true ones, as a `--holdout-share` list records them.
+
+    The champions are the ones trained on all events before the benchmark's cutoff, so they
+    have seen the campaigns' later days: a little hindsight about who was high-value then.
+    Randomisation stays valid: the arm was drawn independently of these pre-treatment scores.
+    """
+    from features.pipeline import feature_frame
+    from serving.campaign_log import CUTOFF, SEGMENT, STAGE, TIER, USER_ID, CampaignLog
+    from serving.scoring import ScoringConfig, score_features
+
+    keep = ["churn_probability", "value_at_stake"] + ([STAGE, TIER] if rekey else [])
+    parts = []
+    for cutoff, rows in log.frame.groupby(CUTOFF, sort=True):
+        features = feature_frame(loaded, pd.Timestamp(cutoff).to_pydatetime(), champions.windows())
+        config = ScoringConfig(catalogue=catalogue, attribution="path")
+        scores = score_features(features, champions, config).scores.set_index(USER_ID)[keep]
+        parts.append(rows.drop(columns=keep, errors="ignore").join(scores, on=USER_ID))
+    frame = pd.concat(parts).dropna(subset=keep).sort_index()
+    frame[SEGMENT] = frame[STAGE] + "/" + frame[TIER]
+    return CampaignLog(frame=frame.reset_index(drop=True), report=log.report)
+
+
+def learned_variants(log, loaded, champions, prior, show: bool = False) -> dict:
+    """Learned catalogues: the log as simulated (true tiers) and as Retain logs it, each with
+    effects on churn and calibrated to revenue (`EstimationConfig.effect_basis`)."""
+    from serving.effect_estimates import EstimationConfig, estimate_effects
+    from serving.effects import EffectsConfig, learn_effects
+    from serving.effects_file import build_effects_file, learned_catalogue
+
+    catalogues = {}
+    for name, rekey in (("true-tier log", False), ("Retain log", True)):
+        campaign_log = scored_log(log, loaded, champions, prior, rekey)
+        effects = learn_effects(campaign_log, loaded, champions.windows(), prior,
+                                EffectsConfig(uplift=False))  # fmt: skip
+        for basis in ("churn", "revenue"):
+            config = EstimationConfig(effect_basis=basis)
+            cells = estimate_effects(effects.outcomes.frame, prior, config)
+            learned, _ = learned_catalogue(prior, build_effects_file(
+                cells, source={}, windows={}, estimation={}))  # fmt: skip
+            catalogues[f"{name}, {basis}"] = learned
+            if show:
+                columns = ["action_id", "segment", "n_treated", "n_control", "relative_effect",
+                           "value_effect", "value_exposure", "prior_effect", "learned_effect"]  # fmt: skip
+                print(f"\nlearned cells, {name}, {basis}:\n"
+                      + cells[columns].round(3).to_string(index=False))  # fmt: skip
+    print(f"learned effects from {len(log.frame):,} campaign rows: {', '.join(catalogues)}")
+    return catalogues
