@@ -112,16 +112,7 @@ def score(
     from features.output import check_output_path, write_frame
 
     flags = windows or WindowFlags()
-    decisions = DecisionFlags(
-        catalogue=catalogue,
-        effects=effects,
-        budget=budget,
-        contacts=contacts,
-        segments=segments,
-        at_risk_threshold=at_risk_threshold,
-        holdout_share=holdout_share,
-        holdout_seed=holdout_seed,
-    )
+    decisions = DecisionFlags.pick(locals())
     if engine == "spark":
         from serving.spark_cli import score_on_spark
 
@@ -151,4 +142,19 @@ def score(
     guarded(lambda: write_frame(frame, out))
     console.print(summary_table(stage_totals(scored.scores)))
     print_arms(scored.scores)
+    _track(scored.decisions, scored.as_of, scored.scores, out, "duckdb")
     console.print(f"wrote {len(frame):,} users as of {scored.as_of:%Y-%m-%d %H:%M} UTC to {out}")
+
+
+def _track(summary: Any, as_of: Any, scores: Any, out: Path, engine: str) -> None:
+    """Record the run's decisions in MLflow (experiment retain-scoring) and say where."""
+    from serving.decision_tracking import EXPERIMENT, log_decision_run
+
+    if summary is None:
+        return
+    versions = {
+        kind: str(scores[f"{kind}_model_version"].iloc[0]) if len(scores) else ""
+        for kind in ("churn", "recall", "value")
+    }
+    run_id = log_decision_run(summary, as_of=as_of, versions=versions, output=out, engine=engine)
+    console.print(f"decision summary logged to MLflow: experiment {EXPERIMENT}, run {run_id}")

@@ -8,7 +8,8 @@ keeps "the same economics on every path" true.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,11 @@ class DecisionFlags:
     at_risk_threshold: float | None = None
     holdout_share: float | None = None
     holdout_seed: int = 0
+
+    @classmethod
+    def pick(cls, options: Mapping[str, Any]) -> DecisionFlags:
+        """The decision flags among a command's options (its `locals()`), by name."""
+        return cls(**{f.name: options[f.name] for f in fields(cls) if f.name in options})
 
     def playbook(self) -> Any:
         """The catalogue, with learned effects in place of the priors when an effects file

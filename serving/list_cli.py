@@ -166,16 +166,7 @@ def _operator_list(
     if view == "plan" and sort_by != "value_at_risk":
         fail("--sort-by orders the churn list; the action plan is always by expected gain")
     query = _query(stage, tier, action, min_risk, top, every, sort_by)
-    decisions = DecisionFlags(
-        catalogue=catalogue,
-        effects=effects,
-        budget=budget,
-        contacts=contacts,
-        segments=segments,
-        at_risk_threshold=at_risk_threshold,
-        holdout_share=holdout_share,
-        holdout_seed=holdout_seed,
-    )
+    decisions = DecisionFlags.pick(locals())
     flags = windows or WindowFlags()
     if scores is not None:
         refused = {

@@ -158,8 +158,8 @@ class ValueTiers(BaseEstimator):
         self.mid_amount = mid_amount
         self.zero_value = zero_value
 
-    def fit(self, predicted_value: Sequence[float] | np.ndarray | pd.Series) -> ValueTiers:
-        """Fix the cut points: quantiles of the valued users, or the configured amounts."""
+    def _check(self) -> None:
+        """The same checks as TierConfig's, so both fail the same way."""
         _check_tier_params(
             self.mode,
             self.high_quantile,
@@ -168,6 +168,10 @@ class ValueTiers(BaseEstimator):
             self.mid_amount,
             self.zero_value,
         )
+
+    def fit(self, predicted_value: Sequence[float] | np.ndarray | pd.Series) -> ValueTiers:
+        """Fix the cut points: quantiles of the valued users, or the configured amounts."""
+        self._check()
         if self.mode == "fixed":
             self.high_cut_ = float(self.high_amount)  # type: ignore[arg-type]
             self.mid_cut_ = float(self.mid_amount)  # type: ignore[arg-type]
@@ -191,14 +195,7 @@ class ValueTiers(BaseEstimator):
         """
         if self.mode == "fixed":
             return self.fit(np.zeros(0))
-        _check_tier_params(
-            self.mode,
-            self.high_quantile,
-            self.mid_quantile,
-            self.high_amount,
-            self.mid_amount,
-            self.zero_value,
-        )
+        self._check()
         grid = np.asarray(percentiles, dtype=float).ravel()
         if grid.shape != (101,) or np.isnan(grid).all():
             raise ValueError(

@@ -25,26 +25,20 @@ import pandas as pd
 
 from features.definitions import ACTIVE_FLAG, FEATURE_SET
 from serving.champions import MODEL_KINDS
-from serving.policy import DECISIONS_ATTR, DecisionSummary
+from serving.policy import DECISION_COLUMNS, DECISIONS_ATTR, DecisionSummary
 from serving.reasons import describe
 from serving.scoring import (
     REASON_SEPARATOR,
+    SCORE_COLUMNS,
     VERSION_COLUMNS,
     ScoredUsers,
     ScoringConfig,
     feature_matrix,
 )
 
-_SCORE_FIELDS = (
-    "churn_probability",
-    "return_probability",
-    "predicted_value",
-    "value_if_retained",
-    "value_at_stake",
-    "lifecycle_stage",
-    "value_tier",
-)
-_ACTION_FIELDS = ("action", "expected_gain", "action_cost", "decision_reason")
+_ACTION_FIELDS = DECISION_COLUMNS[1:]  # action, expected_gain, action_cost, decision_reason
+# The per-user scores between `as_of` and the decision in SCORE_COLUMNS.
+_SCORE_FIELDS = SCORE_COLUMNS[SCORE_COLUMNS.index("as_of") + 1 : SCORE_COLUMNS.index("action")]
 # {"churn": "churn_model_version", "recall": …, "value": …}: what model_versions reports
 _VERSION_COLUMNS = dict(zip(MODEL_KINDS, VERSION_COLUMNS, strict=True))
 

@@ -71,7 +71,17 @@ def score_on_spark(
         bar.update(task, advance=1, description="scored")
     console.print(summary_table(score_summary(scored)))
     if scored.decisions is not None:
+        from serving.decision_tracking import EXPERIMENT, log_decision_run
+
         console.print(scored.decisions.line())
+        run_id = log_decision_run(
+            scored.decisions,
+            as_of=scored.as_of,
+            versions=champions.versions,
+            output=out,
+            engine="spark",
+        )
+        console.print(f"decision summary logged to MLflow: experiment {EXPERIMENT}, run {run_id}")
     console.print(
         f"wrote {rows:,} users as of {scored.as_of:%Y-%m-%d %H:%M} UTC to {out} "
         f"(predictions by mlflow spark_udf; decisions on the {scored.decided_on})"

@@ -46,6 +46,20 @@ def test_score_writes_the_same_numbers_as_the_pipeline(score_file, scored):
     assert summary["upper_bound"] >= summary["achieved_gain"] - 1e-6
 
 
+def test_score_records_its_decisions_in_mlflow(score_file, scored, serving_store):
+    import mlflow
+
+    client = mlflow.MlflowClient(tracking_uri=serving_store.tracking_uri)
+    experiment = client.get_experiment_by_name("retain-scoring")
+    runs = client.search_runs([experiment.experiment_id], f"params.output = '{score_file}'")
+    assert len(runs) == 1
+    metrics = runs[0].data.metrics
+    assert metrics["achieved_gain"] == pytest.approx(scored.scores["expected_gain"].sum())
+    assert metrics["cost"] == pytest.approx(scored.scores["action_cost"].sum())
+    assert metrics["upper_bound"] >= metrics["achieved_gain"] - 1e-6
+    assert metrics["contacted"] == (scored.scores["action"] != "no_action").sum()
+
+
 def test_churn_list_from_a_score_file_as_csv(score_file, scored, tmp_path):
     out = tmp_path / "list.csv"
     result = _invoke(
