@@ -209,15 +209,17 @@ def build_report(
 
     `decisions` defaults to the summary `retain score` stored in the scores' metadata; the
     budget, when not given, to the one the decisions were made under; `at_risk_threshold`
-    (drawn on the risk chart) to the default segmentation's.
+    (drawn on the risk chart) to the one the scores were segmented with, else the default.
     """
     import pandas as pd
 
     from serving.report_charts import action_plan, cohort_figure, figure_data_uri, segment_figures
-    from serving.segment_config import Segmentation
+    from serving.segment_config import Segmentation, stored_threshold
     from serving.snapshot import decisions_from_attrs
 
     decisions = decisions or decisions_from_attrs(scores)
+    if at_risk_threshold is None:
+        at_risk_threshold = stored_threshold(scores)
     if at_risk_threshold is None:
         at_risk_threshold = Segmentation().stages.at_risk_threshold
     if budget is None and decisions is not None:

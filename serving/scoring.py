@@ -31,7 +31,7 @@ from serving.holdout import ASSIGNMENT, HoldoutConfig
 from serving.holdout_plan import decide_with_holdout
 from serving.policy import DECISIONS_ATTR, DecisionSummary, decide_run
 from serving.reasons import reason_codes
-from serving.segment_config import Segmentation
+from serving.segment_config import SEGMENTATION_ATTR, Segmentation
 from serving.segments import ValueTiers, assign_stages
 
 REASON_SEPARATOR = "; "  # reason texts never contain it (see serving/reasons.py templates)
@@ -240,6 +240,7 @@ def score_features(
         scores = scores.assign(**{ASSIGNMENT: decisions[ASSIGNMENT].to_numpy()})
     # Travels with the table: Parquet keeps DataFrame.attrs, so the file says what it achieved.
     scores.attrs[DECISIONS_ATTR] = summary.as_dict()
+    scores.attrs[SEGMENTATION_ATTR] = segmentation.model_dump(mode="json")
     return ScoredUsers(scores=scores, features=features, as_of=as_of, decisions=summary)
 
 

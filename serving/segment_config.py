@@ -31,6 +31,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from features.config import WindowConfig
 from serving.segments import SegmentConfig, TierConfig
 
+SEGMENTATION_ATTR = "retain_segmentation"  # where a score table records its segmentation
+
 
 class SegmentationError(ValueError):
     """A segmentation file or flag that cannot be used; the message names the key."""
@@ -108,3 +110,16 @@ def load_segmentation(
     except ValidationError as error:
         raise SegmentationError(f"{source}: {_describe(error)}") from None
     return segmentation.with_threshold(at_risk_threshold)
+
+
+def stored_threshold(scores: Any) -> float | None:
+    """The at-risk threshold a score table was segmented with (its attrs), None if unrecorded.
+
+    Why: a report or a service reading a score file must draw and count `at_risk` with the
+    threshold the file was scored with, not today's default.
+    """
+    stored = getattr(scores, "attrs", {}).get(SEGMENTATION_ATTR)
+    try:
+        return float(stored["stages"]["at_risk_threshold"])
+    except (TypeError, KeyError, ValueError):
+        return None

@@ -35,7 +35,7 @@ from typing import Any
 from serving.actions import ActionCatalogue, load_catalogue
 from serving.champions import MODEL_KINDS, Champions, ChampionsUnavailableError, load_champions
 from serving.contacts import ContactHistory
-from serving.segment_config import Segmentation
+from serving.segment_config import Segmentation, stored_threshold
 from serving.segment_summary import SegmentSummaryCache
 from serving.settings import ServiceSettings
 from serving.snapshot import Snapshot
@@ -201,6 +201,9 @@ def build_state(settings: ServiceSettings) -> ServingState:
     inputs = decision_inputs(settings)
     segmentation = inputs.segmentation.for_windows(champions.windows())
     snapshot = build_snapshot(settings, champions, inputs)
+    threshold = stored_threshold(snapshot.scores)  # a score file counts at its own threshold
+    if threshold is None:
+        threshold = segmentation.stages.at_risk_threshold
     return ServingState(
         champions=champions,
         catalogue=inputs.catalogue,
@@ -210,7 +213,7 @@ def build_state(settings: ServiceSettings) -> ServingState:
             snapshot.scores,
             snapshot.as_of,
             inputs.catalogue,
-            at_risk_threshold=segmentation.stages.at_risk_threshold,
+            at_risk_threshold=threshold,
         ),
         source=SourceVersion(
             models=tuple(champions.versions[kind] for kind in MODEL_KINDS), data=data

@@ -251,3 +251,20 @@ def test_path_attribution_changes_reasons_only(scored, champions):
     same = [c for c in SCORE_COLUMNS if c != "reasons"]
     pd.testing.assert_frame_equal(fast[same], scored.scores[same])
     assert (fast["reasons"] != scored.scores["reasons"]).any()
+
+
+def test_a_score_file_remembers_the_threshold_it_was_segmented_with(scored, champions, tmp_path):
+    """Scored at a 0.7 threshold, the file says 0.7 after a Parquet round trip, and its at_risk
+    users are exactly the active ones at or above 0.7 (none between 0.5 and 0.7)."""
+    from serving.segment_config import Segmentation, stored_threshold
+
+    strict = Segmentation().with_threshold(0.7)
+    scores = score_features(scored.features, champions, ScoringConfig(segmentation=strict)).scores
+    path = tmp_path / "strict.parquet"
+    scores.to_parquet(path, index=False)
+    back = read_scores(path)
+    assert stored_threshold(back) == pytest.approx(0.7)
+    assert stored_threshold(scored.scores) == pytest.approx(0.5)
+    at_risk = back[back["lifecycle_stage"] == "at_risk"]
+    assert len(at_risk) > 0 and (at_risk["churn_probability"] >= 0.7).all()
+    assert stored_threshold(pd.DataFrame()) is None
