@@ -19,6 +19,14 @@ from training.registry import ModelInfo
 
 _WINDOW_PARAMS = ("churn_horizon_days", "value_horizon_days", "active_window_days")
 MODEL_KINDS = ("churn", "recall", "value")
+_HINTS = {
+    "recall": (
+        " (scoring needs all three models: lapsed users are scored by the recall model; train"
+        " it with `retain train --config CONFIG` where CONFIG's models include recall. It needs"
+        " users who were lapsed at past cutoffs, so a log must be longer than the active window"
+        " plus the churn horizon)"
+    )
+}
 # What serving needs of each model beyond `predict`: a model registered by an older Retain
 # lacks some of these and must be retrained before it can drive decisions.
 _NEEDS: dict[str, tuple[str, ...]] = {
@@ -191,7 +199,7 @@ def load_champions(tracking_uri: str | None = None) -> Champions:
         try:
             estimator, info = load_champion(kind)  # type: ignore[arg-type]
         except LookupError as error:
-            raise ChampionsUnavailableError(str(error)) from None
+            raise ChampionsUnavailableError(f"{error}{_HINTS.get(kind, '')}") from None
         check_feature_set(estimator, info)
         check_capabilities(kind, estimator, info)
         loaded[kind] = (estimator, info)
