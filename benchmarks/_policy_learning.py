@@ -36,18 +36,48 @@ def scored_log(log, loaded, champions, catalogue, rekey: bool):
     return CampaignLog(frame=frame.reset_index(drop=True), report=log.report)
 
 
-def learned_variants(log, loaded, champions, prior, show: bool = False) -> dict:
+def uplift_models(effects) -> dict:
+    """{action_id: TwoModelUplift} fitted on every known campaign row of the actions that
+    `learn_effects` judged to have enough data (its `_fit_uplift` thresholds); the inputs are
+    `uplift_matrix`'s (FEATURE_SET at the campaign cutoff + the log's segment codes)."""
+    from serving.campaign_log import ACTION_ID, GROUP, TREATED
+    from serving.campaign_outcomes import CHURNED
+    from serving.effects import uplift_matrix
+    from serving.uplift import TwoModelUplift
+
+    matrix, frame = uplift_matrix(effects.outcomes), effects.outcomes.frame
+    known = frame[frame[CHURNED].notna()]
+    models = {}
+    for evaluation in effects.uplift:
+        rows = known[known[ACTION_ID] == evaluation.action_id]
+        treated = (rows[GROUP] == TREATED).to_numpy()
+        churned = rows[CHURNED].to_numpy(dtype=int)
+        models[evaluation.action_id] = TwoModelUplift().fit(
+            matrix.loc[rows.index], treated, churned
+        )
+        print(f"uplift model {evaluation.action_id}: {len(rows):,} rows, out-of-fold Qini "
+              f"{evaluation.qini_model:.4f} (by risk {evaluation.qini_by_risk:.4f})")  # fmt: skip
+    for action_id, why in effects.uplift_skipped.items():
+        print(f"no uplift model for {action_id}: {why}")
+    return models
+
+
+def learned_variants(log, loaded, champions, prior, show: bool = False, uplift: bool = False):
     """Learned catalogues: the log as simulated (true tiers) and as Retain logs it, each with
-    effects on churn and calibrated to revenue (`EstimationConfig.effect_basis`)."""
+    effects on churn and calibrated to revenue (`EstimationConfig.effect_basis`). With `uplift`,
+    also per-user uplift models from the log as Retain logs it (`uplift_models`; else {})."""
     from serving.effect_estimates import EstimationConfig, estimate_effects
     from serving.effects import EffectsConfig, learn_effects
     from serving.effects_file import build_effects_file, learned_catalogue
 
-    catalogues = {}
+    catalogues, models = {}, {}
     for name, rekey in (("true-tier log", False), ("Retain log", True)):
         campaign_log = scored_log(log, loaded, champions, prior, rekey)
+        fit = uplift and rekey
         effects = learn_effects(campaign_log, loaded, champions.windows(), prior,
-                                EffectsConfig(uplift=False))  # fmt: skip
+                                EffectsConfig(uplift=fit))  # fmt: skip
+        if fit:
+            models = uplift_models(effects)
         for basis in ("churn", "revenue"):
             config = EstimationConfig(effect_basis=basis)
             cells = estimate_effects(effects.outcomes.frame, prior, config)
@@ -60,4 +90,4 @@ def learned_variants(log, loaded, champions, prior, show: bool = False) -> dict:
                 print(f"\nlearned cells, {name}, {basis}:\n"
                       + cells[columns].round(3).to_string(index=False))  # fmt: skip
     print(f"learned effects from {len(log.frame):,} campaign rows: {', '.join(catalogues)}")
-    return catalogues
+    return catalogues, models

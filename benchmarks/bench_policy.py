@@ -14,7 +14,11 @@ from the campaign log as Retain would have logged it, see benchmarks/_policy_lea
 (c) top risk, (d) top value, (e) random, each user's cheapest eligible action until the budget
 is spent, and (f) an LP-optimal oracle on the true expected effects; replay every table.
 
-    .venv/bin/python benchmarks/bench_policy.py [--by-action] [--variants]   # 20k users
+    .venv/bin/python benchmarks/bench_policy.py [--by-action] [--variants] [--uplift]   # 20k users
+
+`--uplift` adds "Retain + per-user uplift" (a benchmark-only experiment, not in the product):
+Retain's scores and the learned catalogue, but each user's gain from a two-model uplift per
+campaign action with enough data (`uplift_table`).
 
 Targets (issue "Decisions that pay"): Retain with learned effects >= 1.5x top risk and >= 80 %
 of the oracle, in incremental profit at the fixed budget.
@@ -141,11 +145,45 @@ def retain_table(scores: pd.DataFrame) -> dict[str, str]:
     return dict(zip(contacted["user_id"], contacted["action"], strict=True))
 
 
+def uplift_table(scores: pd.DataFrame, features: pd.DataFrame, models: dict, catalogue,
+                 budget: float) -> dict[str, str]:  # fmt: skip
+    """Retain + per-user uplift: gain = uplift × value_at_stake − cost for actions with an uplift
+    model (inputs as `serving.effects.uplift_matrix`: FEATURE_SET at the cutoff + Retain's
+    segment codes), churn_probability × learned effect × value_at_stake − cost for the others;
+    the catalogue's eligibility; `serving.allocation.allocate` under the budget and capacities.
+    `scores` are `score_features`'s on `features` (same row order)."""
+    from features.definitions import FEATURE_SET
+    from serving.allocation import allocate
+    from serving.segments import STAGES, TIERS
+
+    stage = pd.Index(STAGES).get_indexer(scores["lifecycle_stage"])
+    tier = pd.Index(TIERS).get_indexer(scores["value_tier"])
+    matrix = features.reset_index(drop=True)[list(FEATURE_SET.columns)].astype("float64")
+    matrix = matrix.assign(segment_stage=stage.astype("float64"),
+                           segment_tier=tier.astype("float64"))  # fmt: skip
+    prob = scores["churn_probability"].to_numpy(dtype=float, na_value=np.nan)
+    stake = scores["value_at_stake"].to_numpy(dtype=float, na_value=np.nan)
+    cost = np.array([a.cost for a in catalogue.actions])
+    capacity = np.array([np.inf if a.capacity is None else a.capacity for a in catalogue.actions])
+    effect = np.stack([a.effect_table() for a in catalogue.actions], axis=-1)[stage, tier]
+    lift = prob[:, None] * effect  # churn removed, from the learned per-segment effects
+    for index, spec in enumerate(catalogue.actions):
+        if spec.id in models:
+            lift[:, index] = models[spec.id].predict_uplift(matrix)
+    gain = lift * stake[:, None] - cost
+    candidate = eligibility(scores, catalogue) & np.isfinite(gain) & (gain > 0)
+    plan = allocate(np.where(candidate, gain, 0.0), candidate, cost, capacity, budget)
+    print(f"per-user uplift plan: {plan.method}, {plan.share_of_bound:.1%} of its bound; "
+          f"models for {', '.join(sorted(models))}")  # fmt: skip
+    return as_table(scores["user_id"], plan.choice, catalogue)
+
+
 def train_and_score(events: Path, campaigns: Path, cutoff: datetime, budget: float, store: Path,
-                    chosen: str, variants: bool):  # fmt: skip
+                    chosen: str, variants: bool, uplift: bool = False):  # fmt: skip
     """Train through `train_models`; score with prior and learned effects, with and without
-    the budget. Returns the prior catalogue and the score tables (`chosen` learned variant as
-    "Retain, learned effects"; with `variants`, every learned variant as a row of its own)."""
+    the budget. Returns the prior catalogue, the score tables (`chosen` learned variant as
+    "Retain, learned effects"; with `variants`, every learned variant as a row of its own) and
+    extra decision tables (with `uplift`: "Retain + per-user uplift")."""
     from features.loading import load_events
     from features.pipeline import feature_frame
     from serving.actions import load_catalogue
@@ -163,7 +201,8 @@ def train_and_score(events: Path, campaigns: Path, cutoff: datetime, budget: flo
     loaded = load_events(events)
     features = feature_frame(loaded, cutoff, champions.windows())
     prior = load_catalogue()
-    learned = learned_variants(load_campaigns(campaigns), loaded, champions, prior, variants)
+    learned, models = learned_variants(load_campaigns(campaigns), loaded, champions, prior,
+                                       variants, uplift)  # fmt: skip
 
     def score(catalogue, limit: float | None) -> pd.DataFrame:
         config = ScoringConfig(catalogue=catalogue, budget=limit, attribution="path")
@@ -177,11 +216,19 @@ def train_and_score(events: Path, campaigns: Path, cutoff: datetime, budget: flo
     }
     if variants:
         scores |= {f"learned: {name}": score(c, budget) for name, c in learned.items()}
-    return prior, scores
+    extra = {}
+    if uplift:
+        if [a.id for a in learned[chosen].actions] != [a.id for a in prior.actions]:
+            raise SystemExit("the learned catalogue's actions differ from the prior's")
+        table = uplift_table(scores["Retain, learned effects"], features, models,
+                             learned[chosen], budget)  # fmt: skip
+        extra["Retain + per-user uplift"] = table
+    return prior, scores, extra
 
 
-def policy_tables(scores, catalogue, net: np.ndarray, budget: float, seed: int):
-    """Every compared policy's decision table {user_id: action_id}, same budget and rules."""
+def policy_tables(scores, catalogue, net: np.ndarray, budget: float, seed: int, extra=None):
+    """Every compared policy's decision table {user_id: action_id}, same budget and rules
+    (`extra` tables right after Retain's own)."""
     prior = scores["Retain, prior effects"]
     allowed = eligibility(prior, catalogue)
     ids = prior["user_id"]
@@ -192,7 +239,7 @@ def policy_tables(scores, catalogue, net: np.ndarray, budget: float, seed: int):
         "top value": np.argsort(-value, kind="stable"),
         "random": np.random.default_rng(seed).permutation(with_action),
     }
-    tables = {name: retain_table(scores[name]) for name in list(scores)[:2]}
+    tables = {name: retain_table(scores[name]) for name in list(scores)[:2]} | (extra or {})
     for name, order in orders.items():
         tables[name] = as_table(ids, ranked_cheapest(order, allowed, catalogue, budget), catalogue)
     tables["oracle (true effects)"] = as_table(ids, oracle(net, allowed, catalogue, budget),
@@ -282,6 +329,8 @@ def main() -> None:
     parser.add_argument("--effect-basis", choices=("churn", "revenue"), default="churn")
     parser.add_argument("--variants", action="store_true", help="also replay every learned "
                         "variant (campaign log × effect basis)")  # fmt: skip
+    parser.add_argument("--uplift", action="store_true", help="also replay Retain with per-user "
+                        "uplift models (benchmark-only experiment)")  # fmt: skip
     args = parser.parse_args()
     from features.policy_replay import expected_uplift, policy_profit, replay
 
@@ -292,7 +341,7 @@ def main() -> None:
             args.users, args.history_days, args.horizon_days, args.seed, folder
         )
         log = "Retain log" if args.campaign_log == "retain" else "true-tier log"
-        catalogue, scores = train_and_score(
+        catalogue, scores, extra = train_and_score(
             folder / "events.parquet",
             folder / "campaigns.parquet",
             cutoff,
@@ -300,6 +349,7 @@ def main() -> None:
             folder,
             f"{log}, {args.effect_basis}",
             args.variants,
+            args.uplift,
         )
     replay_started = time.perf_counter()
     oracle_futures = range(ORACLE_FUTURES_FROM, ORACLE_FUTURES_FROM + args.oracle_futures)
@@ -308,7 +358,7 @@ def main() -> None:
                              horizon_days=args.horizon_days)  # fmt: skip
     ids = scores["Retain, prior effects"]["user_id"]
     net = uplift.reindex(ids).to_numpy() - np.array([a.cost for a in catalogue.actions])
-    tables, allowed = policy_tables(scores, catalogue, net, args.budget, args.seed)
+    tables, allowed = policy_tables(scores, catalogue, net, args.budget, args.seed, extra)
     outcomes = replay(config, cutoff, tables, horizon_days=args.horizon_days,
                       futures=range(args.futures))  # fmt: skip
     costs = {a.id: a.cost for a in catalogue.actions}

@@ -40,7 +40,9 @@ class PathAttribution:
             root = tree["tree_structure"]
             n_leaves = int(tree["num_leaves"])
             table = np.zeros((n_leaves, n_features))
-            if "leaf_index" in root:  # a single-leaf tree: its value is all bias
+            # A single-leaf tree (a model that found no split: LightGBM dumps the root as a bare
+            # leaf, without `leaf_index`): its value is all bias.
+            if "split_feature" not in root:
                 self.bias_ += float(root["leaf_value"])
             else:
                 self.bias_ += float(root["internal_value"])

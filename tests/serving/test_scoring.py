@@ -268,3 +268,27 @@ def test_a_score_file_remembers_the_threshold_it_was_segmented_with(scored, cham
     at_risk = back[back["lifecycle_stage"] == "at_risk"]
     assert len(at_risk) > 0 and (at_risk["churn_probability"] >= 0.7).all()
     assert stored_threshold(pd.DataFrame()) is None
+
+
+def test_path_attribution_of_a_model_without_splits_is_all_bias():
+    """A model that found no split (a tiny or constant training set) is one bare leaf per tree:
+    every user's attribution is the leaf value, as bias, like LightGBM's own TreeSHAP."""
+    import lightgbm as lgb
+
+    from serving.attribution import PathAttribution
+
+    rng = np.random.default_rng(0)
+    matrix = pd.DataFrame(rng.normal(size=(50, 3)), columns=["a", "b", "c"])
+    booster = lgb.train(
+        {"objective": "binary", "min_data_in_leaf": 1000, "verbosity": -1},
+        lgb.Dataset(matrix, (matrix["a"] > 0).astype(int)),
+        3,
+    )
+
+    class Stump:  # the estimator attributes PathAttribution reads
+        booster_, feature_names_, best_iteration_ = booster, ["a", "b", "c"], 1
+
+    path = PathAttribution(Stump()).contributions(matrix)
+    shap = booster.predict(matrix, pred_contrib=True)
+    np.testing.assert_allclose(path.to_numpy(), shap)
+    assert (path[["a", "b", "c"]] == 0).all().all()
