@@ -101,3 +101,20 @@ def decide_with_holdout(
         method=f"{wide.summary.method}, treated arm of a {holdout.share:.0%} holdout",
     )
     return frame, summary
+
+
+def plan_decisions(
+    users: pd.DataFrame,
+    catalogue: ActionCatalogue,
+    *,
+    budget: float | None = None,
+    blocks: ContactBlocks | None = None,
+    holdout: HoldoutConfig | None = None,
+    as_of: pd.Timestamp | None = None,
+) -> tuple[pd.DataFrame, DecisionSummary]:
+    """The allocation every path uses: `decide_run`, or with a holdout `decide_with_holdout`
+    (then the frame has an `assignment` column)."""
+    if holdout is None:
+        run = decide_run(users, catalogue, budget=budget, blocks=blocks)
+        return run.frame, run.summary
+    return decide_with_holdout(users, catalogue, holdout, as_of, budget=budget, blocks=blocks)

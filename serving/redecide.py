@@ -13,8 +13,8 @@ import pandas as pd
 from serving.actions import ActionCatalogue
 from serving.contacts import ContactHistory
 from serving.holdout import ASSIGNMENT, HoldoutConfig
-from serving.holdout_plan import decide_with_holdout
-from serving.policy import DECISION_COLUMNS, DecisionSummary, decide_run
+from serving.holdout_plan import plan_decisions
+from serving.policy import DECISION_COLUMNS, DecisionSummary
 
 
 def redecide(
@@ -44,13 +44,10 @@ def redecide(
             raise ValueError("the score file is empty; there is nobody to decide for")
         blocks = contacts.blocks(pd.Index(scores["user_id"].astype(str)), catalogue, as_of)
     remade = scores.copy()
-    if holdout is None:
-        run = decide_run(scores, catalogue, budget=budget, blocks=blocks)
-        decided, summary = run.frame, run.summary
-    else:
-        decided, summary = decide_with_holdout(
-            scores, catalogue, holdout, as_of, budget=budget, blocks=blocks
-        )
+    decided, summary = plan_decisions(
+        scores, catalogue, budget=budget, blocks=blocks, holdout=holdout, as_of=as_of
+    )
+    if holdout is not None:
         remade[ASSIGNMENT] = decided[ASSIGNMENT].to_numpy()
     for column in DECISION_COLUMNS[1:]:
         remade[column] = decided[column].to_numpy()

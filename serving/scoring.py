@@ -28,8 +28,8 @@ from serving.actions import ActionCatalogue, load_catalogue
 from serving.champions import Champions
 from serving.contacts import ContactHistory
 from serving.holdout import ASSIGNMENT, HoldoutConfig
-from serving.holdout_plan import decide_with_holdout
-from serving.policy import DECISIONS_ATTR, DecisionSummary, decide_run
+from serving.holdout_plan import plan_decisions
+from serving.policy import DECISIONS_ATTR, DecisionSummary
 from serving.reasons import reason_codes
 from serving.segment_config import SEGMENTATION_ATTR, Segmentation
 from serving.segments import ValueTiers, assign_stages
@@ -170,19 +170,6 @@ def churn_contributions(
     return pd.concat(parts).loc[matrix.index]
 
 
-def _decisions(
-    users: pd.DataFrame, config: ScoringConfig, blocks: Any, as_of: datetime | None
-) -> tuple[pd.DataFrame, DecisionSummary]:
-    """The allocation, with the holdout drawn so that controls spend no budget or capacity."""
-    if config.holdout is None:
-        run = decide_run(users, config.catalogue, budget=config.budget, blocks=blocks)
-        return run.frame, run.summary
-    cutoff = None if as_of is None else pd.Timestamp(as_of)
-    return decide_with_holdout(
-        users, config.catalogue, config.holdout, cutoff, budget=config.budget, blocks=blocks
-    )
-
-
 def _active(features: pd.DataFrame) -> np.ndarray:
     if ACTIVE_FLAG not in features.columns:
         raise ValueError(f"feature frame lacks `{ACTIVE_FLAG}` (built by an older Retain?)")
@@ -219,7 +206,14 @@ def score_features(
         blocks = config.contacts.blocks(
             pd.Index(users["user_id"]), config.catalogue, pd.Timestamp(as_of)
         )
-    decisions, summary = _decisions(users, config, blocks, as_of)
+    decisions, summary = plan_decisions(
+        users,
+        config.catalogue,
+        budget=config.budget,
+        blocks=blocks,
+        holdout=config.holdout,
+        as_of=None if as_of is None else pd.Timestamp(as_of),
+    )
     contributions = churn_contributions(champions, matrix, active, config)
     reasons = reason_codes(matrix, contributions, config.reasons_top_k)
     versions = champions.versions

@@ -18,7 +18,7 @@ How the work splits, and why:
    allocates capacities and a budget across every user (an LP over the whole population), and
    a contact history or a holdout also needs the whole table. So only `user_id`, the churn
    probability, the value at stake, the stage and the tier (about 50 bytes a user) are
-   collected via Arrow, the driver runs the very same `decide_run` as the DuckDB path, and the
+   collected via Arrow, the driver runs the very same `plan_decisions` as the DuckDB path, and the
    decision columns go back to Spark, joined on `user_id`.
 4. **Where nothing binds across users** (no `budget`, no action with a `capacity`, no
    contacts, no holdout), a user's decision depends only on the user, so decisions run per
@@ -42,13 +42,13 @@ import pandas as pd
 from features.definitions import ACTIVE_FLAG, FEATURE_SET
 from serving.champions import Champions
 from serving.holdout import ASSIGNMENT
+from serving.holdout_plan import plan_decisions
 from serving.policy import DECISION_COLUMNS, DecisionSummary, decide_run
 from serving.reasons import reason_codes
 from serving.scoring import (
     REASON_SEPARATOR,
     SCORE_COLUMNS,
     ScoringConfig,
-    _decisions,
     churn_contributions,
     feature_matrix,
     value_tiers,
@@ -224,7 +224,14 @@ def score_spark(
             blocks = config.contacts.blocks(
                 pd.Index(users["user_id"].astype(str)), config.catalogue, pd.Timestamp(as_of)
             )
-        decided, summary = _decisions(users, config, blocks, as_of)
+        decided, summary = plan_decisions(
+            users,
+            config.catalogue,
+            budget=config.budget,
+            blocks=blocks,
+            holdout=config.holdout,
+            as_of=pd.Timestamp(as_of),
+        )
         kept = ["user_id", *_DECISION_COLUMNS, *([ASSIGNMENT] * (ASSIGNMENT in decided))]
         table = table.join(session.createDataFrame(_plain_strings(decided[kept])), "user_id")
 
