@@ -40,7 +40,7 @@ def verdict(ok: bool) -> str:
 
 def simulated_events(users: int, days: int, seed: int = 7) -> Path:
     """A simulated log cached under benchmarks/.data (the same arguments give the same file)."""
-    from features.simulation import SimulationConfig, write_simulation
+    from simulator.simulation import SimulationConfig, write_simulation
 
     path = DATA / f"events_{users}u_{days}d_s{seed}.parquet"
     if not path.exists():

@@ -21,8 +21,8 @@ def scored_log(log, loaded, champions, catalogue, rekey: bool):
     Randomisation stays valid: the arm was drawn independently of these pre-treatment scores.
     """
     from features.pipeline import feature_frame
-    from serving.campaign_log import CUTOFF, SEGMENT, STAGE, TIER, USER_ID, CampaignLog
-    from serving.scoring import ScoringConfig, score_features
+    from serving.decisions.campaign_log import CUTOFF, SEGMENT, STAGE, TIER, USER_ID, CampaignLog
+    from serving.scoring.pipeline import ScoringConfig, score_features
 
     keep = ["churn_probability", "value_at_stake"] + ([STAGE, TIER] if rekey else [])
     parts = []
@@ -40,10 +40,10 @@ def uplift_models(effects) -> dict:
     """{action_id: TwoModelUplift} fitted on every known campaign row of the actions that
     `learn_effects` judged to have enough data (its `_fit_uplift` thresholds); the inputs are
     `uplift_matrix`'s (FEATURE_SET at the campaign cutoff + the log's segment codes)."""
-    from serving.campaign_log import ACTION_ID, GROUP, TREATED
-    from serving.campaign_outcomes import CHURNED
-    from serving.effects import uplift_matrix
-    from serving.uplift import TwoModelUplift
+    from serving.campaigns.effects import uplift_matrix
+    from serving.campaigns.outcomes import CHURNED
+    from serving.campaigns.uplift import TwoModelUplift
+    from serving.decisions.campaign_log import ACTION_ID, GROUP, TREATED
 
     matrix, frame = uplift_matrix(effects.outcomes), effects.outcomes.frame
     known = frame[frame[CHURNED].notna()]
@@ -66,9 +66,9 @@ def learned_variants(log, loaded, champions, prior, show: bool = False, uplift: 
     """Learned catalogues: the log as simulated (true tiers) and as Retain logs it, each with
     effects on churn and calibrated to revenue (`EstimationConfig.effect_basis`). With `uplift`,
     also per-user uplift models from the log as Retain logs it (`uplift_models`; else {})."""
-    from serving.effect_estimates import EstimationConfig, estimate_effects
-    from serving.effects import EffectsConfig, learn_effects
-    from serving.effects_file import build_effects_file, learned_catalogue
+    from serving.campaigns.effects import EffectsConfig, learn_effects
+    from serving.campaigns.effects_file import build_effects_file, learned_catalogue
+    from serving.campaigns.estimates import EstimationConfig, estimate_effects
 
     catalogues, models = {}, {}
     for name, rekey in (("true-tier log", False), ("Retain log", True)):

@@ -1,4 +1,4 @@
-"""Allocation benchmark: `serving.allocation.allocate` against the two greedy orders it replaces.
+"""Allocation benchmark: `serving.decisions.allocation.allocate` against the two greedy orders it replaces.
 
 One invocation builds a simulated next-best-action instance (users x actions; lognormal values,
 churn risk uniform in 0.05-0.95, per-contact costs 0.05 / 0.1 / 0.5 / 2 / 3 / 8 / 25, eligibility
@@ -56,7 +56,7 @@ def instance(users: int, actions: int, seed: int, cap_share: float, budget_share
 
 
 def _sequential(pair_user, pair_action, n_users, cost, capacity, budget) -> np.ndarray:
-    """The old policy's rule (`serving/policy.py` `_allocate` at commit 595b337), vectorised.
+    """The old policy's rule (`serving/decisions/policy.py` `_allocate` at commit 595b337), vectorised.
 
     Pairs arrive in priority order; each is taken when its user has no action yet, its action
     has capacity left and its cost fits what is left of the budget. Rounds: every free user
@@ -133,7 +133,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
 
-    from serving.allocation import allocate
+    from serving.decisions.allocation import allocate
 
     inst = instance(args.users, args.actions, args.seed, args.cap_share, args.budget_share)
     _, candidate, cost, capacity, budget = inst

@@ -8,7 +8,7 @@ log (`_common.simulated_events`, 365 days). Per size it measures, on DuckDB:
   * scoring: `score_features` (predictions, stages, tiers, capacity-limited decisions, path
     reason codes) of every user at that cutoff.
 With `--spark-users`, the same feature build and scoring also run on local Spark
-(`features.spark_table`, `serving.spark_scoring`) at those sizes. `uptime` is recorded before
+(`features.spark_table`, `serving.scoring.spark`) at those sizes. `uptime` is recorded before
 each step: the machine is shared, so the load average says how much of it we had.
 
     .venv/bin/python benchmarks/bench_capacity.py --users 100000 1000000 5000000 \
@@ -64,7 +64,7 @@ def _champions(churn, value):
     from datetime import UTC
 
     from features.definitions import FEATURE_SET
-    from serving.champions import Champions
+    from serving.scoring.champions import Champions
     from training.registry import ModelInfo
 
     def info(name: str) -> ModelInfo:
@@ -79,7 +79,7 @@ def _registered(champions, users: int, frame):
 
     import mlflow
 
-    from serving.champions import point_mlflow_at
+    from serving.scoring.champions import point_mlflow_at
     from training.pyfunc import log_estimator
     from training.registry import register
     from training.tracking import configure
@@ -104,7 +104,7 @@ def worker(users: int, spark: bool, max_train_users: int) -> None:
     import pyarrow.parquet as pq
 
     from features import WindowConfig, feature_frame, load_events
-    from serving.scoring import ScoringConfig, feature_matrix, score_features
+    from serving.scoring.pipeline import ScoringConfig, feature_matrix, score_features
     from training.config import ChurnModelConfig, ValueModelConfig
     from training.estimators import ChurnClassifier, ValueRegressor
 
@@ -158,7 +158,7 @@ def worker(users: int, spark: bool, max_train_users: int) -> None:
     if spark:
         from features.engines import connect
         from features.spark_table import read_feature_table, write_feature_table
-        from serving.spark_scoring import score_spark
+        from serving.scoring.spark import score_spark
 
         backend = _timed(results, "spark_session", lambda: connect("spark"))
         table = DATA / f"capacity_features_{users}u"
@@ -186,9 +186,9 @@ def decide_only(users: int) -> None:
     import numpy as np
     import pandas as pd
 
-    from serving.actions import load_catalogue
-    from serving.policy import decide
-    from serving.segments import STAGES, TierConfig
+    from serving.decisions.actions import load_catalogue
+    from serving.decisions.policy import decide
+    from serving.decisions.segments import STAGES, TierConfig
 
     rng = np.random.default_rng(0)
     value = rng.lognormal(3, 1.5, users)

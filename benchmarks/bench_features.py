@@ -210,7 +210,7 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     events = args.events or work / f"events-{args.users}-{args.days}-{args.seed}.parquet"
     if not events.exists():
-        from features.simulation import SimulationConfig, write_simulation
+        from simulator.simulation import SimulationConfig, write_simulation
 
         print(f"simulating {args.users:,} users × {args.days} days → {events} …", flush=True)
         started = time.perf_counter()

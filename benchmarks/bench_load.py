@@ -173,9 +173,9 @@ async def _load(
 
 def _in_process_ms(events: Path, uri: str, bodies: list[bytes]) -> float:
     """Median time of the handler's work (lookup + response model) without HTTP."""
-    from serving.api_models import ScoreResponse, UserIdsRequest
-    from serving.settings import ServiceSettings
-    from serving.state import build_state
+    from serving.api.models import ScoreResponse, UserIdsRequest
+    from serving.api.settings import ServiceSettings
+    from serving.api.state import build_state
 
     state = build_state(ServiceSettings(events=events, tracking_uri=uri))
     times = []

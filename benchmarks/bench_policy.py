@@ -2,7 +2,7 @@
 oracle, measured by replaying the simulated future under each decision table.
 
 Why a replay: the simulator knows each user's state at the cutoff and the actions' true effects
-(`features.policy_replay`), so every policy is judged on the same users and the same luck; the
+(`simulator.policy_replay`), so every policy is judged on the same users and the same luck; the
 difference to "nobody contacted" is the policy's effect, not noise of the draw.
 
 Steps (Retain's own entry points throughout, so a new `decide` or scoring is picked up as is;
@@ -51,8 +51,8 @@ def simulate(users: int, history: int, horizon: int, seed: int, folder: Path):
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    from features.campaigns import CampaignPlan
-    from features.simulation import SimulationConfig, write_simulation
+    from simulator.campaigns import CampaignPlan
+    from simulator.simulation import SimulationConfig, write_simulation
 
     plan = CampaignPlan(last_day=history)
     config = SimulationConfig(users=users, days=history + horizon, seed=seed, campaigns=plan)
@@ -66,7 +66,7 @@ def simulate(users: int, history: int, horizon: int, seed: int, folder: Path):
 
 def eligibility(scores: pd.DataFrame, catalogue) -> np.ndarray:
     """(users × actions) whether the catalogue allows the action (stage, tier, risk range)."""
-    from serving.segments import STAGES, TIERS
+    from serving.decisions.segments import STAGES, TIERS
 
     stage = pd.Index(STAGES).get_indexer(scores["lifecycle_stage"])
     tier = pd.Index(TIERS).get_indexer(scores["value_tier"])
@@ -148,13 +148,13 @@ def retain_table(scores: pd.DataFrame) -> dict[str, str]:
 def uplift_table(scores: pd.DataFrame, features: pd.DataFrame, models: dict, catalogue,
                  budget: float) -> dict[str, str]:  # fmt: skip
     """Retain + per-user uplift: gain = uplift × value_at_stake − cost for actions with an uplift
-    model (inputs as `serving.effects.uplift_matrix`: FEATURE_SET at the cutoff + Retain's
+    model (inputs as `serving.campaigns.effects.uplift_matrix`: FEATURE_SET at the cutoff + Retain's
     segment codes), churn_probability × learned effect × value_at_stake − cost for the others;
-    the catalogue's eligibility; `serving.allocation.allocate` under the budget and capacities.
+    the catalogue's eligibility; `serving.decisions.allocation.allocate` under the budget and capacities.
     `scores` are `score_features`'s on `features` (same row order)."""
     from features.definitions import FEATURE_SET
-    from serving.allocation import allocate
-    from serving.segments import STAGES, TIERS
+    from serving.decisions.allocation import allocate
+    from serving.decisions.segments import STAGES, TIERS
 
     stage = pd.Index(STAGES).get_indexer(scores["lifecycle_stage"])
     tier = pd.Index(TIERS).get_indexer(scores["value_tier"])
@@ -186,10 +186,10 @@ def train_and_score(events: Path, campaigns: Path, cutoff: datetime, budget: flo
     extra decision tables (with `uplift`: "Retain + per-user uplift")."""
     from features.loading import load_events
     from features.pipeline import feature_frame
-    from serving.actions import load_catalogue
-    from serving.campaign_log import load_campaigns
-    from serving.champions import load_champions
-    from serving.scoring import ScoringConfig, score_features
+    from serving.decisions.actions import load_catalogue
+    from serving.decisions.campaign_log import load_campaigns
+    from serving.scoring.champions import load_champions
+    from serving.scoring.pipeline import ScoringConfig, score_features
     from training.config import load_config
     from training.train import train_models
 
@@ -290,14 +290,14 @@ def report(per_future: pd.DataFrame) -> pd.DataFrame:
         "revenue (purchases − refunds in the horizon) under the table − the same with nobody\n"
         "contacted (same users, same random numbers); profit: revenue kept − cost; ± sd: its\n"
         "spread over the futures; × top risk, of oracle: profit / that policy's profit. Effects\n"
-        "are the simulator's true ones (features/policy_replay.py), not the catalogue's."
+        "are the simulator's true ones (simulator/policy_replay.py), not the catalogue's."
     )
     return summary
 
 
 def by_action(outcomes: pd.DataFrame, costs: dict[str, float]) -> None:
     """Each policy's contacts, cost and revenue kept per action (means over futures)."""
-    from features.policy_replay import BASELINE
+    from simulator.policy_replay import BASELINE
 
     base = outcomes[outcomes["policy"] == BASELINE].set_index(["future", "user_id"])["revenue"]
     rows = outcomes[(outcomes["policy"] != BASELINE) & (outcomes["action"] != "no_action")]
@@ -332,7 +332,7 @@ def main() -> None:
     parser.add_argument("--uplift", action="store_true", help="also replay Retain with per-user "
                         "uplift models (benchmark-only experiment)")  # fmt: skip
     args = parser.parse_args()
-    from features.policy_replay import expected_uplift, policy_profit, replay
+    from simulator.policy_replay import expected_uplift, policy_profit, replay
 
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="bench-policy-") as tmp:

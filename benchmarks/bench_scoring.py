@@ -1,7 +1,7 @@
 """Scoring benchmark: batch scoring vs a naive per-user loop, and the service's HTTP latency.
 
 One invocation measures, on the same machine and data:
-  1. batch scoring with decisions and reason codes (`serving.scoring.score_features`), users/s;
+  1. batch scoring with decisions and reason codes (`serving.scoring.pipeline.score_features`), users/s;
   2. a naive per-user loop doing the same work one user at a time (baseline, same run);
   3. in-process LightGBM churn prediction for one user (p50/p99);
   4. HTTP latency of a real `retain serve` (from the batch's score file): `/score` and
@@ -37,7 +37,7 @@ TRAIN_USERS = 10_000
 
 
 def _events(users: int, days: int, seed: int) -> Path:
-    from features.simulation import SimulationConfig, write_simulation
+    from simulator.simulation import SimulationConfig, write_simulation
 
     path = DATA / f"scoring-events-{users}-{days}-{seed}.parquet"
     if not path.exists():
@@ -70,10 +70,10 @@ def _naive_per_user(features, champions, config, n: int) -> float:
     """The same work, one user at a time (tier cut points fixed from the batch): users/s."""
     import pandas as pd
 
-    from serving.policy import decide
-    from serving.reasons import reason_codes
-    from serving.scoring import feature_matrix
-    from serving.segments import assign_stages
+    from serving.decisions.policy import decide
+    from serving.decisions.reasons import reason_codes
+    from serving.decisions.segments import assign_stages
+    from serving.scoring.pipeline import feature_matrix
 
     matrix = feature_matrix(features)
     tiers = config.tiers.build().fit(champions.value.predict(matrix))
@@ -167,9 +167,14 @@ def main() -> None:
     from features.loading import load_events
     from features.output import write_frame
     from features.pipeline import feature_frame
-    from serving.champions import load_champions
-    from serving.scoring import ScoringConfig, feature_matrix, latest_cutoff, score_features
-    from serving.snapshot import Snapshot
+    from serving.scoring.champions import load_champions
+    from serving.scoring.pipeline import (
+        ScoringConfig,
+        feature_matrix,
+        latest_cutoff,
+        score_features,
+    )
+    from serving.scoring.snapshot import Snapshot
 
     uri = _store(args.days, args.seed)
     events = _events(args.users, args.days, args.seed)

@@ -31,6 +31,9 @@ class FeatureSet:
     name: str
     version: str
     columns: tuple[str, ...]
+    # What else a build needs to be repeated exactly at scoring: the event types whose
+    # per-type columns the set has (behavioural_v2; empty there means "choose at the cutoff").
+    event_types: tuple[str, ...] = ()
 
     @property
     def id(self) -> str:

@@ -7,7 +7,7 @@ Rewriting a cutoff replaces only its folder (dynamic partition overwrite), so on
 hold the features of many cutoffs, e.g. a training set's backtest cutoffs.
 
 Readers take one cutoff at a time (`read_feature_table`), because tiers and decisions are
-properties of one batch (serving/scoring.py).
+properties of one batch (serving/scoring/pipeline.py).
 
 Atomicity: Spark's file committer writes task output under `_temporary/` and moves it into
 place when the job commits, then writes `_SUCCESS`; a failed job leaves the previous

@@ -1,24 +1,25 @@
-"""The `retain` entry point: registers each stage's command on one Typer app.
+"""The `retain` entry point: registers every command on one Typer app.
 
-Each stage owns its command in its own package (`features/cli.py`, `training/cli.py`, …); this
-module only assembles them, so `retain --help` lists the whole pipeline in one place.
+Each command lives in its own module under `retain/commands/` (the libraries below never import
+the CLI); this module only assembles them, so `retain --help` lists the whole pipeline in one
+place.
 """
 
 from __future__ import annotations
 
 import typer
 
-from features.cli import features
-from features.simulation_cli import simulate
-from features.validate_cli import validate
-from retain.demo import demo
-from serving import cli as serving_cli
-from serving.effects_cli import effects
-from serving.list_cli import action_plan_command, churn_list_command
-from serving.report import report
-from serving.serve_cli import serve
-from training import cli as training_cli
-from training.evaluate_cli import evaluate
+from retain.commands import train as training_commands
+from retain.commands.demo import demo
+from retain.commands.effects import effects
+from retain.commands.evaluate import evaluate
+from retain.commands.features import features
+from retain.commands.lists import action_plan_command, churn_list_command
+from retain.commands.report import report
+from retain.commands.score import score
+from retain.commands.serve import serve
+from retain.commands.simulate import simulate
+from retain.commands.validate import validate
 
 app = typer.Typer(
     name="retain",
@@ -32,13 +33,13 @@ app.command("demo")(demo)
 app.command("features")(features)
 app.command("validate")(validate)
 app.command("simulate")(simulate)
-app.command("train")(training_cli.train)
-app.command("tune")(training_cli.tune)
-app.command("backtest")(training_cli.backtest)
+app.command("train")(training_commands.train)
+app.command("tune")(training_commands.tune)
+app.command("backtest")(training_commands.backtest)
 app.command("evaluate")(evaluate)
-app.command("promote")(training_cli.promote)
-app.command("rollback")(training_cli.rollback)
-app.command("score")(serving_cli.score)
+app.command("promote")(training_commands.promote)
+app.command("rollback")(training_commands.rollback)
+app.command("score")(score)
 app.command("churn-list")(churn_list_command)
 app.command("action-plan")(action_plan_command)
 app.command("serve")(serve)

@@ -154,7 +154,7 @@ def split_for(
 
 def _transactions(loaded: LoadedEvents, as_of: datetime, windows: WindowConfig) -> pd.DataFrame:
     """Activity events before `as_of` (the BG/NBD's transactions), as a pandas frame."""
-    from features.engines import to_frame
+    from features import to_frame
 
     table = loaded.table
     table = table.filter(table.event_time < as_of)

@@ -20,7 +20,7 @@ VALUE_ROWS: tuple[str, ...] = ("spearman", "gini", "decile_mape", "top10_share",
 CONTEXT_ROWS: tuple[str, ...] = ("churn_rate", "mean_actual", "mean_predicted", "rows")
 
 
-def _cell(value: float) -> str:
+def format_cell(value: float) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
     return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4f}"
@@ -40,7 +40,7 @@ def markdown_table(comparison: ModelComparison) -> str:
     rule = "|---|" + "---:|" * len(table.columns)
     lines = [header, rule]
     for metric, row in table.iterrows():
-        lines.append(f"| {metric} | " + " | ".join(_cell(v) for v in row.to_numpy()) + " |")
+        lines.append(f"| {metric} | " + " | ".join(format_cell(v) for v in row.to_numpy()) + " |")
     return "\n".join(lines)
 
 

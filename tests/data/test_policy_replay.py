@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.campaigns import CampaignPlan
-from features.policy_replay import (
+from simulator.campaigns import CampaignPlan
+from simulator.policy_replay import (
     BASELINE,
     NO_ACTION,
     STAGES,
@@ -20,7 +20,7 @@ from features.policy_replay import (
     replay,
     true_lift,
 )
-from features.simulation import SimulationConfig, simulate_events
+from simulator.simulation import SimulationConfig, simulate_events
 
 # Two chunks, and campaigns before the cutoff that the replay's history must reproduce.
 CONFIG = SimulationConfig(
@@ -53,7 +53,7 @@ def _mixed_table(seen: pd.Index) -> dict[str, str]:
 
 def test_lift_table_follows_the_documented_rule():
     lift = pd.DataFrame(true_lift("vip_care"), index=STAGES, columns=["high", "mid", "low"])
-    assert lift.loc["at_risk"].tolist() == [1.8, 0.6, 0.0]  # features.campaigns.TRUE_LIFT
+    assert lift.loc["at_risk"].tolist() == [1.8, 0.6, 0.0]  # simulator.campaigns.TRUE_LIFT
     assert lift.loc["active"].tolist() == pytest.approx([0.9, 0.3, 0.0])  # off stage: half
     assert true_lift("retention_discount")[STAGES.index("at_risk"), 0] == pytest.approx(0.9)
     assert true_lift("onboarding_call")[STAGES.index("new"), 0] == pytest.approx(0.9)

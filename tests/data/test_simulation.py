@@ -1,7 +1,7 @@
 """The synthetic event log: contract, determinism, product-like behaviour and campaign truth.
 
 Plausibility is checked on a small run (3,000 users × 365 days) against the ranges promised in
-`features/simulation.py`; campaign effects on a run large enough that treated-vs-control
+`simulator/simulation.py`; campaign effects on a run large enough that treated-vs-control
 differences are well beyond noise.
 """
 
@@ -19,10 +19,10 @@ import typer
 from pydantic import ValidationError
 from typer.testing import CliRunner
 
-from features.campaigns import CampaignPlan, truth_path
-from features.simulation import SimulationConfig, simulate_events, write_simulation
-from features.simulation_cli import simulate
-from features.simulation_events import EVENT_TYPES
+from retain.commands.simulate import simulate
+from simulator.campaigns import CampaignPlan, truth_path
+from simulator.events import EVENT_TYPES
+from simulator.simulation import SimulationConfig, simulate_events, write_simulation
 
 START = pd.Timestamp("2024-01-01", tz="UTC")
 DAY = pd.Timedelta(days=1)

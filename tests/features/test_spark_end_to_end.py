@@ -22,7 +22,7 @@ CUTOFF = datetime(2024, 12, 1)
 @pytest.fixture(scope="module")
 def monthly_events(tmp_path_factory):
     """A simulated log of ~109k events (4,000 users, 400 days), one folder per month."""
-    from features.simulation import SimulationConfig, simulate_events
+    from simulator.simulation import SimulationConfig, simulate_events
 
     events = simulate_events(SimulationConfig(users=4000, days=400, seed=5))
     assert len(events) >= 100_000

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from features.simulation import SimulationConfig, write_simulation
+from simulator.simulation import SimulationConfig, write_simulation
 from training.config import ExperimentConfig, parse_config
 from training.datasets import TrainingData, build_training_data
 

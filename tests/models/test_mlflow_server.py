@@ -159,9 +159,9 @@ def mlflow_server(backend_uri: str, artifacts: Path) -> Iterator[str]:
 
 def test_train_logs_to_a_postgres_backed_server_and_serving_loads_the_champion(tmp_path):
     from features.loading import load_events
-    from features.simulation import SimulationConfig, write_simulation
-    from serving.champions import load_champions
-    from serving.scoring import score_events
+    from serving.scoring.champions import load_champions
+    from serving.scoring.pipeline import score_events
+    from simulator.simulation import SimulationConfig, write_simulation
     from training.tracking import sqlite_path, store_lock
 
     events = tmp_path / "events.parquet"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from features.simulation import SimulationConfig, write_simulation
+from simulator.simulation import SimulationConfig, write_simulation
 from training.config import ExperimentConfig, load_config
 from training.datasets import ModelData, build_training_data
 from training.evaluate import evaluate

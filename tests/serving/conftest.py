@@ -53,7 +53,7 @@ class ServingStore:
 @pytest.fixture(scope="session")
 def serving_store(tmp_path_factory: pytest.TempPathFactory) -> ServingStore:
     """A 3,000-user simulated log and champions trained on it (first versions are champions)."""
-    from features.simulation import SimulationConfig, write_simulation
+    from simulator.simulation import SimulationConfig, write_simulation
     from training.config import ExperimentConfig
     from training.train import train_models
 
@@ -67,7 +67,7 @@ def serving_store(tmp_path_factory: pytest.TempPathFactory) -> ServingStore:
 
 @pytest.fixture(scope="session")
 def champions(serving_store: ServingStore):
-    from serving.champions import load_champions
+    from serving.scoring.champions import load_champions
 
     return load_champions(serving_store.tracking_uri)
 
@@ -82,7 +82,7 @@ def loaded_events(serving_store: ServingStore):
 @pytest.fixture(scope="session")
 def scored(loaded_events, champions):
     """Every user scored at the latest cutoff with the default playbook: what the service serves."""
-    from serving.scoring import score_events
+    from serving.scoring.pipeline import score_events
 
     return score_events(loaded_events, champions)
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from serving.actions import (
+from serving.decisions.actions import (
     NO_ACTION,
     Action,
     CatalogueError,
@@ -15,7 +15,7 @@ from serving.actions import (
     load_catalogue,
     parse_catalogue,
 )
-from serving.segments import STAGES, TIERS
+from serving.decisions.segments import STAGES, TIERS
 
 
 def _action(**overrides) -> dict:

@@ -1,4 +1,4 @@
-"""The allocator against answers computed here, independently of `serving.allocation`.
+"""The allocator against answers computed here, independently of `serving.decisions.allocation`.
 
 Known answers come from an exhaustive search over every assignment (small instances), from
 an LP relaxation built here with scipy's `linprog` (medium instances), or by hand (the
@@ -15,7 +15,7 @@ import pytest
 import scipy.sparse as sp
 from scipy.optimize import linprog
 
-from serving.allocation import Allocation, Duals, allocate, dual_bound, lp_bound
+from serving.decisions.allocation import Allocation, Duals, allocate, dual_bound, lp_bound
 
 COSTS = np.array([0.05, 0.1, 0.5, 2.0, 3.0, 8.0, 25.0])
 EFFECTS = np.array([0.02, 0.03, 0.06, 0.12, 0.15, 0.25, 0.4])

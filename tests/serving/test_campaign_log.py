@@ -7,14 +7,14 @@ import re
 import pandas as pd
 import pytest
 
-from features.campaigns import CampaignPlan
-from features.simulation import SimulationConfig, write_simulation
-from serving.campaign_log import (
+from serving.decisions.campaign_log import (
     CAMPAIGN_COLUMNS,
     CampaignLogError,
     load_campaigns,
     validate_campaigns,
 )
+from simulator.campaigns import CampaignPlan
+from simulator.simulation import SimulationConfig, write_simulation
 
 
 def _row(**changes: object) -> dict[str, object]:

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from pydantic import ValidationError
 
-from serving.churn_list import (
+from serving.decisions.churn_list import (
     LIST_COLUMNS,
     PLAN_COLUMNS,
     ChurnListQuery,

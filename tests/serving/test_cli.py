@@ -10,10 +10,10 @@ import pytest
 from typer.testing import CliRunner
 
 from retain.cli import app
-from serving.churn_list import LIST_COLUMNS, PLAN_COLUMNS, ChurnListQuery, churn_list
-from serving.policy import DECISIONS_ATTR
-from serving.scoring import SCORE_COLUMNS
-from serving.serve_cli import bentoml_overrides
+from retain.commands.serve import bentoml_overrides
+from serving.decisions.churn_list import LIST_COLUMNS, PLAN_COLUMNS, ChurnListQuery, churn_list
+from serving.decisions.policy import DECISIONS_ATTR
+from serving.scoring.pipeline import SCORE_COLUMNS
 
 pytestmark = pytest.mark.slow
 runner = CliRunner()

@@ -11,8 +11,8 @@ import pytest
 from typer.testing import CliRunner
 
 from retain.cli import app
-from serving.effect_estimates import EFFECT_COLUMNS
-from serving.effects_file import build_effects_file, dump_effects
+from serving.campaigns.effects_file import build_effects_file, dump_effects
+from serving.campaigns.estimates import EFFECT_COLUMNS
 
 pytestmark = pytest.mark.slow  # the session fixture trains both models once
 

@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from serving.actions import ActionCatalogue, parse_catalogue
-from serving.contacts import ContactHistory, ContactHistoryError, load_contacts
+from serving.decisions.actions import ActionCatalogue, parse_catalogue
+from serving.decisions.contacts import ContactHistory, ContactHistoryError, load_contacts
 
 AS_OF = pd.Timestamp("2024-03-31")
 US = pd.Timedelta(microseconds=1)

@@ -17,26 +17,26 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from features.campaigns import CampaignPlan, truth_path
 from features.config import WindowConfig
 from features.loading import load_events
-from features.simulation import SimulationConfig, write_simulation
 from retain.cli import app
-from serving.actions import load_catalogue
-from serving.campaign_log import load_campaigns
-from serving.campaign_outcomes import with_log_scores
-from serving.effect_estimates import EstimationConfig, estimate_effects
-from serving.effects import LearnedEffects, learn_effects
-from serving.effects_file import (
+from serving.campaigns.effects import LearnedEffects, learn_effects
+from serving.campaigns.effects_file import (
     EffectsFileError,
     build_effects_file,
     dump_effects,
     learned_catalogue,
     load_effects,
 )
-from serving.effects_report import effects_section, gain_change
-from serving.policy import decide
-from serving.uplift import qini_coefficient, uplift_at
+from serving.campaigns.estimates import EstimationConfig, estimate_effects
+from serving.campaigns.outcomes import with_log_scores
+from serving.campaigns.uplift import qini_coefficient, uplift_at
+from serving.decisions.actions import load_catalogue
+from serving.decisions.campaign_log import load_campaigns
+from serving.decisions.policy import decide
+from serving.reporting.effects_report import effects_section, gain_change
+from simulator.campaigns import CampaignPlan, truth_path
+from simulator.simulation import SimulationConfig, write_simulation
 
 pytestmark = pytest.mark.slow  # one simulation and one effects run per module (~10 s)
 SIM = SimulationConfig(users=12_000, days=365, seed=11, campaigns=CampaignPlan())
@@ -209,7 +209,8 @@ def test_the_policy_stops_sending_the_backfiring_action_there(campaigns):
     assert not (after[high] == "habit_nudge").any()
     assert (after[~high] != "no_action").mean() > 0.9  # elsewhere the nudge still pays
 
-    # serving/effects_report.py still values gains with `predicted_value`: the same numbers here.
+    # serving/reporting/effects_report.py still values gains with `predicted_value`: the same
+    # numbers here.
     users["predicted_value"] = users["value_at_stake"]
     gains = gain_change(users.assign(as_of=pd.Timestamp("2024-12-31")), catalogue, effects_file)
     assert gains.loc["total", "change"] > 0

@@ -1,11 +1,11 @@
 """Schemathesis against the running service's own OpenAPI document (/docs.json).
 
 The document is built in process from `RetainService` and completed by
-`serving.openapi_doc` (collection needs it before any server runs);
+`serving.api.openapi_doc` (collection needs it before any server runs);
 `test_the_served_document_is_the_one_fuzzed` shows the server serves exactly it.
 (schemathesis' lazy `from_fixture` loader does not work with pytest 9: it sets `_nodeid`.)
 
-Why: the typed boundary (serving/api_models.py) promises 4xx with a message for anything
+Why: the typed boundary (serving/api/models.py) promises 4xx with a message for anything
 malformed and documented shapes for everything else. Schemathesis generates valid and invalid
 requests for every operation and checks each answer: no 5xx, a documented status code, a body
 that matches the documented schema, the documented content type. The number of cases per
@@ -25,15 +25,16 @@ import schemathesis
 pytestmark = pytest.mark.slow
 
 MIN_CASES = 1_000
+MIN_OPERATIONS = 12  # the service's documented operations (scores, actions, lists, …)
 # Operations that take a body get most of the budget; probes and body-less ones need fewer.
 EXAMPLES_PER_OPERATION = 130
 SENT: Counter[str] = Counter()
 
 
 def _document() -> dict:
-    from serving.actions import load_catalogue
-    from serving.openapi_doc import complete_document
-    from serving.service import RetainService
+    from serving.api.openapi_doc import complete_document
+    from serving.api.service import RetainService
+    from serving.decisions.actions import load_catalogue
 
     generated = json.loads(json.dumps(RetainService.openapi_spec.asdict()))
     return complete_document(generated, load_catalogue(None).ids)  # the shared service's
@@ -64,8 +65,16 @@ def test_every_answer_is_documented_and_no_5xx(case, running_shared_service, api
     assert response.status_code < 500, response.text
 
 
-def test_fuzzing_sent_enough_cases():
-    if not SENT:
-        pytest.skip("the fuzzing test did not run in this session (deselected)")
+def test_the_schema_has_every_operation_to_fuzz():
+    """A document with no (or few) operations would make the fuzzing vacuous."""
+    operations = {result.ok().label for result in schema.get_all_operations()}
+    assert len(operations) >= MIN_OPERATIONS, sorted(operations)
+
+
+def test_fuzzing_sent_enough_cases(request: pytest.FixtureRequest):
+    fuzzed = [item for item in request.session.items if "test_every_answer" in item.name]
+    if not fuzzed:
+        pytest.skip("the fuzzing test was deselected in this session")
     assert sum(SENT.values()) >= MIN_CASES, dict(SENT)
+    assert len(SENT) >= MIN_OPERATIONS, dict(SENT)
     print(f"schemathesis sent {sum(SENT.values())} cases: {dict(SENT)}")

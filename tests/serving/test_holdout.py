@@ -8,9 +8,9 @@ import pytest
 from typer.testing import CliRunner
 
 from retain.cli import app
-from serving.campaign_log import validate_campaigns
-from serving.holdout import HoldoutConfig, assign_holdout, with_holdout
-from serving.scoring import SCORE_COLUMNS
+from serving.decisions.campaign_log import validate_campaigns
+from serving.decisions.holdout import HoldoutConfig, assign_holdout, with_holdout
+from serving.scoring.pipeline import SCORE_COLUMNS
 
 ACTIONS = ("vip_care", "habit_nudge", "winback_offer", "no_action")
 

@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from serving.actions import parse_catalogue
-from serving.holdout import ASSIGNMENT, CONTROL, TREATED, HoldoutConfig
-from serving.holdout_plan import decide_with_holdout
-from serving.policy import USER_COLUMNS, decide_run
+from serving.decisions.actions import parse_catalogue
+from serving.decisions.holdout import ASSIGNMENT, CONTROL, TREATED, HoldoutConfig
+from serving.decisions.holdout_plan import decide_with_holdout
+from serving.decisions.policy import USER_COLUMNS, decide_run
 
 CUTOFF = pd.Timestamp("2024-06-01")
 

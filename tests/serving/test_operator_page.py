@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from serving.auth import ApiKeyMiddleware
+from serving.api.auth import ApiKeyMiddleware
 
 CHROMIUM = Path(os.environ.get("RETAIN_TEST_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [

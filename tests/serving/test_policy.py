@@ -12,10 +12,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from serving.actions import NO_ACTION, ActionCatalogue, load_catalogue, parse_catalogue
-from serving.contacts import ContactHistory
-from serving.policy import DECISION_REASONS, USER_COLUMNS, decide, decide_run
-from serving.segments import STAGES, TIERS
+from serving.decisions.actions import NO_ACTION, ActionCatalogue, load_catalogue, parse_catalogue
+from serving.decisions.contacts import ContactHistory
+from serving.decisions.policy import DECISION_REASONS, USER_COLUMNS, decide, decide_run
+from serving.decisions.segments import STAGES, TIERS
 
 COLUMNS = ["user_id", "action", "expected_gain", "action_cost", "decision_reason"]
 

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from serving.reasons import LOW_RISK_TEXT, TEMPLATES, describe, reason_codes
+from serving.decisions.reasons import LOW_RISK_TEXT, TEMPLATES, describe, reason_codes
 
 NAN = float("nan")
 PIPELINE_FEATURES = [

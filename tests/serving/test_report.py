@@ -11,8 +11,8 @@ import pytest
 from typer.testing import CliRunner
 
 from retain.cli import app
-from serving.report import build_report, model_sections
-from serving.report_charts import action_plan, segment_figures
+from serving.reporting.charts import action_plan, segment_figures
+from serving.reporting.report import build_report, model_sections
 
 runner = CliRunner()
 
@@ -37,7 +37,7 @@ class _Images(HTMLParser):
 @pytest.fixture(scope="module")
 def score_file(scored, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The scores as `retain score` writes them (the run's decision summary in the metadata)."""
-    from serving.policy import DECISIONS_ATTR
+    from serving.decisions.policy import DECISIONS_ATTR
 
     path = tmp_path_factory.mktemp("report") / "scores.parquet"
     assert scored.scores.attrs[DECISIONS_ATTR] == scored.decisions.as_dict()
@@ -92,9 +92,10 @@ def test_report_is_self_contained_with_every_section(scored, serving_store) -> N
 
 def test_report_shows_the_decisions_and_the_action_plan(score_file, scored) -> None:
     """From a score file `retain score` wrote: achieved gain against the upper bound, and the
-    first users of the action plan (serving.churn_list.action_plan), as the API lists them."""
-    from serving.churn_list import ChurnListQuery, action_plan
-    from serving.score_files import read_scores
+    first users of the action plan (serving.decisions.churn_list.action_plan), as the API lists
+    them."""
+    from serving.decisions.churn_list import ChurnListQuery, action_plan
+    from serving.scoring.score_files import read_scores
 
     scores = read_scores(score_file)
     page = build_report(scores, source="test")

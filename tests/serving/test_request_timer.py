@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from bentoml._internal.server.http.traffic import TimeoutMiddleware
 
-from serving import request_timer
+from serving.api import request_timer
 
 SCOPE = {"type": "http", "method": "POST", "path": "/score", "headers": []}
 

@@ -9,7 +9,7 @@ from pydantic import ValidationError
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
-from serving.segments import SegmentConfig, TierConfig, ValueTiers, assign_stages
+from serving.decisions.segments import SegmentConfig, TierConfig, ValueTiers, assign_stages
 
 NAN = float("nan")
 
@@ -172,8 +172,8 @@ def _summary_scores() -> pd.DataFrame:
 def test_segment_summary_values_risk_by_value_at_stake_and_keeps_the_threshold():
     """The page's summary uses churn probability × value at stake (as the churn list does) and
     draws the threshold the snapshot was segmented with, not the default one."""
-    from serving.actions import load_catalogue
-    from serving.segment_summary import SegmentSummaryCache, segment_numbers
+    from serving.decisions.actions import load_catalogue
+    from serving.reporting.segment_summary import SegmentSummaryCache, segment_numbers
 
     scores = _summary_scores()
     numbers = segment_numbers(scores, load_catalogue())
@@ -186,7 +186,7 @@ def test_segment_summary_values_risk_by_value_at_stake_and_keeps_the_threshold()
 
 
 def test_the_risk_chart_draws_the_threshold_it_is_given():
-    from serving.report_charts import segment_figures
+    from serving.reporting.charts import segment_figures
 
     figure = segment_figures(_summary_scores(), threshold=0.3)["risk_distribution"]
     (axes,) = figure.axes

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from serving.churn_list import ChurnListQuery, churn_list
+from serving.decisions.churn_list import ChurnListQuery, churn_list
 from tests.serving.conftest import running_service
 
 pytestmark = pytest.mark.slow
@@ -178,7 +178,7 @@ def test_explain_matches_the_churn_models_contributions_for_an_active_user(
     assert body["status"] == "ok" and body["model"] == "churn"
     assert body["return_probability"] is None
     features = scored.features.iloc[[row]]
-    from serving.scoring import feature_matrix
+    from serving.scoring.pipeline import feature_matrix
 
     contributions = champions.churn.contributions(feature_matrix(features)).iloc[0]
     ranked = contributions.drop("bias").abs().sort_values(ascending=False, kind="stable")
@@ -200,7 +200,7 @@ def test_explain_turns_the_recall_models_signs_for_a_lapsed_user(service, scored
     contribution to the churn log-odds is minus its contribution to the return log-odds: what
     makes a return likelier lowers the risk. The labels follow the turned sign."""
     from features.definitions import ACTIVE_FLAG
-    from serving.scoring import feature_matrix
+    from serving.scoring.pipeline import feature_matrix
 
     # the lapsed user the recall model explains most strongly (a small model has many zeros)
     lapsed = np.flatnonzero(scored.features[ACTIVE_FLAG].to_numpy() != 1)
@@ -274,9 +274,9 @@ def _assert_decisions(answered: dict, summary) -> None:
 
 
 def test_the_action_plan_lists_only_contacted_users_by_expected_gain(service, scored):
-    """/action_plan agrees with serving.churn_list.action_plan on the same snapshot: only users
-    with an action, highest expected gain first; totals over every matching contacted user."""
-    from serving.churn_list import action_plan
+    """/action_plan agrees with serving.decisions.churn_list.action_plan on the same snapshot: only
+    users with an action, highest expected gain first; totals over every matching contacted user."""
+    from serving.decisions.churn_list import action_plan
 
     scores = scored.scores
     for query in ({"top": 10_000}, {"stages": ["at_risk", "dormant"], "min_risk": 0.3, "top": 25}):
@@ -376,12 +376,14 @@ def test_bentoml_build_succeeds(serving_store):
     for needed in (
         "features/definitions.py",
         "training/estimators.py",
-        "serving/service.py",
-        "serving/actions.yaml",
-        "serving/static/index.html",
-        "serving/static/app.js",
+        "serving/api/service.py",
+        "serving/decisions/actions.yaml",
+        "serving/api/static/index.html",
+        "serving/api/static/app.js",
     ):
         assert (sources[0] / needed).exists(), needed
+    for left_out in ("retain", "simulator"):  # the CLI and the test bed are not the service
+        assert not (sources[0] / left_out).exists(), left_out
 
 
 # ---- the decision settings of `retain score`, on a second server ------------------------------
@@ -390,7 +392,7 @@ def test_bentoml_build_succeeds(serving_store):
 @pytest.fixture(scope="module")
 def cooldown_user(scored) -> pd.Series:
     """A lapsed user the default run sends a win-back offer (the only action for lapsed users)."""
-    from serving.actions import load_catalogue
+    from serving.decisions.actions import load_catalogue
 
     scores = scored.scores
     chosen = scores[(scores["action"] == "winback_offer") & scores["return_probability"].notna()]
@@ -456,7 +458,7 @@ def test_a_contact_in_cooldown_changes_that_users_action(
     lapsed user. Expected with contacts: no_action, expected gain 0, cost 0, reason
     in_cooldown, and the user leaves the action plan.
     """
-    from serving.actions import load_catalogue
+    from serving.decisions.actions import load_catalogue
 
     user_id = cooldown_user["user_id"]
     winback = load_catalogue().get("winback_offer")

@@ -13,9 +13,9 @@ import httpx
 import pytest
 from pydantic import BaseModel
 
-from serving import auth
-from serving.api_models import ChurnListRequest, ExplainRequest, UserIdsRequest
-from serving.settings import DEFAULT_MAX_BODY_BYTES
+from serving.api import auth
+from serving.api.models import ChurnListRequest, ExplainRequest, UserIdsRequest
+from serving.api.settings import DEFAULT_MAX_BODY_BYTES
 
 pytestmark = pytest.mark.slow
 

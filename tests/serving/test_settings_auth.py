@@ -10,8 +10,8 @@ from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from serving.auth import ApiKeyMiddleware
-from serving.settings import ServiceSettings, SettingsError
+from serving.api.auth import ApiKeyMiddleware
+from serving.api.settings import ServiceSettings, SettingsError
 
 
 def test_settings_need_exactly_one_source():
@@ -80,7 +80,7 @@ def test_a_bad_decision_file_stops_the_service_at_start_with_the_reason(
     tmp_path, variable, content, message
 ):
     """preflight (run before any worker) reads every decision file; no champion is needed."""
-    from serving.state import ServiceStartupError, preflight
+    from serving.api.state import ServiceStartupError, preflight
 
     events = _write(tmp_path / "events.csv", "user_id,event_time,event_type\n")
     names = {

@@ -9,8 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from retain.cli import app
-from serving.churn_list import ChurnListQuery, churn_list
-from serving.scoring import SCORE_COLUMNS, ScoringConfig, score_features
+from serving.decisions.churn_list import ChurnListQuery, churn_list
+from serving.scoring.pipeline import SCORE_COLUMNS, ScoringConfig, score_features
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 runner = CliRunner()

@@ -1,0 +1,336 @@
+"""The BentoML service: scores, next best actions, explanations and the two lists over HTTP.
+
+Why it looks like this: each worker builds its state (the champions and a snapshot scored for
+every user at one cutoff) in `__init__`, before it accepts traffic, so `/readyz` fails until it
+is there; every endpoint is then a lookup into what `serving.scoring.pipeline` computed, which is
+what `retain score` writes too. The state is replaced whole when `@champion` or the source file
+moves (`serving.api.state`: polled every RETAIN_REFRESH_SECONDS, or `POST /refresh`); a request
+reads it once, so its answer never mixes two snapshots. No champion yet: the worker runs but
+is not ready. A champion that cannot be loaded stops `bentoml serve` before any worker starts
+(the deployment hook). Requests and responses are the pydantic models of `serving.api.models`;
+BentoML answers bad bodies with 400, `serving.api.request_guard` oversized (413) and non-JSON (415)
+ones.
+Configuration comes from the environment (`serving.api.settings`): the decision settings (catalogue,
+learned effects, budget, contact history, segmentation) are those of `retain score`, so the
+service decides with the same economics. The two operator lists are the churn list (whom we are
+about to lose, by value at risk) and the action plan (whom we contact, by expected gain), both
+from `serving.decisions.churn_list`, as in the CLI. The same process serves the operator page at
+/ui/ (`serving.api.operator_page`), which reads only these endpoints. Start it with `retain serve`
+or `bentoml serve serving.api.service:RetainService`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from typing import Annotated, Any
+
+import bentoml
+from bentoml.validators import ContentType
+from starlette.responses import JSONResponse
+
+from features import FEATURE_SET
+from serving.api import log_privacy, request_timer
+from serving.api.auth import ApiKeyMiddleware
+from serving.api.models import (
+    ActionPlanRequest,
+    ActionPlanResponse,
+    ChurnListRequest,
+    ChurnListResponse,
+    DecisionFacts,
+    ExplainRequest,
+    ExplainResponse,
+    ModelFacts,
+    ModelInfoResponse,
+    RecommendResponse,
+    RefreshResponse,
+    ScoreResponse,
+    SnapshotInfo,
+    UserIdsRequest,
+    WorkerInfo,
+)
+from serving.api.openapi_doc import OpenApiDocMiddleware
+from serving.api.operator_page import PAGE_PATH, page_app
+from serving.api.request_guard import RequestGuardMiddleware
+from serving.api.settings import ServiceSettings
+from serving.api.state import ServingState, StateHolder, build_snapshot, preflight
+from serving.decisions import NO_ACTION, matching
+from serving.decisions import action_plan as planned_list
+from serving.decisions import churn_list as ranked_list
+from serving.reporting import SegmentSummaryResponse
+from serving.scoring import split_reasons
+
+__all__ = ["RetainService", "build_snapshot"]
+
+request_timer.install()  # BentoML's per-request timer, cancelled when the request ends
+
+log = logging.getLogger("retain.service")
+CsvText = Annotated[str, ContentType("text/csv")]
+
+
+def _facts(info: Any) -> ModelFacts:
+    return ModelFacts(
+        name=info.name,
+        version=info.version,
+        run_id=info.run_id,
+        trained_at=info.trained_at,
+        feature_set_id=info.feature_set_id,
+        aliases=list(info.aliases),
+        metrics=dict(info.metrics),
+    )
+
+
+def _decision_facts(state: ServingState) -> DecisionFacts | None:
+    decisions = state.snapshot.decisions
+    return None if decisions is None else DecisionFacts.model_validate(decisions.as_dict())
+
+
+def _with_reason_lists(rows: Any) -> list[dict[str, Any]]:
+    """Rows as JSON records, the joined reason texts as lists again."""
+    records = rows.to_dict(orient="records")
+    for record in records:
+        record["reasons"] = split_reasons(record["reasons"])
+    return records
+
+
+def _error(status: int, message: str) -> Any:
+    """A JSON error answer; BentoML passes a returned Response through untouched."""
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def _worker() -> WorkerInfo:
+    return WorkerInfo(index=bentoml.server_context.worker_index, pid=os.getpid())
+
+
+@bentoml.service(name="retain", traffic={"timeout": 120}, workers=1)
+@bentoml.asgi_app(page_app(), path=PAGE_PATH)  # the operator page (serving/api/operator_page.py)
+class RetainService:
+    """Retain's HTTP API (see DESIGN.md §5 and serving/api/models.py for the shapes)."""
+
+    @bentoml.on_deployment
+    def _preflight() -> None:
+        """Once, before workers spawn: a bad configuration or model stops the server here."""
+        preflight(ServiceSettings.from_env())
+
+    def __init__(self) -> None:
+        logging.getLogger("retain").setLevel(logging.INFO)  # our lines; BentoML's root is WARNING
+        log_privacy.install()  # bad requests are logged without their values
+        self._holder = StateHolder(ServiceSettings.from_env())
+        self._holder.refresh(starting=True)
+        self._poller: asyncio.Task[None] | None = None
+
+    def __is_ready__(self) -> bool:
+        return self._holder.state is not None
+
+    @bentoml.on_startup
+    async def _start_polling(self) -> None:
+        interval = self._holder.settings.refresh_seconds
+        if interval > 0:
+            self._poller = asyncio.get_running_loop().create_task(self._poll(interval))
+
+    @bentoml.on_shutdown
+    async def _stop_polling(self) -> None:
+        if self._poller is not None:
+            self._poller.cancel()
+
+    async def _poll(self, interval: float) -> None:
+        """Check the registry and the source every `interval` seconds, for the worker's life."""
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await asyncio.to_thread(self._holder.refresh)
+            except Exception:  # never let one bad poll end the polling
+                log.exception("snapshot refresh poll failed")
+
+    def _state(self) -> ServingState | Any:
+        """The current state, read once per request; a 503 answer while there is none."""
+        state = self._holder.state
+        if state is None:
+            return _error(503, f"not ready: {self._holder.problem}")
+        return state
+
+    @bentoml.api
+    async def score(self, request: UserIdsRequest, /) -> ScoreResponse:
+        """Churn probability, predicted value, stage and tier for each id, in order."""
+        state = self._state()
+        if not isinstance(state, ServingState):
+            return state
+        return ScoreResponse.model_validate(
+            {
+                "as_of": state.snapshot.as_of,
+                "model_versions": state.snapshot.model_versions,
+                "items": state.snapshot.lookup(request.user_ids, with_action=False),
+            }
+        )
+
+    @bentoml.api
+    async def recommend(self, request: UserIdsRequest, /) -> RecommendResponse:
+        """Scores plus the next best action, its expected gain and cost, and reason codes."""
+        state = self._state()
+        if not isinstance(state, ServingState):
+            return state
+        return RecommendResponse.model_validate(
+            {
+                "as_of": state.snapshot.as_of,
+                "model_versions": state.snapshot.model_versions,
+                "items": state.snapshot.lookup(request.user_ids, with_action=True),
+            }
+        )
+
+    @bentoml.api
+    async def explain(self, request: ExplainRequest, /) -> ExplainResponse:
+        """The features that move one user's churn risk most, in numbers and in words.
+
+        Active users are explained by the churn model, lapsed ones by the recall model with the
+        signs turned (`model` says which); "raises risk" means a higher churn probability.
+        """
+        state = self._state()
+        if not isinstance(state, ServingState):
+            return state
+        try:
+            found = state.snapshot.explain(request.user_id, state.champions, request.top_k)
+        except LookupError as error:
+            return _error(409, str(error))
+        if found is None:
+            return ExplainResponse(user_id=request.user_id, status="unknown_user")
+        return ExplainResponse.model_validate(found)
+
+    @staticmethod
+    def _churn_rows(state: ServingState, query: ChurnListRequest) -> tuple[int, Any]:
+        known = state.catalogue.ids
+        matched = int(matching(state.snapshot.scores, query, known).sum())
+        return matched, ranked_list(state.snapshot.scores, query, known)
+
+    @bentoml.api
+    async def churn_list(self, query: ChurnListRequest, /) -> ChurnListResponse:
+        """Whom we are about to lose: the filters of `retain churn-list`, by value at risk
+        (churn probability × value at stake) unless `sort_by` says otherwise, as JSON."""
+        state = self._state()
+        if not isinstance(state, ServingState):
+            return state
+        try:
+            matched, rows = self._churn_rows(state, query)
+        except ValueError as error:
+            return _error(400, str(error))
+        return ChurnListResponse.model_validate(
+            {
+                "as_of": state.snapshot.as_of,
+                "matched": matched,
+                "rows": _with_reason_lists(rows),
+            }
+        )
+
+    @bentoml.api
+    async def churn_list_csv(self, query: ChurnListRequest, /) -> CsvText:
+        """The same list as CSV (reasons joined by "; "), ready for a spreadsheet."""
+        state = self._state()
+        if not isinstance(state, ServingState):
+            return state
+        try:
+            _, rows = self._churn_rows(state, query)
+        except ValueError as error:
+            return _error(400, str(error))
+        return rows.to_csv(index=False)
+
+    @staticmethod
+    def _plan_rows(state: ServingState, request: ActionPlanRequest) -> tuple[Any, Any]:
+        """(matching contacted users, the first `top` of them ranked by expected gain)."""
+        query = request.query()
+        scores = state.snapshot.scores
+        keep = matching(scores, query, state.catalogue.ids)
+        contacted = scores.loc[keep & (scores["action"] != NO_ACTION).to_numpy()]
+        return contacted, planned_list(scores, query, state.catalogue.ids)
+
+    @bentoml.api
+    async def action_plan(self, request: ActionPlanRequest, /) -> ActionPlanResponse:
+        """Whom we contact: users with an action, with what, at what cost and expected gain,
+        ranked by expected gain (the churn list's filters; `retain action-plan` as JSON).
+
+        `matched`, `cost` and `expected_gain` add up every matching contacted user (not only
+        the `top` rows); `decisions` is the whole run's gain against its upper bound.
+        """
+        state = self._state()
+        if not isinstance(state, ServingState):
+            return state
+        try:
+            contacted, rows = self._plan_rows(state, request)
+        except ValueError as error:
+            return _error(400, str(error))
+        return ActionPlanResponse.model_validate(
+            {
+                "as_of": state.snapshot.as_of,
+                "matched": len(contacted),
+                "cost": float(contacted["action_cost"].sum()),
+                "expected_gain": float(contacted["expected_gain"].sum()),
+                "rows": _with_reason_lists(rows),
+                "decisions": _decision_facts(state),
+            }
+        )
+
+    @bentoml.api
+    async def action_plan_csv(self, request: ActionPlanRequest, /) -> CsvText:
+        """The same plan as CSV (reasons joined by "; "), ready for a campaign tool."""
+        state = self._state()
+        if not isinstance(state, ServingState):
+            return state
+        try:
+            _, rows = self._plan_rows(state, request)
+        except ValueError as error:
+            return _error(400, str(error))
+        return rows.to_csv(index=False)
+
+    @bentoml.api
+    def segment_summary(self) -> SegmentSummaryResponse:
+        """Users by stage × tier, value at risk, the action plan and the report's charts.
+
+        Sync on purpose: the first call draws the charts (about a second of CPU), which BentoML
+        then runs in a worker thread instead of blocking the event loop.
+        """
+        state = self._state()
+        if not isinstance(state, ServingState):
+            return state
+        return state.segments.get()
+
+    @bentoml.api
+    async def model_info(self) -> ModelInfoResponse:
+        """Champion versions, training time, out-of-time metrics, the served snapshot and what
+        its decisions achieve against the upper bound."""
+        state = self._state()
+        if not isinstance(state, ServingState):
+            return state
+        return ModelInfoResponse(
+            feature_set_id=FEATURE_SET.id,
+            churn=_facts(state.champions.churn_info),
+            recall=_facts(state.champions.recall_info),
+            value=_facts(state.champions.value_info),
+            snapshot=SnapshotInfo(
+                as_of=state.snapshot.as_of,
+                users=len(state.snapshot),
+                source=state.snapshot.source,
+                model_versions=state.snapshot.model_versions,
+            ),
+            decisions=_decision_facts(state),
+            loaded_at=state.loaded_at,
+            worker=_worker(),
+        )
+
+    @bentoml.api
+    async def refresh(self) -> RefreshResponse:
+        """Rebuild this worker's snapshot now if `@champion` or the source moved (else no-op).
+
+        Other workers follow at their next poll (RETAIN_REFRESH_SECONDS).
+        """
+        outcome = await asyncio.to_thread(self._holder.refresh)
+        state = self._holder.state
+        return RefreshResponse(
+            status=outcome.status,  # type: ignore[arg-type]
+            detail=outcome.detail,
+            model_versions=state.snapshot.model_versions if state is not None else {},
+            worker=_worker(),
+        )
+
+
+RetainService.add_asgi_middleware(RequestGuardMiddleware)
+RetainService.add_asgi_middleware(OpenApiDocMiddleware)
+RetainService.add_asgi_middleware(ApiKeyMiddleware, open_prefixes=(PAGE_PATH,))

@@ -1,0 +1,48 @@
+"""Turning events into scored users: the champions from the registry, the scoring pipeline on
+DuckDB and Spark, contributions and path attribution, score files, re-deciding from them, the
+snapshot the service serves, and the MLflow record of every scoring run.
+
+Why: it is the one pipeline from features to decisions; the CLI, the service and the report all
+read its output instead of recomputing it.
+"""
+
+from __future__ import annotations
+
+from serving.scoring.champions import (
+    MODEL_KINDS,
+    Champions,
+    ChampionsUnavailableError,
+    load_champions,
+    point_mlflow_at,
+    refuse_window_flags,
+)
+from serving.scoring.decision_tracking import SCORING_EXPERIMENT, log_decision_run
+from serving.scoring.pipeline import VERSION_COLUMNS, ScoringConfig, latest_cutoff, score_events
+from serving.scoring.redecide import redecide
+from serving.scoring.score_files import read_scores
+from serving.scoring.snapshot import Snapshot, decisions_from_attrs, split_reasons
+from serving.scoring.spark import SparkScored, score_spark, score_summary, write_scores
+
+__all__ = [
+    "MODEL_KINDS",
+    "SCORING_EXPERIMENT",
+    "VERSION_COLUMNS",
+    "Champions",
+    "ChampionsUnavailableError",
+    "ScoringConfig",
+    "Snapshot",
+    "SparkScored",
+    "decisions_from_attrs",
+    "latest_cutoff",
+    "load_champions",
+    "log_decision_run",
+    "point_mlflow_at",
+    "read_scores",
+    "redecide",
+    "refuse_window_flags",
+    "score_events",
+    "score_spark",
+    "score_summary",
+    "split_reasons",
+    "write_scores",
+]

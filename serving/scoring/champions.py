@@ -1,0 +1,214 @@
+"""The champion models that scoring uses, checked against the feature set this build computes.
+
+Why a separate step: batch scoring and the service must load the same three models (churn,
+recall, value) the same way (by the `champion` alias, version resolved once) and refuse the
+same mistakes. A model trained on another feature set would read columns by name and silently
+score nonsense, so the mismatch is an error here, before any user is scored. The windows the
+models were trained with are recovered from their runs, checked to agree, so scoring defines
+"active" and the horizons as the models learnt them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from features import FEATURE_SET, WindowConfig
+from training import ModelInfo
+
+_WINDOW_PARAMS = ("churn_horizon_days", "value_horizon_days", "active_window_days")
+MODEL_KINDS = ("churn", "recall", "value")
+_HINTS = {
+    "recall": (
+        " (scoring needs all three models: lapsed users are scored by the recall model; train"
+        " it with `retain train --config CONFIG` where CONFIG's models include recall. It needs"
+        " users who were lapsed at past cutoffs, so a log must be longer than the active window"
+        " plus the churn horizon)"
+    )
+}
+# What serving needs of each model beyond `predict`: a model registered by an older Retain
+# lacks some of these and must be retrained before it can drive decisions.
+_NEEDS: dict[str, tuple[str, ...]] = {
+    "churn": ("churn_probability", "contributions"),
+    "recall": ("return_probability", "contributions"),
+    "value": ("value_if_retained", "value_if_churned", "retained_value_percentiles_"),
+}
+
+
+class FeatureSetMismatchError(ValueError):
+    """A registered model was trained on a feature set other than the one this build computes."""
+
+
+class ChampionsUnavailableError(LookupError):
+    """The registry has no champion for a model (nothing trained yet, or a wrong store)."""
+
+
+class WindowMismatchError(ValueError):
+    """The champions were trained with different windows, or a flag contradicts them."""
+
+
+@dataclass(frozen=True)
+class Champions:
+    """The churn, recall and value models behind `@champion`, with their registry facts."""
+
+    churn: Any
+    recall: Any
+    value: Any
+    churn_info: ModelInfo
+    recall_info: ModelInfo
+    value_info: ModelInfo
+
+    @property
+    def versions(self) -> dict[str, str]:
+        """`{"churn": "3", "recall": "1", "value": "2"}`: what every scored row records."""
+        return {
+            "churn": self.churn_info.version,
+            "recall": self.recall_info.version,
+            "value": self.value_info.version,
+        }
+
+    def windows(self) -> WindowConfig:
+        """The windows all three models were trained with; they must agree (see below)."""
+        return consistent_windows([self.churn_info, self.recall_info, self.value_info])
+
+
+def consistent_windows(infos: list[ModelInfo]) -> WindowConfig:
+    """The shared windows of several models' runs; refuse champions that disagree.
+
+    Why: the churn and recall models split users at the same active window, and the value
+    model's conditional heads assume the churn horizon the churn model predicts. Champions
+    trained with different windows would score users on definitions none of them learnt.
+    """
+    found = [(info, model_windows(info)) for info in infos]
+    first_info, first = found[0]
+    for info, windows in found[1:]:
+        if windows != first:
+            raise WindowMismatchError(
+                f"the champions disagree on their windows: {first_info.name} v"
+                f"{first_info.version} has {first.model_dump()} but {info.name} v{info.version} "
+                f"has {windows.model_dump()}; retrain them on one experiment config"
+            )
+    return first
+
+
+def refuse_window_flags(flags: dict[str, Any], windows: WindowConfig) -> None:
+    """A scoring window flag must agree with the champions' windows, or it is refused.
+
+    Building features with windows the models never saw would score nonsense without a sign;
+    a flag that repeats the models' value is accepted (scripts may pass it explicitly).
+    """
+    trained = windows.model_dump()
+    for name, value in flags.items():
+        if value is None:
+            continue
+        wanted = WindowConfig.model_validate({**trained, name: value}).model_dump()[name]
+        if wanted != trained[name]:
+            flag = "--" + name.replace("_", "-")
+            raise WindowMismatchError(
+                f"{flag} {value} contradicts the champion models, trained with {name} = "
+                f"{trained[name]}; omit the flag (scoring uses the models' windows) or retrain "
+                "with it"
+            )
+
+
+def check_feature_set(estimator: Any, info: ModelInfo) -> None:
+    """Refuse a model whose feature set is not `FEATURE_SET.id`, or that needs unknown columns."""
+    declared = getattr(estimator, "feature_set_id", None) or info.feature_set_id
+    if declared != FEATURE_SET.id:
+        raise FeatureSetMismatchError(
+            f"model {info.name} version {info.version} was trained on feature set "
+            f"{declared!r}, but this build computes {FEATURE_SET.id!r}; retrain it "
+            "(`retain train`) or promote a model trained on this feature set"
+        )
+    names = list(getattr(estimator, "feature_names_", []))
+    unknown = [name for name in names if name not in FEATURE_SET.columns]
+    if unknown:
+        raise FeatureSetMismatchError(
+            f"model {info.name} version {info.version} needs columns absent from "
+            f"{FEATURE_SET.id}: {', '.join(unknown)}"
+        )
+
+
+def check_capabilities(kind: str, estimator: Any, info: ModelInfo) -> None:
+    """Refuse a model that lacks what decisions need (registered by an older Retain)."""
+    lacking = [name for name in _NEEDS.get(kind, ()) if not _has(estimator, name)]
+    if lacking:
+        raise FeatureSetMismatchError(
+            f"model {info.name} version {info.version} lacks {', '.join(lacking)} (it was "
+            "registered by an older Retain); retrain it with `retain train` and promote it"
+        )
+
+
+def _has(estimator: Any, name: str) -> bool:
+    try:
+        getattr(estimator, name)
+    except AttributeError:
+        return False
+    return True
+
+
+def model_windows(info: ModelInfo) -> WindowConfig:
+    """Windows from the run's `windows.*` params; missing or unreadable params keep defaults."""
+    values: dict[str, Any] = {}
+    for name in _WINDOW_PARAMS:
+        raw = info.params.get(f"windows.{name}")
+        if raw is not None and str(raw).isdigit():
+            values[name] = int(raw)
+    events = info.params.get("windows.activity_events")
+    if events and events != "none":
+        values["activity_events"] = events
+    return WindowConfig.model_validate(values)
+
+
+def point_mlflow_at(tracking_uri: str | None) -> None:
+    """Read-only counterpart of `training.tracking.configure`: never creates a store.
+
+    Why: a serving process pointed at a wrong path must say so, not create an empty SQLite
+    store and then report that no model is registered.
+    """
+    import mlflow
+
+    from training import quiet_mlflow, resolve_tracking_uri, sqlite_path
+
+    quiet_mlflow()
+    uri = resolve_tracking_uri(tracking_uri)
+    db_file = sqlite_path(uri)
+    if db_file is not None:
+        if not db_file.exists():
+            raise ChampionsUnavailableError(
+                f"no MLflow store at {db_file} (set MLFLOW_TRACKING_URI, or train first)"
+            )
+        uri = f"sqlite:///{db_file}"
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+
+
+def load_champions(tracking_uri: str | None = None) -> Champions:
+    """The three champions from the registry at `tracking_uri` (else MLFLOW_TRACKING_URI).
+
+    Raises ChampionsUnavailableError when a champion is missing, FeatureSetMismatchError when
+    a model was trained on another feature set or lacks what decisions need, and
+    WindowMismatchError when the models were trained with different windows.
+    """
+    from training import load_champion
+
+    point_mlflow_at(tracking_uri)
+    loaded = {}
+    for kind in MODEL_KINDS:
+        try:
+            estimator, info = load_champion(kind)  # type: ignore[arg-type]
+        except LookupError as error:
+            raise ChampionsUnavailableError(f"{error}{_HINTS.get(kind, '')}") from None
+        check_feature_set(estimator, info)
+        check_capabilities(kind, estimator, info)
+        loaded[kind] = (estimator, info)
+    champions = Champions(
+        churn=loaded["churn"][0],
+        recall=loaded["recall"][0],
+        value=loaded["value"][0],
+        churn_info=loaded["churn"][1],
+        recall_info=loaded["recall"][1],
+        value_info=loaded["value"][1],
+    )
+    champions.windows()  # refuse disagreeing champions at load, not at the first scoring run
+    return champions
