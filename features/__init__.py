@@ -8,7 +8,14 @@ from features.behavioural_v2 import BEHAVIOURAL_V2, behavioural_v2, resolve_v2
 from features.cohorts import cohort_retention
 from features.config import WindowConfig
 from features.contract import EventContractError, RowCountSummary
-from features.definitions import ACTIVE_FLAG, CORE_FEATURES, FEATURE_SET, FeatureSet, build_features
+from features.definitions import (
+    ACTIVE_FLAG,
+    CORE_FEATURES,
+    FEATURE_SET,
+    FeatureSet,
+    as_naive_utc,
+    build_features,
+)
 from features.engines import ENGINES, check_engine, connect, to_frame
 from features.feature_sets import FEATURE_SETS, feature_set
 from features.labels import LABEL_COLUMNS, build_outcomes
@@ -33,6 +40,7 @@ __all__ = [
     "LoadedEvents",
     "RowCountSummary",
     "WindowConfig",
+    "as_naive_utc",
     "behavioural_v2",
     "build_features",
     "build_outcomes",

@@ -57,6 +57,7 @@ class ModelData:
     y_fit: pd.Series
     X_report: pd.DataFrame
     y_report: pd.Series
+    fit_keys: pd.DataFrame  # user_id and as_of of the OOT fit rows, aligned with X_fit
     report_keys: pd.DataFrame  # user_id and as_of of the report rows, aligned with X_report
     train_cutoffs: tuple[datetime, ...]
     oot_cutoff: datetime
@@ -106,6 +107,7 @@ def model_data(
         y_fit=fit[label],
         X_report=report[columns],
         y_report=report[label],
+        fit_keys=fit[["user_id", "as_of"]],
         report_keys=report[["user_id", "as_of"]],
         train_cutoffs=train_cutoffs,
         oot_cutoff=oot_cutoff,

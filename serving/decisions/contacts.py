@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from features import RowCountSummary
+from features import RowCountSummary, as_naive_utc
 from serving.decisions.actions import NO_ACTION, ActionCatalogue
 from serving.decisions.campaign_log import (
     ACTION_ID,
@@ -199,9 +199,7 @@ def _as_of(value: AsOf | None) -> np.datetime64:
     stamp = pd.Timestamp(value)
     if pd.isna(stamp):
         raise ValueError(f"as_of is not a time: {value!r}")
-    if stamp.tz is not None:
-        stamp = stamp.tz_convert("UTC").tz_localize(None)
-    return stamp.to_datetime64()
+    return pd.Timestamp(as_naive_utc(stamp)).to_datetime64()
 
 
 def _population(user_ids: pd.Index) -> pd.Index:

@@ -160,14 +160,7 @@ class ValueTiers(BaseEstimator):
 
     def _check(self) -> None:
         """The same checks as TierConfig's, so both fail the same way."""
-        _check_tier_params(
-            self.mode,
-            self.high_quantile,
-            self.mid_quantile,
-            self.high_amount,
-            self.mid_amount,
-            self.zero_value,
-        )
+        _check_tier_params(**self.get_params())
 
     def fit(self, predicted_value: Sequence[float] | np.ndarray | pd.Series) -> ValueTiers:
         """Fix the cut points: quantiles of the valued users, or the configured amounts."""
@@ -246,14 +239,7 @@ class TierConfig(BaseModel):
     @model_validator(mode="after")
     def _consistent(self) -> TierConfig:
         """Fail when the YAML is read, not at the first scoring run."""
-        _check_tier_params(
-            self.mode,
-            self.high_quantile,
-            self.mid_quantile,
-            self.high_amount,
-            self.mid_amount,
-            self.zero_value,
-        )
+        _check_tier_params(**self.model_dump())
         return self
 
     def build(self) -> ValueTiers:

@@ -89,9 +89,15 @@ def test_split_never_trains_on_labels_that_reach_the_out_of_time_cutoff(
     trained_on = frame[frame["as_of"].isin(data.train_cutoffs)]
     label = LABELS[kind]  # type: ignore[index]
     assert len(data.X_train) == trained_on[label].notna().sum()
-    fit_users = set(frame.loc[frame["as_of"] == data.oot_cutoff, "user_id"])
-    report_users = set(data.report_keys["user_id"])
-    assert report_users <= fit_users and len(data.X_fit) + len(data.X_report) > 0
+    # The OOT rows split into two halves that share no user and together are every OOT user
+    # the model has a label for (counted here from the frame, not by the split code).
+    fit_users, report_users = set(data.fit_keys["user_id"]), set(data.report_keys["user_id"])
+    assert fit_users and report_users and not fit_users & report_users
+    oot = frame[(frame["as_of"] == data.oot_cutoff) & frame[label].notna()]
+    if kind == "recall":
+        oot = oot[oot["active_at_cutoff"] == 0]
+    assert fit_users | report_users == set(oot["user_id"])
+    assert len(data.fit_keys) == len(data.X_fit) and len(data.report_keys) == len(data.X_report)
     labels = {"churned", "future_value", "returned", "lost", "user_id", "as_of"}
     assert not set(data.X_train.columns) & labels
     assert (data.lost_train is not None) == (kind == "value")

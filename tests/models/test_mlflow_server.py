@@ -25,6 +25,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.conftest import missing_component
+
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -61,7 +63,7 @@ def _as_owner() -> dict:
     try:
         entry = pwd.getpwnam("postgres")
     except KeyError:
-        pytest.skip("running as root and there is no `postgres` user to run PostgreSQL as")
+        missing_component("running as root and there is no `postgres` user to run PostgreSQL as")
     return {"user": entry.pw_uid, "group": entry.pw_gid}
 
 
@@ -70,7 +72,9 @@ def postgres() -> Iterator[str]:
     """A throwaway PostgreSQL on 127.0.0.1:<free port>; yields the SQLAlchemy URI of a fresh db."""
     bin_dir = _pg_bin()
     if bin_dir is None:
-        pytest.skip("PostgreSQL binaries not found (apt-get install postgresql; .ci/run does)")
+        missing_component(
+            "PostgreSQL binaries not found (apt-get install postgresql; .ci/run does)"
+        )
     owner = _as_owner()
     root = Path(tempfile.mkdtemp(prefix="retain-pg-"))  # /tmp: reachable by the postgres user
     data, sockets, log = root / "data", root / "sockets", root / "postgres.log"

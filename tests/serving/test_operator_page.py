@@ -23,6 +23,7 @@ import pandas as pd
 import pytest
 
 from serving.api.auth import ApiKeyMiddleware
+from tests.conftest import IN_CI, missing_component
 
 CHROMIUM = Path(os.environ.get("RETAIN_TEST_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
@@ -38,7 +39,7 @@ CHROMIUM_ARGS = [
 WAIT_MS = 30_000
 # decided at collection, so a missing browser does not even start the shared server
 needs_chromium = pytest.mark.skipif(
-    not CHROMIUM.exists(),
+    not CHROMIUM.exists() and not IN_CI,  # in CI the browser fixture fails instead
     reason=(
         f"no Chromium at {CHROMIUM}: install Debian's package (`apt-get install -y chromium`, "
         "as .ci/run does); Playwright cannot download its own browsers here"
@@ -147,6 +148,8 @@ def test_the_segment_summary_adds_up_to_the_scores(service, scored):
 def browser():
     from playwright.sync_api import sync_playwright
 
+    if not CHROMIUM.exists():
+        missing_component(f"no Chromium at {CHROMIUM} (apt-get install -y chromium; .ci/run does)")
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield chromium
