@@ -18,11 +18,13 @@ from features.definitions import (
 )
 from features.engines import ENGINES, check_engine, connect, to_frame
 from features.feature_sets import FEATURE_SETS, feature_set
+from features.import_profile import ImportProfile, load_import_profile, parse_column_mapping
 from features.labels import LABEL_COLUMNS, build_outcomes
 from features.loading import LoadedEvents, LoadReport, from_frame, load_events
 from features.output import check_output_path, write_frame, write_text
 from features.pipeline import feature_frame, feature_table
 from features.profile import EventProfile, profile_events
+from features.row_issues import ISSUE_COLUMNS, RowIssues, find_row_issues
 from features.spark_table import read_feature_table, spark_features, write_feature_table
 
 __all__ = [
@@ -32,13 +34,16 @@ __all__ = [
     "ENGINES",
     "FEATURE_SET",
     "FEATURE_SETS",
+    "ISSUE_COLUMNS",
     "LABEL_COLUMNS",
     "EventContractError",
     "EventProfile",
     "FeatureSet",
+    "ImportProfile",
     "LoadReport",
     "LoadedEvents",
     "RowCountSummary",
+    "RowIssues",
     "WindowConfig",
     "as_naive_utc",
     "behavioural_v2",
@@ -51,8 +56,11 @@ __all__ = [
     "feature_frame",
     "feature_set",
     "feature_table",
+    "find_row_issues",
     "from_frame",
     "load_events",
+    "load_import_profile",
+    "parse_column_mapping",
     "profile_events",
     "read_feature_table",
     "resolve_v2",

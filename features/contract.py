@@ -38,6 +38,13 @@ REJECT_REASONS: tuple[str, ...] = (
     REJECT_AMOUNT_OUT_OF_RANGE,
     REJECT_INVALID_ENCODING,
 )
+# Rows accepted with a value set to missing, counted by reason: an amount no rule in
+# `amounts.py` reads keeps its event (the activity counts) with a missing amount (0, as §2 says).
+# With strict amounts the same rows are rejected as `unparseable_amount` instead.
+KEPT_AMOUNT_UNPARSEABLE = "amount_unparseable"
+KEPT_REASONS: tuple[str, ...] = (KEPT_AMOUNT_UNPARSEABLE,)
+# Everything the row check can say about a row; a row's code is its position here.
+ROW_ISSUES: tuple[str, ...] = REJECT_REASONS + KEPT_REASONS
 # A CSV line with too many or too few fields (or an unterminated quote) is no row at all;
 # DuckDB's reader skips it and we count it from its rejects table.
 REJECT_MALFORMED_LINE = "malformed_line"
@@ -56,16 +63,23 @@ class EventContractError(ValueError):
     """Input that cannot be read as an event log at all (as opposed to individual bad rows)."""
 
 
-def check_required_columns(found: Iterable[str], source: str) -> None:
-    """Fail with a message naming each missing column and the columns that were found."""
+def check_required_columns(
+    found: Iterable[str], source: str, hint: str = "", provided: Iterable[str] | None = None
+) -> None:
+    """Fail with a message naming each missing column and the columns that were found.
+
+    `provided`: the contract columns something feeds, when a column mapping makes them differ
+    from the columns found.
+    """
     found_list = list(found)
-    missing = [column for column in REQUIRED_COLUMNS if column not in found_list]
+    fed = set(found_list if provided is None else provided)
+    missing = [column for column in REQUIRED_COLUMNS if column not in fed]
     if missing:
         names = ", ".join(repr(column) for column in missing)
         noun = "column" if len(missing) == 1 else "columns"
         raise EventContractError(
             f"{source}: missing required {noun} {names}; "
-            f"found columns: {', '.join(found_list) or '(none)'}"
+            f"found columns: {', '.join(found_list) or '(none)'}{hint}"
         )
 
 
@@ -74,7 +88,8 @@ class RowCountSummary:
 
     Why a mixin: the event loader and the campaign-log validator report the same way (rows
     read, accepted, rejected by reason), so operators read one wording everywhere. Subclasses
-    are dataclasses with `source`, `rows_read`, `rows_accepted`, `rejected` and `note`.
+    are dataclasses with `source`, `rows_read`, `rows_accepted`, `rejected` and `note`; a
+    report with more to say adds clauses through `_more()`.
     """
 
     source: str
@@ -82,6 +97,10 @@ class RowCountSummary:
     rows_accepted: int
     rejected: dict[str, int]
     note: str
+
+    def _more(self) -> list[str]:
+        """Further clauses of the summary line (none by default)."""
+        return []
 
     @property
     def rows_rejected(self) -> int:
@@ -93,4 +112,5 @@ class RowCountSummary:
         if self.rejected:
             reasons = ", ".join(f"{n:,} {reason}" for reason, n in self.rejected.items())
             line += f"; rejected {self.rows_rejected:,} ({reasons})"
+        line += "".join(f"; {clause}" for clause in self._more())
         return f"{line} [{self.note}]" if self.note else line

@@ -51,14 +51,29 @@ def sweep_stale_temporaries(target: Path) -> list[Path]:
     return removed
 
 
+def _umask() -> int:
+    """The process's umask (reading it means setting it: set it straight back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def _atomic(target: Path, write: Callable[[str], object]) -> Path:
-    """Run `write(temporary_path)` beside `target`, then rename over it (or clean up)."""
+    """Run `write(temporary_path)` beside `target`, then rename over it (or clean up).
+
+    The temporary is created private (mkstemp: 0600) and opened up to the mode any new file
+    gets (0666 less the umask) before it is written, so the output is as readable as one
+    written with `open()`: a shared folder's group can read what `retain score` wrote.
+    """
     target.parent.mkdir(parents=True, exist_ok=True)
     sweep_stale_temporaries(target)
     handle, temporary = tempfile.mkstemp(
         prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp", dir=target.parent
     )
-    os.close(handle)
+    try:
+        os.fchmod(handle, 0o666 & ~_umask())
+    finally:
+        os.close(handle)
     try:
         write(temporary)
         os.replace(temporary, target)

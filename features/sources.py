@@ -83,21 +83,34 @@ def discover(source: str | Path) -> EventFiles:
 
 
 @dataclass(frozen=True)
+class SkippedLine:
+    """A line the reader could not read as a row: its number (1 = the header; a quoted line
+    break starts no new line), why, and its text as the reader saw it."""
+
+    line: int
+    reason: str
+    text: str
+
+
+@dataclass(frozen=True)
 class RawEvents:
     """The files as an untyped table, and how to count the lines the reader had to skip.
 
-    `skipped_lines` is only meaningful once the table has been scanned (the reader logs what it
-    skipped while it reads), so the loader calls it after its first pass over the rows.
+    `skipped_lines` (counts by reason) and `skipped_details` (each line, in file order, for
+    one file) are only meaningful once the table has been scanned (the reader logs what it
+    skipped while it reads), so the loader calls them after its first pass over the rows.
     """
 
     table: ir.Table
     skipped_lines: Callable[[], dict[str, int]] = lambda: {}
+    skipped_details: Callable[[], list[SkippedLine]] = lambda: []
 
 
 _READER_IDS = itertools.count()
 # DuckDB's CSV error types, as our reject reasons: any line that is not valid UTF-8 is an
 # encoding problem; every other error (field count, quoting, line size) is a malformed line.
 _INVALID_ENCODING_ERROR = "INVALID ENCODING"
+_REASON = {True: REJECT_INVALID_ENCODING, False: REJECT_MALFORMED_LINE}
 
 
 def read_raw(backend: BaseBackend, files: EventFiles) -> RawEvents:
@@ -159,7 +172,21 @@ def _read_duckdb_csv(backend: BaseBackend, paths: list[str]) -> RawEvents:
             GROUP BY encoding
             """
         ).fetchall()
-        reason = {True: REJECT_INVALID_ENCODING, False: REJECT_MALFORMED_LINE}
-        return {reason[bool(encoding)]: int(count) for encoding, count in rows if count}
+        return {_REASON[bool(encoding)]: int(count) for encoding, count in rows if count}
 
-    return RawEvents(table, skipped_lines)
+    def skipped_details() -> list[SkippedLine]:
+        rows = backend.raw_sql(
+            f"""
+            SELECT line, bool_or(error_type = '{_INVALID_ENCODING_ERROR}'), any_value(csv_line)
+            FROM {rejects}
+            WHERE scan_id = (SELECT min(scan_id) FROM {rejects})
+            GROUP BY file_id, line
+            ORDER BY file_id, line
+            """
+        ).fetchall()
+        return [
+            SkippedLine(int(line), _REASON[bool(encoding)], str(text).strip("\r\n"))
+            for line, encoding, text in rows
+        ]
+
+    return RawEvents(table, skipped_lines, skipped_details)

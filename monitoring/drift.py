@@ -18,9 +18,8 @@ import numpy as np
 import pandas as pd
 
 from monitoring.config import MonitorThresholds
-from monitoring.profile import ReferenceProfile, Scores
-from monitoring.psi import ColumnProfile, psi
 from monitoring.status import Check, Status, json_float
+from training import ColumnProfile, ReferenceProfile, psi
 
 ColumnKind = Literal["feature", "score"]
 _DAY = pd.Timedelta(days=1)
@@ -80,7 +79,7 @@ def column_drift(
 def drift_report(
     reference: ReferenceProfile,
     frame: pd.DataFrame,
-    scores: Scores | None = None,
+    scores: Mapping[str, Any] | pd.DataFrame | None = None,
     thresholds: MonitorThresholds | None = None,
 ) -> list[ColumnDrift]:
     """Per profiled feature, then per profiled score that `scores` holds: PSI and status.
@@ -143,7 +142,9 @@ def daily_event_counts(events: pd.DataFrame, as_of: date | datetime | str) -> pd
     if times.empty:
         return pd.Series([], index=pd.DatetimeIndex([]), dtype="int64", name="events")
     days_back = ((cutoff - times) / _DAY).to_numpy(dtype=float)
-    counts = np.bincount(np.floor(days_back).astype(np.int64))
+    # Day k is [as-of − (k+1) days, as-of − k days), closed on the left as feature windows are:
+    # an event exactly one day before a midnight as-of (a date-only log) is the last day's.
+    counts = np.bincount(np.ceil(days_back).astype(np.int64) - 1)
     starts = pd.DatetimeIndex([cutoff - (k + 1) * _DAY for k in range(len(counts))])
     return pd.Series(counts, index=starts, name="events").iloc[::-1]
 

@@ -30,6 +30,17 @@ from training import churn_metrics, value_metrics
 ECE_BINS = 10
 CHURN_SCORE, VALUE_SCORE = "churn_probability", "predicted_value"
 CHURN_LABEL, VALUE_LABEL = "churned", "future_value"
+# The realised figures people read first (the table, the report), with their short headers;
+# `realised_metrics` returns more, and the JSON carries them all.
+HEADLINE_FIGURES: dict[str, str] = {
+    "churn_roc_auc": "ROC-AUC",
+    "churn_pr_auc": "PR-AUC",
+    "churn_lift_at_10": "lift@10%",
+    "churn_ece": "ECE",
+    "value_spearman": "value Spearman",
+    "value_gini": "value Gini",
+    "value_bias": "value bias",
+}
 
 
 def equal_mass_ece(y: Any, p: Any, bins: int = ECE_BINS) -> float:
@@ -185,11 +196,17 @@ def _unjudged(ours: float, theirs: float, rows: float, min_rows: int) -> str:
 
 @dataclass(frozen=True)
 class RealisedQuality:
-    """One scoring run's realised figures and their verdicts against training."""
+    """One scoring run's realised figures and their verdicts against training.
+
+    `run_id` and `scores` say which recorded run it was and where its scores were read from
+    (None when judged outside a recorded run).
+    """
 
     scored_as_of: str | None
     metrics: dict[str, float]
     checks: tuple[Check, ...] = field(default_factory=tuple)
+    run_id: str | None = None
+    scores: str | None = None
 
     @property
     def status(self) -> Status:
@@ -199,6 +216,8 @@ class RealisedQuality:
         """`scored_as_of`, every figure (NaN as null), the status and the graded checks."""
         return {
             "scored_as_of": self.scored_as_of,
+            "run_id": self.run_id,
+            "scores": self.scores,
             **{name: json_float(value) for name, value in self.metrics.items()},
             "status": self.status,
             "checks": [check.as_dict() for check in self.checks],
@@ -213,12 +232,14 @@ def realised_quality(
     churn_training: Mapping[str, float] | None = None,
     value_training: Mapping[str, float] | None = None,
     thresholds: MonitorThresholds | None = None,
+    run_id: str | None = None,
+    source: str | None = None,
 ) -> RealisedQuality:
     """`realised_metrics` and `compare_with_training` for one recorded scoring run."""
     metrics = realised_metrics(scores, labels)
     checks = compare_with_training(metrics, churn_training, value_training, thresholds)
     when = scored_as_of.isoformat() if isinstance(scored_as_of, date) else scored_as_of
-    return RealisedQuality(when, metrics, tuple(checks))
+    return RealisedQuality(when, metrics, tuple(checks), run_id, source)
 
 
 def labels_complete(

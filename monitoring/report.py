@@ -23,17 +23,21 @@ class PendingRun:
 
     scored_as_of: str
     labels_complete_on: str
+    run_id: str | None = None
 
     @classmethod
-    def of(cls, scored_as_of: date | datetime | str, horizon_days: int) -> PendingRun:
+    def of(
+        cls, scored_as_of: date | datetime | str, horizon_days: int, run_id: str | None = None
+    ) -> PendingRun:
         """The run scored at `scored_as_of`, complete once `horizon_days` have passed."""
         complete = labels_complete_on(scored_as_of, horizon_days)
         scored = scored_as_of.isoformat() if isinstance(scored_as_of, date) else scored_as_of
-        return cls(str(scored), complete.date().isoformat())
+        return cls(str(scored), complete.date().isoformat(), run_id)
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "scored_as_of": self.scored_as_of,
+            "run_id": self.run_id,
             "status": "pending",
             "labels_complete_on": self.labels_complete_on,
         }
@@ -41,13 +45,18 @@ class PendingRun:
 
 @dataclass(frozen=True)
 class MonitorReport:
-    """Realised quality (scored and pending runs), drift and data health at one as-of."""
+    """Realised quality (scored and pending runs), drift and data health at one as-of.
+
+    `notes` are sentences about what was not judged and why (runs whose scores were not kept,
+    records that could not be read): nothing is left out without a word.
+    """
 
     as_of: str
     realised: tuple[RealisedQuality, ...] = ()
     pending: tuple[PendingRun, ...] = ()
     drift: tuple[ColumnDrift, ...] = ()
     health: tuple[Check, ...] = ()
+    notes: tuple[str, ...] = ()
 
     @property
     def status(self) -> Status:
@@ -65,7 +74,7 @@ class MonitorReport:
         return exit_code(self.status)
 
     def as_dict(self) -> dict[str, Any]:
-        """`{"status", "as_of", "realised": [...], "drift": [...], "data_health": [...]}`.
+        """`{"status", "as_of", "realised": [...], "drift": [...], "data_health": [...], "notes"}`.
 
         Pending runs are listed in `realised` with status "pending" and no figures.
         """
@@ -76,6 +85,7 @@ class MonitorReport:
             + [run.as_dict() for run in self.pending],
             "drift": [column.as_dict() for column in self.drift],
             "data_health": [check.as_dict() for check in self.health],
+            "notes": list(self.notes),
         }
 
     def to_json(self) -> str:

@@ -15,7 +15,10 @@ from retain.commands.effects import effects
 from retain.commands.evaluate import evaluate
 from retain.commands.features import features
 from retain.commands.lists import action_plan_command, churn_list_command
+from retain.commands.monitor import monitor
+from retain.commands.promote import promote, rollback
 from retain.commands.report import report
+from retain.commands.retrain import retrain
 from retain.commands.score import score
 from retain.commands.serve import serve
 from retain.commands.simulate import simulate
@@ -27,6 +30,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Plain help: Typer's rich help labels every flag `<bool>`, as if it took a value.
+    rich_markup_mode=None,
 )
 
 app.command("demo")(demo)
@@ -37,14 +42,16 @@ app.command("train")(training_commands.train)
 app.command("tune")(training_commands.tune)
 app.command("backtest")(training_commands.backtest)
 app.command("evaluate")(evaluate)
-app.command("promote")(training_commands.promote)
-app.command("rollback")(training_commands.rollback)
+app.command("promote")(promote)
+app.command("rollback")(rollback)
 app.command("score")(score)
 app.command("churn-list")(churn_list_command)
 app.command("action-plan")(action_plan_command)
 app.command("serve")(serve)
 app.command("report")(report)
 app.command("effects")(effects)
+app.command("monitor")(monitor)
+app.command("retrain")(retrain)
 
 
 def main() -> None:

@@ -8,12 +8,14 @@ models try to learn, so nothing in features, training or serving may import it
 """
 
 from simulator.campaigns import CampaignPlan, truth_path
+from simulator.drift import DriftConfig
 from simulator.policy_replay import ACTION_TRUTH, expected_uplift, policy_profit, replay
 from simulator.simulation import SimulationConfig, iter_chunks, simulate_events, write_simulation
 
 __all__ = [
     "ACTION_TRUTH",
     "CampaignPlan",
+    "DriftConfig",
     "SimulationConfig",
     "expected_uplift",
     "iter_chunks",

@@ -55,6 +55,7 @@ from simulator.campaigns import (
     truth_path,
     write_truth,
 )
+from simulator.drift import DriftConfig, apply_drift
 from simulator.dynamics import (
     DayActivity,
     Population,
@@ -64,7 +65,7 @@ from simulator.dynamics import (
     initial_state,
     step_day,
 )
-from simulator.events import EVENT_SCHEMA, events_table, user_ids
+from simulator.events import EVENT_SCHEMA, events_table, start_microseconds, user_ids
 
 
 class SimulationConfig(BaseModel):
@@ -78,6 +79,7 @@ class SimulationConfig(BaseModel):
     start: date = Field(date(2024, 1, 1), description="First simulated day (UTC).")
     chunk_users: int = Field(50_000, gt=0, description="Users simulated together in memory.")
     campaigns: CampaignPlan | None = Field(None, description="Run randomised campaigns if set.")
+    drift: DriftConfig | None = Field(None, description="Shift behaviour from a day on if set.")
 
     @property
     def n_chunks(self) -> int:
@@ -122,7 +124,8 @@ class ChunkWorld:
     Why an object: the event log and a policy replay (`simulator.policy_replay`) must see the same
     users and the same luck. Streams are `SeedSequence(seed)` children keyed by path, so each is
     addressable on its own: (chunk, 0) population, (chunk, 1) event detail, (chunk, 2) campaign
-    assignment, (chunk, 3, day) each day's draws; replays add (chunk, 4, …) and (chunk, 5, …).
+    assignment, (chunk, 3, day) each day's draws; replays add (chunk, 4, …) and (chunk, 5, …);
+    (chunk, 6) is the drift's (simulator.drift).
     """
 
     config: SimulationConfig
@@ -194,6 +197,9 @@ def _simulate_chunk(config: SimulationConfig, index: int) -> SimulatedChunk:
     events = events_table(
         activity, population, ids, config.start, config.days, np.random.default_rng(world.stream(1))
     )
+    if config.drift is not None:
+        start = start_microseconds(config.start)
+        events = apply_drift(events, config.drift, start, np.random.default_rng(world.stream(6)))
     campaign_log = None
     if plan is not None:
         campaign_log = pa.concat_tables(logs) if logs else CAMPAIGN_SCHEMA.empty_table()

@@ -1,5 +1,5 @@
 """Training: LightGBM churn, recall and value models, out-of-time evaluation, MLflow, Optuna,
-and the registry.
+the registry, and the reference profile (PSI bins) logged with every model for drift checks.
 
 Why lazy exports: importing `training` (as MLflow does when it unpickles an estimator in a
 serving process) must stay cheap and free of side effects, so the names below are resolved
@@ -34,11 +34,22 @@ _EXPORTS: dict[str, str] = {
     "PromotionDecision": "training.promotion",
     "promote": "training.promotion",
     "rollback": "training.promotion",
+    "CategoricalProfile": "training.psi_bins",
+    "ColumnProfile": "training.psi_bins",
+    "NumericProfile": "training.psi_bins",
+    "categorical_profile": "training.psi_bins",
+    "column_profile": "training.psi_bins",
+    "numeric_profile": "training.psi_bins",
+    "psi": "training.psi_bins",
     "run_evaluation": "training.real_data",
     "comparison_rows": "training.real_data_report",
     "format_cell": "training.real_data_report",
     "log_evaluation": "training.real_data_report",
     "to_markdown": "training.real_data_report",
+    "PROFILE_ARTIFACT": "training.reference_profile",
+    "PROFILE_VERSION": "training.reference_profile",
+    "ProfileError": "training.reference_profile",
+    "ReferenceProfile": "training.reference_profile",
     "ModelInfo": "training.registry",
     "REGISTERED_NAMES": "training.registry",
     "champion_version": "training.registry",

@@ -7,6 +7,7 @@ not part of a config: it comes from `MLFLOW_TRACKING_URI` (see `training.trackin
 
 from __future__ import annotations
 
+import hashlib
 from datetime import date
 from pathlib import Path
 from typing import Literal
@@ -204,6 +205,12 @@ class ExperimentConfig(_Strict):
     def to_yaml(self) -> str:
         """The resolved config as YAML: what gets logged with every run and written by tuning."""
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
+
+    @property
+    def digest(self) -> str:
+        """A short hash of the resolved config, logged with every run: `retain retrain` uses it
+        (with the data fingerprint) to see that a champion was already trained on exactly this."""
+        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:16]
 
 
 def _format_errors(error: ValidationError) -> str:

@@ -5,7 +5,9 @@ a model (train, tune's final refit, the demo) logs through the same function. Me
 the model's OOT metrics are `oot_<metric>`; each baseline's are `<baseline>_oot_<metric>`.
 Artifacts: `plots/`, `tables/` (importances, contributions, and for the value model its decile
 calibration), `config/`, and for the value model `tiers/retained_value_percentiles.json`, the
-tier cut points serving reads back (they are also inside the pickled model).
+tier cut points serving reads back (they are also inside the pickled model). Every run also
+logs `reference_profile.json`: the distributions of the OOT report rows' features and of the
+model's scores on them, which `retain monitor` compares later populations with (PSI).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from training import plots
 from training.config import ExperimentConfig
 from training.datasets import TrainingData
 from training.evaluate import CLASSIFIERS, Outcome
+from training.reference_profile import PROFILE_ARTIFACT, ReferenceProfile
 from training.registry import OOT_PREFIX, register
 from training.tracking import finite, flatten, provenance_tags
 from training.value_model import MIN_TIER_VALUE
@@ -43,6 +46,12 @@ class TrainResult:
     baseline_metrics: dict[str, dict[str, float]]
     warning: str | None = None
     params: dict[str, object] = field(default_factory=dict)
+    trained: bool = True
+
+    @classmethod
+    def not_trained(cls, kind: str, reason: str) -> TrainResult:
+        """A model the data could not train: no run, no version, and the reason as warning."""
+        return cls(kind, "", "", None, [], {}, {}, f"{kind} model not trained: {reason}", {}, False)
 
 
 def run_params(config: ExperimentConfig, data: TrainingData, outcome: Outcome) -> dict[str, object]:
@@ -55,6 +64,7 @@ def run_params(config: ExperimentConfig, data: TrainingData, outcome: Outcome) -
     params.update(
         {
             "config_name": config.name,
+            "config_digest": config.digest,
             "feature_set_id": config.feature_set,
             "data_fingerprint": data.fingerprint,
             "data_source": data.source,
@@ -127,6 +137,39 @@ def _log_tier_reference(estimator: object, folder: Path) -> None:
     path.write_text(json.dumps(document, indent=1))
 
 
+def reference_profile(outcome: Outcome, feature_set_id: str) -> ReferenceProfile:
+    """The model's OOT report rows profiled: their features and the scores serving will write.
+
+    Why these rows and these names: they are the population the model was validated on, scored
+    as scoring scores it (churn model: active users and `churn_probability`; recall: lapsed
+    users and `return_probability`; value: every user and the value heads), so a later drift
+    check compares like with like. The value model's unconditional prediction is left out: in
+    serving it is mixed with the churn model's probability, not the value model's own.
+    """
+    X = outcome.data.X_report  # noqa: N806
+    estimator = outcome.estimator
+    if outcome.kind == "churn":
+        scores = {"churn_probability": outcome.predictions}
+    elif outcome.kind == "recall":
+        scores = {"return_probability": outcome.predictions}
+    elif getattr(estimator, "conditional", False):
+        retained = np.asarray(estimator.value_if_retained(X), dtype=float)
+        churned = np.asarray(estimator.value_if_churned(X), dtype=float)
+        scores = {
+            "value_if_retained": retained,
+            "value_at_stake": np.clip(retained - churned, 0.0, None),
+        }
+    else:
+        scores = {"predicted_value": outcome.predictions}
+    return ReferenceProfile.build(
+        X,
+        scores,
+        columns=list(X.columns),
+        feature_set_id=feature_set_id,
+        as_of=outcome.data.oot_cutoff.date(),
+    )
+
+
 def log_training_run(
     outcome: Outcome,
     config: ExperimentConfig,
@@ -165,6 +208,8 @@ def log_training_run(
             (folder / "tables").mkdir()
             _log_tables(outcome, folder / "tables")
             _log_tier_reference(outcome.estimator, folder)
+            profile = reference_profile(outcome, config.feature_set)
+            (folder / PROFILE_ARTIFACT).write_text(profile.to_json())
             mlflow.log_artifacts(str(folder))
         info = log_estimator(outcome.estimator, outcome.data.X_report, kind)
         mlflow.log_metrics(finite(metrics), model_id=info.model_id)

@@ -18,6 +18,12 @@ from training.tracking import configure
 
 _log = logging.getLogger(__name__)
 Step = Callable[[str], None]
+# Models a log may be too short to train, and what happens without them. The recall model
+# needs users lapsed at past cutoffs with a full churn horizon after each.
+OPTIONAL_MODELS: dict[str, str] = {
+    "recall": "scoring falls back to the churn model for lapsed users until a recall model is"
+    " trained on a longer log",
+}
 
 
 def train_models(
@@ -34,7 +40,9 @@ def train_models(
 
     `data` skips loading (tests and tuning reuse one stacked set); otherwise `events` (or the
     config's `data.events`) is read. A model that loses to a baseline is still logged and
-    registered as challenger (it will not pass promotion), and the loss is logged loudly.
+    registered as challenger (it will not pass promotion), and the loss is logged loudly. A
+    model in OPTIONAL_MODELS that the data cannot train is returned as not trained, with the
+    reason, and the others still train.
     """
     step = on_step or (lambda message: None)
     configure(tracking_uri, config.experiment)
@@ -49,7 +57,16 @@ def train_models(
     results = []
     for kind in models or config.models:
         step(f"training the {kind} model")
-        outcome = evaluate(data.for_model(kind), config)
+        try:
+            model_data = data.for_model(kind)
+        except ValueError as error:
+            if kind not in OPTIONAL_MODELS:
+                raise
+            # Too short a log for this model: the others still train, and the result says why.
+            results.append(TrainResult.not_trained(kind, f"{error}; {OPTIONAL_MODELS[kind]}"))
+            _log.warning(results[-1].warning)
+            continue
+        outcome = evaluate(model_data, config)
         step(f"logging the {kind} run to MLflow")
         result = log_training_run(outcome, config, data, register_model=register_model)
         if result.warning:

@@ -1,20 +1,19 @@
 """The settings behind a decision, as given on the command line, turned into a ScoringConfig.
 
-Why one object: `retain score` (both engines), `retain churn-list` and `retain action-plan`
-take the same decision flags (catalogue, learned effects, budget, contact history, segments,
-holdout) and must read them the same way; building the `ScoringConfig` in one place is what
-keeps "the same economics on every path" true.
+Why one object: `retain score` (both engines), `retain churn-list`, `retain action-plan` and
+`retain serve` take the same decision flags (catalogue, learned effects, budget, contact
+history, segments, holdout) and must read them the same way; building the `ScoringConfig` in
+one place is what keeps "the same economics on every path" true.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from retain.commands.scoring_options import guarded
-from retain.console import console, fail
+from retain.commands.options import DECISION_OPTIONS, HOLDOUT_FLAGS, flag_group
+from retain.console import console, guarded, refuse
 
 
 @dataclass(frozen=True)
@@ -28,25 +27,21 @@ class DecisionFlags:
     segments: Path | None = None
     at_risk_threshold: float | None = None
     holdout_share: float | None = None
-    holdout_seed: int = 0
+    holdout_seed: int | None = None
 
-    @classmethod
-    def pick(cls, options: Mapping[str, Any]) -> DecisionFlags:
-        """The decision flags among a command's options (its `locals()`), by name."""
-        return cls(**{f.name: options[f.name] for f in fields(cls) if f.name in options})
+    def __post_init__(self) -> None:
+        if self.holdout_share is None:
+            refuse({"--holdout-seed": self.holdout_seed}, "without --holdout-share")
 
     def playbook(self) -> Any:
         """The catalogue, with learned effects in place of the priors when an effects file
         is given."""
-        from serving import EffectsFileError, learned_catalogue, load_catalogue, load_effects
+        from serving import learned_catalogue, load_catalogue, load_effects
 
         playbook = guarded(lambda: load_catalogue(self.catalogue))
         if self.effects is None:
             return playbook
-        try:
-            learned, skipped = learned_catalogue(playbook, load_effects(self.effects))
-        except EffectsFileError as error:
-            fail(str(error))
+        learned, skipped = guarded(lambda: learned_catalogue(playbook, load_effects(self.effects)))
         if skipped:
             console.print(f"[yellow]effects for actions not in the catalogue ignored:[/] {skipped}")
         return learned
@@ -73,22 +68,21 @@ class DecisionFlags:
 
         if self.holdout_share is None:
             return None
-        return guarded(lambda: HoldoutConfig(share=self.holdout_share, seed=self.holdout_seed))  # type: ignore[arg-type]
+        seed = self.holdout_seed or 0
+        return guarded(lambda: HoldoutConfig(share=self.holdout_share, seed=seed))  # type: ignore[arg-type]
 
     def scoring_config(self, attribution: str | None) -> Any:
-        """Everything a scoring run needs besides the data and the models."""
+        """Everything a scoring run needs besides the data and the models (one builder for the
+        DuckDB and the Spark path)."""
         from serving import ScoringConfig
 
-        reasons = attribution or "treeshap"
-        if reasons not in ("treeshap", "path"):
-            fail(f"--reasons must be treeshap or path, not {reasons!r}")
         playbook = self.playbook()
         return ScoringConfig(
             catalogue=playbook,
             segmentation=self.segmentation(),
             budget=self.budget,
             contacts=self.contact_history(playbook),
-            attribution=reasons,  # type: ignore[arg-type]
+            attribution=attribution or "treeshap",  # type: ignore[arg-type]
             holdout=self.holdout(),
         )
 
@@ -98,3 +92,12 @@ class DecisionFlags:
             value is not None
             for value in (self.catalogue, self.effects, self.budget, self.contacts)
         )
+
+
+with_decision_flags = flag_group("decisions", DecisionFlags, DECISION_OPTIONS)
+# `retain serve`: the service draws no holdout, so it does not offer the holdout flags.
+with_service_decision_flags = flag_group(
+    "decisions",
+    DecisionFlags,
+    {name: option for name, option in DECISION_OPTIONS.items() if name not in HOLDOUT_FLAGS},
+)

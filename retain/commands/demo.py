@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
+from retain.commands.options import TrackingOption
 from retain.console import console, err_console, fail, progress
 
 DEMO_CONFIG = Path(__file__).resolve().parents[2] / "experiments" / "demo.yaml"
@@ -58,11 +59,11 @@ def _score(events_path: Path, out_dir: Path, tracking_uri: str | None) -> None:
     from serving import ChurnListQuery, action_plan, churn_list, load_champions, score_events
 
     with progress() as bar:
-        task = bar.add_task("loading the champion models", total=None)
+        task = bar.add_task("loading the champion models", total=2)
         champions = load_champions(tracking_uri)
-        bar.update(task, description="building features and scoring every user")
+        bar.update(task, advance=1, description="building features and scoring every user")
         scored = score_events(load_events(events_path), champions)
-        bar.update(task, description="scored")
+        bar.update(task, advance=1, description="scored")
     console.print(summary_table(stage_totals(scored.scores)))
     if scored.decisions is not None:
         console.print(scored.decisions.line())
@@ -107,13 +108,7 @@ def demo(
     users: Annotated[int, typer.Option("--users", help="Simulated users.", min=100)] = 20_000,
     days: Annotated[int, typer.Option("--days", help="Simulated days of history.", min=180)] = 365,
     seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same data).")] = 7,
-    tracking_uri: Annotated[
-        str | None,
-        typer.Option(
-            "--tracking-uri",
-            help="MLflow store (default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db here).",
-        ),
-    ] = None,
+    tracking_uri: TrackingOption = None,
 ) -> None:
     """Simulate events, train and register the models, score users, write the two lists."""
     from simulator import SimulationConfig, write_simulation

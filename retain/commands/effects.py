@@ -9,13 +9,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 from rich.table import Table
 
+from retain.commands.options import TrackingOption
 from retain.commands.window_options import WindowFlags, with_window_flags
-from retain.console import console, fail, progress
+from retain.console import console, fail, progress, refuse
+
+DEFAULT_UPLIFT_MIN_PER_ARM = 300
 
 
 def _effects_table(effects: Any) -> Table:
@@ -85,7 +88,7 @@ def effects(
         typer.Option("--prior-sd", help="Prior's spread (share of churn removed).", min=0.001),
     ] = 0.3,
     effect_basis: Annotated[
-        str,
+        Literal["churn", "revenue"],
         typer.Option(
             "--effect-basis",
             help="What learned effects are fitted to: churn, or incremental revenue (needs the "
@@ -96,12 +99,14 @@ def effects(
         bool, typer.Option("--uplift/--no-uplift", help="Fit two-model uplift per action.")
     ] = True,
     uplift_min_per_arm: Annotated[
-        int, typer.Option("--uplift-min-per-arm", help="Users per arm for an uplift model.", min=1)
-    ] = 300,
-    tracking_uri: Annotated[
-        str | None,
-        typer.Option("--tracking-uri", help="MLflow store (default: $MLFLOW_TRACKING_URI)."),
+        int | None,
+        typer.Option(
+            "--uplift-min-per-arm",
+            help=f"Users per arm for an uplift model (default: {DEFAULT_UPLIFT_MIN_PER_ARM}).",
+            min=1,
+        ),
     ] = None,
+    tracking_uri: TrackingOption = None,
     windows: WindowFlags | None = None,
 ) -> None:
     """Effects of each action per segment (treated vs control), logged to MLflow and written."""
@@ -124,13 +129,14 @@ def effects(
 
     if out.suffix.lower() not in (".yaml", ".yml"):
         fail(f"--out {out}: the effects file is YAML; use a name ending in .yaml")
-    if effect_basis not in ("churn", "revenue"):
-        fail(f"--effect-basis {effect_basis}: use churn or revenue")
+    if not uplift:
+        refuse({"--uplift-min-per-arm": uplift_min_per_arm}, "with --no-uplift")
+    min_per_arm = uplift_min_per_arm or DEFAULT_UPLIFT_MIN_PER_ARM
     window_config = (windows or WindowFlags()).apply()
     config = EffectsConfig(
         estimation=EstimationConfig(confidence, prior_sd, effect_basis),  # type: ignore[arg-type]
         uplift=uplift,
-        uplift_min_per_arm=uplift_min_per_arm,
+        uplift_min_per_arm=min_per_arm,
     )
     try:
         playbook = load_catalogue(catalogue)
@@ -148,7 +154,7 @@ def effects(
                         "events_fingerprint": data_fingerprint(events)}  # fmt: skip
         source = {"campaigns": str(campaigns), "events": str(events), **fingerprints}
         params = {"windows": window_config.model_dump(), "estimation": vars(config.estimation),
-                  "uplift_min_per_arm": uplift_min_per_arm, "catalogue": str(catalogue or
+                  "uplift_min_per_arm": min_per_arm, "catalogue": str(catalogue or
                   "packaged"), "campaign_rows": log.report.rows_accepted}  # fmt: skip
         tags = provenance_tags(FEATURE_SET.id, fingerprints["campaigns_fingerprint"], "effects")
 

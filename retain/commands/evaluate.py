@@ -12,8 +12,10 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
+from retain.commands.options import ConfigOption, InputFormatOption, TrackingOption
+from retain.commands.train import metric_cell
 from retain.commands.window_options import WindowFlags, parse_as_of, with_window_flags
-from retain.console import console, fail, progress
+from retain.console import console, fail, progress, refuse
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -25,14 +27,12 @@ DEFAULT_EVALUATION_CUTOFFS = 12
 
 
 def _rich_table(title: str, table: pd.DataFrame) -> Table:
-    from training import format_cell
-
     out = Table(title=title)
     out.add_column("metric")
     for i, name in enumerate(table.columns):
         out.add_column(name, justify="right", style="bold" if i == 0 else None)
     for metric, row in table.iterrows():
-        out.add_row(str(metric), *(format_cell(v) for v in row.to_numpy()))
+        out.add_row(str(metric), *(metric_cell(str(metric), v) for v in row.to_numpy()))
     return out
 
 
@@ -42,13 +42,8 @@ def evaluate(
     as_of: Annotated[
         str, typer.Option("--as-of", help="Score at this date; compare with what came after.")
     ],
-    fmt: Annotated[
-        str, typer.Option("--format", help="Input format: auto, events, cdnow or online_retail.")
-    ] = "auto",
-    config: Annotated[
-        Path | None,
-        typer.Option("--config", help="Experiment YAML (cutoffs, model parameters)."),
-    ] = None,
+    fmt: InputFormatOption = "auto",
+    config: ConfigOption = None,
     cutoffs: Annotated[
         int | None,
         typer.Option(
@@ -64,13 +59,7 @@ def evaluate(
     log: Annotated[
         bool, typer.Option("--log/--no-log", help="Log the comparison to MLflow.")
     ] = True,
-    tracking_uri: Annotated[
-        str | None,
-        typer.Option(
-            "--tracking-uri",
-            help="MLflow store (default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db here).",
-        ),
-    ] = None,
+    tracking_uri: TrackingOption = None,
     windows: WindowFlags = WindowFlags(),
 ) -> None:
     """Real-data check: train before --as-of, score at it, compare with classical baselines.
@@ -88,6 +77,8 @@ def evaluate(
         to_markdown,
     )
 
+    if not log:
+        refuse({"--tracking-uri": tracking_uri}, "with --no-log (nothing is logged to MLflow)")
     moment = parse_as_of(as_of)
     try:
         cfg = load_config(config)

@@ -5,48 +5,31 @@ from __future__ import annotations
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from features import (
-    ENGINES,
-    EventContractError,
-    WindowConfig,
-    check_engine,
-    check_output_path,
-    write_frame,
+from features import check_output_path, write_frame
+from retain.commands.import_options import ImportFlags, with_import_flags
+from retain.commands.options import EngineOption, InputFormatOption, RequiredEventsOption
+from retain.commands.window_options import (
+    WindowFlags,
+    parse_as_of,
+    warn_if_far_past_the_data,
+    with_window_flags,
 )
-from retain.commands.window_options import WindowFlags, parse_as_of, with_window_flags
-from retain.console import console, fail, progress
+from retain.console import console, fail, guarded, progress
 
-EventsOption = Annotated[
-    Path,
-    typer.Option(
-        "--events",
-        help="Event file or folder (.parquet, .csv, .jsonl), or a CDNOW / Online Retail file.",
-    ),
-]
-FormatOption = Annotated[
-    str,
-    typer.Option("--format", help="Input format: auto, events, cdnow or online_retail."),
-]
-EngineOption = Annotated[
-    str, typer.Option("--engine", help=f"Where the features run: {' or '.join(ENGINES)}.")
-]
+if TYPE_CHECKING:
+    import pandas as pd
 
-
-def require_engine(engine: str) -> None:
-    """End the command with one line naming the choices unless `engine` is known."""
-    try:
-        check_engine(engine)
-    except ValueError as error:
-        fail(str(error))
+    from features import LoadedEvents
 
 
 @with_window_flags
+@with_import_flags
 def features(
-    events: EventsOption,
+    events: RequiredEventsOption,
     as_of: Annotated[
         str,
         typer.Option("--as-of", help="Cutoff: only events before it are used (YYYY-MM-DD, UTC)."),
@@ -66,7 +49,7 @@ def features(
         ),
     ] = False,
     engine: EngineOption = "duckdb",
-    input_format: FormatOption = "auto",
+    input_format: InputFormatOption = "auto",
     partitioned: Annotated[
         bool,
         typer.Option(
@@ -75,78 +58,70 @@ def features(
         ),
     ] = False,
     windows: WindowFlags = WindowFlags(),
+    reading: ImportFlags = ImportFlags(),
 ) -> None:
     """Build point-in-time behavioural features for every user seen before the cutoff."""
-    from features import feature_frame, load_events
+    from features import feature_frame, load_events, write_feature_table
 
     cutoff = parse_as_of(as_of)
     window = windows.apply()
-    require_engine(engine)
-    if partitioned or not out.suffix:
-        if engine != "spark":
-            fail(f"{out}: a partitioned feature table is written by Spark; add --engine spark")
-        _features_to_table(events, cutoff, window, out, labels, input_format)
-        return
-    try:
-        check_output_path(out)
-    except ValueError as error:
-        fail(str(error))
+    to_table = partitioned or not out.suffix
+    if to_table and engine != "spark":
+        flag = "--partitioned" if partitioned else f"--out {out} (a folder)"
+        fail(f"{flag}: a partitioned feature table is written by Spark; add --engine spark")
+    if not to_table:
+        guarded(lambda: check_output_path(out))
+    import_profile = reading.resolve()
     started = time.perf_counter()
-    try:
-        with progress() as bar:
-            task = bar.add_task(f"loading events ({engine})", total=3)
-            loaded = load_events(events, engine, fmt=input_format)
-            bar.update(task, advance=1, description="building features")
-            frame = feature_frame(loaded, cutoff, window, labels=labels)
-            bar.update(task, advance=1, description="writing")
-            write_frame(frame, out)
-            bar.update(task, advance=1, description="done")
-    except EventContractError as error:
-        fail(str(error))
-    console.print(loaded.report.summary())
-    console.print(
-        f"wrote {len(frame):,} users × {frame.shape[1]} columns as of {cutoff:%Y-%m-%d %H:%M} UTC "
-        f"to {out} in {time.perf_counter() - started:.1f}s"
-    )
-    if labels and "churned" in frame:
-        labelled = frame["churned"].notna()
-        console.print(
-            f"labels: {int(labelled.sum()):,} users active at the cutoff, churn rate "
-            f"{frame.loc[labelled, 'churned'].mean():.1%}; future value total "
-            f"{frame['future_value'].sum():,.2f}"
+    with progress() as bar:
+        task = bar.add_task(f"loading events ({engine})", total=3)
+        loaded = guarded(
+            lambda: load_events(events, engine, fmt=input_format, import_profile=import_profile)
         )
-
-
-def _features_to_table(
-    events: Path,
-    cutoff: datetime,
-    window: WindowConfig,
-    out: Path,
-    labels: bool,
-    input_format: str,
-) -> None:
-    """`--engine spark` into a folder: Spark reads, builds and writes; nothing is collected."""
-    from features import load_events, write_feature_table
-
-    started = time.perf_counter()
-    try:
-        with progress() as bar:
-            task = bar.add_task("loading events (spark)", total=2)
-            loaded = load_events(events, "spark", fmt=input_format)
+        warn_if_far_past_the_data(cutoff, loaded.report.max_event_time, window.active_window_days)
+        if to_table:  # Spark reads, builds and writes; nothing is collected
             bar.update(task, advance=1, description="building and writing features (spark)")
-            written = write_feature_table(loaded, cutoff, window, out, labels=labels)
-            bar.update(task, advance=1, description="done")
-    except EventContractError as error:
-        fail(str(error))
+            written = guarded(
+                lambda: write_feature_table(loaded, cutoff, window, out, labels=labels)
+            )
+            rows, columns, where = written.rows, written.columns, f"{out}/cutoff={written.cutoff}/"
+            label_totals = written.labels
+        else:
+            bar.update(task, advance=1, description="building features")
+            frame = guarded(lambda: feature_frame(loaded, cutoff, window, labels=labels))
+            bar.update(task, advance=1, description="writing")
+            guarded(lambda: write_frame(frame, out))
+            rows, columns, where = len(frame), frame.shape[1], str(out)
+            label_totals = _label_totals(frame) if labels else None
+        bar.update(task, completed=3, description="done")
+    _print_written(loaded, rows, columns, cutoff, where, time.perf_counter() - started)
+    if label_totals:
+        console.print(
+            f"labels: {int(label_totals['labelled']):,} users active at the cutoff, churn rate "
+            f"{label_totals['churn_rate']:.1%}; future value total "
+            f"{label_totals['future_value']:,.2f}"
+        )
+
+
+def _label_totals(frame: pd.DataFrame) -> dict[str, float] | None:
+    """Users with a churn label, their churn rate and the future value total (what Spark's
+    feature table reports too)."""
+    if "churned" not in frame:
+        return None
+    labelled = frame["churned"].notna()
+    return {
+        "labelled": float(labelled.sum()),
+        "churn_rate": float(frame.loc[labelled, "churned"].mean()),
+        "future_value": float(frame["future_value"].sum()),
+    }
+
+
+def _print_written(
+    loaded: LoadedEvents, rows: int, columns: int, cutoff: datetime, where: str, seconds: float
+) -> None:
+    """What was read (rows accepted, rejected by reason) and what was written, where."""
     console.print(loaded.report.summary())
     console.print(
-        f"wrote {written.rows:,} users × {written.columns} columns as of "
-        f"{cutoff:%Y-%m-%d %H:%M} UTC to {out}/cutoff={written.cutoff}/ "
-        f"in {time.perf_counter() - started:.1f}s"
+        f"wrote {rows:,} users × {columns} columns as of {cutoff:%Y-%m-%d %H:%M} UTC to {where} "
+        f"in {seconds:.1f}s"
     )
-    if written.labels:
-        console.print(
-            f"labels: {int(written.labels['labelled']):,} users active at the cutoff, churn rate "
-            f"{written.labels['churn_rate']:.1%}; future value total "
-            f"{written.labels['future_value']:,.2f}"
-        )

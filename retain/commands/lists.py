@@ -19,28 +19,22 @@ from typing import Annotated, Any, Literal
 
 import typer
 
-from retain.commands.decision_flags import DecisionFlags
-from retain.commands.score import _score
-from retain.commands.scoring_options import (
+from retain.commands.decision_flags import DecisionFlags, with_decision_flags
+from retain.commands.options import (
     AsOfOption,
-    AtRiskOption,
-    BudgetOption,
-    CatalogueOption,
-    ContactsOption,
-    EffectsOption,
     EventsOption,
-    HoldoutSeedOption,
-    HoldoutShareOption,
+    ListOrder,
     ReasonsOption,
-    SegmentsOption,
     TrackingOption,
-    guarded,
-    refuse,
+    given_flags,
 )
+from retain.commands.score import score_events_for_command
 from retain.commands.tables import print_arms, print_list
 from retain.commands.window_options import WindowFlags, with_window_flags
-from retain.console import console, fail
+from retain.console import console, fail, guarded, refuse
 
+DEFAULT_TOP = 100
+OutFormat = Literal["csv", "parquet"]
 View = Literal["churn", "plan"]
 
 
@@ -49,8 +43,7 @@ def _query(
     tier: str | None,
     action: str | None,
     min_risk: float,
-    top: int,
-    every: bool,
+    top: int | None,
     sort_by: str,
 ) -> Any:
     from pydantic import ValidationError
@@ -63,7 +56,7 @@ def _query(
             tiers=split_list(tier),
             actions=split_list(action),
             min_risk=min_risk,
-            top=None if every else top,
+            top=top,
             sort_by=sort_by,  # type: ignore[arg-type]
         )
     except ValidationError as error:
@@ -77,18 +70,38 @@ def _query(
         )
 
 
-def _from_score_file(scores: Path, decisions: DecisionFlags, refused: dict[str, object]) -> Any:
+def _rows(top: int | None, every: bool) -> int | None:
+    """How many rows to list: all with --all, else --top (default DEFAULT_TOP)."""
+    if every:
+        refuse({"--top": top}, "with --all (which lists every matching user)")
+        return None
+    return DEFAULT_TOP if top is None else top
+
+
+def _check_out_format(out: Path | None, out_format: OutFormat | None) -> None:
+    """--out names a .csv or .parquet file (the --format, when given); --format without --out
+    is refused (the list is printed then)."""
+    if out is None:
+        refuse({"--format": out_format}, "without --out (the list is printed to the terminal)")
+        return
+    suffix = out.suffix.lower().lstrip(".")
+    if out_format is None and suffix not in ("csv", "parquet"):
+        fail(f"--out {out}: name a .csv or .parquet file")
+    if out_format is not None and suffix != out_format:
+        fail(f"--out {out} does not end in .{out_format} (the --format)")
+
+
+def _from_score_file(scores: Path, decisions: DecisionFlags) -> Any:
     """The score file's table, decided again when a decision flag asks for it."""
     from serving import ASSIGNMENT, read_scores, redecide, with_holdout
 
-    refuse(refused, "with --scores (they need the events and the models: use --events)")
     table = guarded(lambda: read_scores(scores))
     holdout = decisions.holdout()
+    if holdout is not None and ASSIGNMENT in table.columns:
+        fail(f"{scores} already has a holdout assignment; it is not drawn twice")
     if decisions.redeciding():
         playbook = decisions.playbook()
         contacts = decisions.contact_history(playbook)
-        if holdout is not None and ASSIGNMENT in table.columns:
-            fail(f"{scores} already has a holdout assignment; it is not drawn twice")
         table, summary = guarded(
             lambda: redecide(
                 table, playbook, budget=decisions.budget, contacts=contacts, holdout=holdout
@@ -96,10 +109,8 @@ def _from_score_file(scores: Path, decisions: DecisionFlags, refused: dict[str, 
         )
         console.print(f"decided again from {scores}: {summary.line()}")
     elif holdout is not None:
-        # The file's own decisions: the arms are drawn over them as they stand.
-        if ASSIGNMENT in table.columns:
-            fail(f"{scores} already has a holdout assignment; it is not drawn twice")
-        # Drawn over the whole score table, before filters: the arms do not depend on --top.
+        # The file's own decisions: the arms are drawn over them as they stand, over the whole
+        # score table before filters, so the arms do not depend on --top.
         table = guarded(lambda: with_holdout(table, holdout))
     return table
 
@@ -124,60 +135,64 @@ def _operator_list(
     min_risk: Annotated[
         float, typer.Option("--min-risk", help="Lowest churn probability kept.", min=0, max=1)
     ] = 0.0,
-    top: Annotated[int, typer.Option("--top", help="Rows in the list (any size).", min=1)] = 100,
+    top: Annotated[
+        int | None,
+        typer.Option("--top", help=f"Rows in the list (default: {DEFAULT_TOP}).", min=1),
+    ] = None,
     every: Annotated[
         bool, typer.Option("--all", help="List every matching user (instead of --top).")
     ] = False,
     sort_by: Annotated[
-        str,
+        ListOrder,
         typer.Option(
             "--sort-by",
-            help="Churn list order: value_at_risk (churn probability × value at stake), risk "
-            "or gain; highest first. The action plan is always by expected gain.",
+            help="Order, highest first: value_at_risk (churn probability × value at stake), "
+            "risk or gain.",
         ),
     ] = "value_at_risk",
     out_format: Annotated[
-        Literal["csv", "parquet"], typer.Option("--format", help="csv or parquet.")
-    ] = "csv",
+        OutFormat | None,
+        typer.Option("--format", help="File format of --out (default: by its suffix)."),
+    ] = None,
     out: Annotated[
         Path | None, typer.Option("--out", help="Output file (default: print the list).")
     ] = None,
-    catalogue: CatalogueOption = None,
-    budget: BudgetOption = None,
-    contacts: ContactsOption = None,
-    segments: SegmentsOption = None,
-    at_risk_threshold: AtRiskOption = None,
     reasons: ReasonsOption = None,
     tracking_uri: TrackingOption = None,
-    effects: EffectsOption = None,
-    holdout_share: HoldoutShareOption = None,
-    holdout_seed: HoldoutSeedOption = 0,
+    decisions: DecisionFlags | None = None,
     windows: WindowFlags | None = None,
 ) -> None:
     from features import write_frame
     from serving import action_plan, churn_list
 
+    decisions = decisions or DecisionFlags()
+    flags = windows or WindowFlags()
     if (scores is None) == (events is None):
         fail("give either --scores (a `retain score` output) or --events to score now")
-    if out is not None and out.suffix.lower() != f".{out_format}":
-        fail(f"--out {out} does not end in .{out_format} (the --format)")
-    if view == "plan" and sort_by != "value_at_risk":
-        fail("--sort-by orders the churn list; the action plan is always by expected gain")
-    query = _query(stage, tier, action, min_risk, top, every, sort_by)
-    decisions = DecisionFlags.pick(locals())
-    flags = windows or WindowFlags()
     if scores is not None:
         refused = {
             "--as-of": as_of,
             "--reasons": reasons,
-            "--segments": segments,
-            "--at-risk-threshold": at_risk_threshold,
+            "--segments": decisions.segments,
+            "--at-risk-threshold": decisions.at_risk_threshold,
             "--tracking-uri": tracking_uri,
-            **{f"--{k.replace('_', '-')}": v for k, v in vars(flags).items()},
+            **given_flags(flags),
         }
-        table = _from_score_file(scores, decisions, refused)
+        refuse(refused, "with --scores (they need the events and the models: use --events)")
+    _check_out_format(out, out_format)
+    query = _query(stage, tier, action, min_risk, _rows(top, every), sort_by)
+    if scores is not None:
+        table = _from_score_file(scores, decisions)
     else:
-        table = _score(events, as_of, tracking_uri, flags, decisions, reasons).scores  # type: ignore[arg-type]
+        scored, _ = score_events_for_command(
+            events,  # type: ignore[arg-type]
+            as_of,
+            tracking_uri,
+            flags,
+            decisions,
+            reasons,
+        )
+        table = scored.scores
     print_arms(table)
     known = decisions.playbook().ids
     make = churn_list if view == "churn" else action_plan
@@ -190,18 +205,20 @@ def _operator_list(
 
 
 def _command(view: View, doc: str) -> Callable[..., None]:
-    """A Typer command for one view: `_operator_list`'s options without `view`."""
+    """A Typer command for one view: `_operator_list`'s options without `view` (and, for the
+    action plan, without `--sort-by`: the plan is always ranked by expected gain)."""
 
     def command(**kwargs: Any) -> None:
         _operator_list(view, **kwargs)
 
     signature = inspect.signature(_operator_list, eval_str=True)
-    parameters = [p for p in signature.parameters.values() if p.name != "view"]
+    dropped = {"view"} if view == "churn" else {"view", "sort_by"}
+    parameters = [p for p in signature.parameters.values() if p.name not in dropped]
     command.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
     command.__annotations__ = {p.name: p.annotation for p in parameters}
     command.__doc__ = doc
     command.__name__ = command.__qualname__ = view.replace("plan", "action_plan")
-    return with_window_flags(command)
+    return with_window_flags(with_decision_flags(command))
 
 
 churn_list_command = _command(
@@ -210,5 +227,6 @@ churn_list_command = _command(
 )
 action_plan_command = _command(
     "plan",
-    "The action plan: whom we contact, with what, at what cost and expected gain.",
+    "The action plan: whom we contact, with what, at what cost and expected gain (highest "
+    "expected gain first).",
 )

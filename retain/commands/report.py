@@ -11,9 +11,16 @@ from typing import Annotated, Any
 
 import typer
 
+from retain.commands.options import TrackingOption, given_flags
 from retain.commands.window_options import WindowFlags, with_window_flags
-from retain.console import console, fail
-from serving import build_report, effects_section_for, model_sections
+from retain.console import console, fail, refuse
+from serving import (
+    build_report,
+    effects_section_for,
+    model_sections,
+    monitoring_section,
+    read_monitor_json,
+)
 
 
 @with_window_flags
@@ -28,9 +35,7 @@ def report(
     budget: Annotated[
         float | None, typer.Option("--budget", help="Budget to report usage against.", min=0)
     ] = None,
-    tracking_uri: Annotated[
-        str | None, typer.Option("--tracking-uri", help="MLflow store of the champions.")
-    ] = None,
+    tracking_uri: TrackingOption = None,
     effects: Annotated[
         Path | None,
         typer.Option("--effects", help="Effects file: adds prior vs learned effects and gains."),
@@ -38,23 +43,36 @@ def report(
     catalogue: Annotated[
         Path | None, typer.Option("--catalogue", help="Action catalogue holding the priors.")
     ] = None,
+    monitor: Annotated[
+        Path | None,
+        typer.Option("--monitor", help="JSON from `retain monitor --json`: adds its verdict."),
+    ] = None,
     windows: WindowFlags | None = None,
 ) -> None:
-    """Write a self-contained HTML report (charts embedded) for a scoring run."""
+    """Write a self-contained HTML report (charts embedded) for a scoring run.
+
+    The window flags shape the cohort retention curves, so they need --events; --catalogue
+    holds the priors that learned effects are compared with, so it needs --effects.
+    """
     from features import write_text
     from serving import read_scores
 
     if out.suffix.lower() not in (".html", ".htm"):
         fail(f"--out {out} should end in .html")
+    if events is None:
+        refuse(given_flags(windows or WindowFlags()), "without --events (they shape its curves)")
+    if effects is None:
+        refuse({"--catalogue": catalogue}, "without --effects (it holds the effects' priors)")
     try:
         table = read_scores(scores)
         retention = _retention(events, windows) if events else None
         learned = effects_section_for(table, effects, catalogue, budget) if effects else None
+        watched = monitoring_section(read_monitor_json(monitor), str(monitor)) if monitor else None
     except (OSError, ValueError, LookupError) as error:
         fail(str(error))
     page = build_report(
         table, retention=retention, models=model_sections(tracking_uri), budget=budget,
-        source=str(scores), effects=learned,
+        source=str(scores), effects=learned, monitoring=watched,
     )  # fmt: skip
     write_text(page, out)
     console.print(f"report for {len(table):,} users written to {out} ({len(page) / 1e6:.1f} MB)")

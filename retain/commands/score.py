@@ -1,4 +1,5 @@
-"""`retain score | churn-list`: the serving stage's batch commands (`serve` is in serve_cli.py).
+"""`retain score`: every user scored and decided, written to a file (`churn-list` and
+`action-plan` are in lists.py, `serve` in serve.py).
 
 Plain Typer command functions that `retain/cli.py` registers. Heavy imports (MLflow, LightGBM,
 BentoML) happen inside the commands so `retain --help` stays fast. Expected failures (a bad
@@ -8,40 +9,45 @@ file, no champion, a feature-set mismatch, a typo in a filter) end in one red li
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from retain.commands.decision_flags import DecisionFlags
-from retain.commands.scoring_options import (
+from retain.commands.decision_flags import DecisionFlags, with_decision_flags
+from retain.commands.import_options import ImportFlags, with_import_flags
+from retain.commands.options import (
     AsOfOption,
-    AtRiskOption,
-    BudgetOption,
-    CatalogueOption,
-    ContactsOption,
-    EffectsOption,
+    EngineOption,
     EventsOption,
-    HoldoutSeedOption,
-    HoldoutShareOption,
     ReasonsOption,
-    SegmentsOption,
     TrackingOption,
-    guarded,
+    given_flags,
 )
 from retain.commands.tables import print_arms, stage_totals, summary_table
-from retain.commands.window_options import WindowFlags, parse_as_of, with_window_flags
-from retain.console import console, fail, progress
+from retain.commands.window_options import (
+    WindowFlags,
+    parse_as_of,
+    warn_if_far_past_the_data,
+    with_window_flags,
+)
+from retain.console import console, fail, guarded, progress, refuse, warn
+
+if TYPE_CHECKING:
+    from features import ImportProfile
 
 
-def _score(
+def score_events_for_command(
     events: Path,
     as_of: str | None,
     tracking_uri: str | None,
     window_flags: WindowFlags,
     decisions: DecisionFlags,
     attribution: str | None,
-) -> Any:
-    """Load champions and events, build features, score: the shared body of the commands."""
+    import_profile: ImportProfile | None = None,
+) -> tuple[Any, Any]:
+    """Load champions and events, build features, score: the shared body of `score`,
+    `churn-list` and `action-plan`. Returns the scored run and the champions' windows (what
+    the run's manifest records)."""
     from dataclasses import asdict
 
     from features import load_events
@@ -52,20 +58,25 @@ def _score(
     with progress() as bar:
         task = bar.add_task("loading the champion models", total=3)
         champions = guarded(lambda: load_champions(tracking_uri))
+        for note in champions.notes:  # e.g. no recall champion: lapsed users by the churn model
+            warn(note)
         windows = champions.windows()
         guarded(lambda: refuse_window_flags(asdict(window_flags), windows))
         bar.update(task, advance=1, description=f"loading events from {events}")
-        loaded = guarded(lambda: load_events(events))
+        loaded = guarded(lambda: load_events(events, import_profile=import_profile))
+        warn_if_far_past_the_data(cutoff, loaded.report.max_event_time, windows.active_window_days)
         bar.update(task, advance=1, description="building features and scoring")
         scored = guarded(lambda: score_events(loaded, champions, cutoff, config, windows))
         bar.update(task, advance=1, description="scored")
     console.print(loaded.report.summary())
     if scored.decisions is not None:
         console.print(scored.decisions.line())
-    return scored
+    return scored, windows
 
 
 @with_window_flags
+@with_decision_flags
+@with_import_flags
 def score(
     events: EventsOption = None,
     out: Annotated[
@@ -77,27 +88,13 @@ def score(
         ),
     ] = ...,
     as_of: AsOfOption = None,
-    catalogue: CatalogueOption = None,
-    budget: BudgetOption = None,
-    contacts: ContactsOption = None,
-    segments: SegmentsOption = None,
-    at_risk_threshold: AtRiskOption = None,
     with_features: Annotated[
         bool,
         typer.Option("--with-features", help="Also write the features (lets `serve` explain)."),
     ] = False,
     reasons: ReasonsOption = None,
     tracking_uri: TrackingOption = None,
-    effects: EffectsOption = None,
-    holdout_share: HoldoutShareOption = None,
-    holdout_seed: HoldoutSeedOption = 0,
-    engine: Annotated[
-        str,
-        typer.Option(
-            "--engine",
-            help="duckdb (embedded) or spark (mlflow spark_udf over a Spark feature table).",
-        ),
-    ] = "duckdb",
+    engine: EngineOption = "duckdb",
     features: Annotated[
         Path | None,
         typer.Option(
@@ -105,15 +102,24 @@ def score(
             help="With --engine spark: a partitioned feature table from `retain features`.",
         ),
     ] = None,
+    decisions: DecisionFlags | None = None,
     windows: WindowFlags | None = None,
+    reading: ImportFlags | None = None,
 ) -> None:
-    """Score every user with the champion models: stage, tier, next best action and reasons."""
+    """Score every user with the champion models: stage, tier, next best action and reasons.
+
+    On spark, predictions run as an MLflow spark_udf over a Spark feature table (built from
+    --events, or read with --features).
+    """
     from features import check_output_path, write_frame
 
     flags = windows or WindowFlags()
-    decisions = DecisionFlags.pick(locals())
+    decisions = decisions or DecisionFlags()
+    reading = reading or ImportFlags()
     if engine == "spark":
         from retain.commands.score_spark import score_on_spark
+
+        refuse(given_flags(reading), "with --engine spark (not wired there yet)")
 
         score_on_spark(
             events=events,
@@ -127,12 +133,13 @@ def score(
             with_features=with_features,
         )
         return
-    if engine != "duckdb":
-        fail(f"unknown engine {engine!r}; choose duckdb or spark")
-    if events is None or features is not None:
-        fail("give --events (the DuckDB path builds the features itself; --features is for spark)")
+    refuse({"--features": features}, "with --engine duckdb (it builds the features itself)")
+    if events is None:
+        fail("give --events (with --engine spark, --features reads a feature table instead)")
     guarded(lambda: check_output_path(out))
-    scored = _score(events, as_of, tracking_uri, flags, decisions, reasons)
+    scored, trained_windows = score_events_for_command(
+        events, as_of, tracking_uri, flags, decisions, reasons, reading.resolve()
+    )
     frame = scored.scores
     if with_features:
         extra = [c for c in scored.features.columns if c not in frame.columns]
@@ -141,21 +148,23 @@ def score(
     guarded(lambda: write_frame(frame, out))
     console.print(summary_table(stage_totals(scored.scores)))
     print_arms(scored.scores)
-    _track(scored.decisions, scored.as_of, scored.scores, out, "duckdb")
+    _track(scored, events, out, trained_windows)
     console.print(f"wrote {len(frame):,} users as of {scored.as_of:%Y-%m-%d %H:%M} UTC to {out}")
 
 
-def _track(summary: Any, as_of: Any, scores: Any, out: Path, engine: str) -> None:
-    """Record the run's decisions in MLflow (experiment retain-scoring) and say where."""
-    from serving import SCORING_EXPERIMENT, log_decision_run
+def _track(scored: Any, events: Path, out: Path, windows: Any) -> None:
+    """Record the run's manifest and decisions in MLflow (experiment retain-scoring); say where."""
+    from serving import SCORING_EXPERIMENT, VERSION_COLUMNS, record_scoring_run
 
-    if summary is None:
-        return
-    versions = {
-        kind: str(scores[f"{kind}_model_version"].iloc[0]) if len(scores) else ""
-        for kind in ("churn", "recall", "value")
-    }
-    run_id = log_decision_run(summary, as_of=as_of, versions=versions, output=out, engine=engine)
-    console.print(
-        f"decision summary logged to MLflow: experiment {SCORING_EXPERIMENT}, run {run_id}"
+    first = scored.scores.iloc[0]  # scoring refuses an empty population
+    run_id = record_scoring_run(
+        scored.scores,
+        as_of=scored.as_of,
+        engine="duckdb",
+        output=out,
+        source=events,
+        model_versions={c.removesuffix("_model_version"): str(first[c]) for c in VERSION_COLUMNS},
+        windows=windows,
+        decisions=scored.decisions,
     )
+    console.print(f"manifest logged to MLflow: experiment {SCORING_EXPERIMENT}, run {run_id}")

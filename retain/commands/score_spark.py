@@ -10,8 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from retain.commands.window_options import WindowFlags, parse_as_of
-from retain.console import console, fail, progress
+from retain.commands.window_options import WindowFlags, parse_as_of, warn_if_far_past_the_data
+from retain.console import console, fail, guarded, progress, warn
 
 
 def score_on_spark(
@@ -30,11 +30,13 @@ def score_on_spark(
     from dataclasses import asdict
 
     from features import check_output_path, connect, load_events, read_feature_table, spark_features
-    from retain.commands.scoring_options import guarded
     from retain.commands.tables import summary_table
     from serving import (
+        SCORING_EXPERIMENT,
         latest_cutoff,
         load_champions,
+        read_scores,
+        record_scoring_run,
         refuse_window_flags,
         score_spark,
         score_summary,
@@ -50,6 +52,8 @@ def score_on_spark(
     with progress() as bar:
         task = bar.add_task("loading the champion models", total=3)
         champions = guarded(lambda: load_champions(tracking_uri))
+        for note in champions.notes:  # e.g. no recall champion: lapsed users by the churn model
+            warn(note)
         windows = champions.windows()
         guarded(lambda: refuse_window_flags(asdict(window_flags), windows))
         bar.update(task, advance=1, description="starting Spark")
@@ -59,6 +63,9 @@ def score_on_spark(
         else:
             loaded = guarded(lambda: load_events(events, "spark", backend=backend))
             console.print(loaded.report.summary())
+            warn_if_far_past_the_data(
+                cutoff, loaded.report.max_event_time, windows.active_window_days
+            )
             cutoff = cutoff or guarded(lambda: latest_cutoff(loaded))
             table = guarded(lambda: spark_features(loaded, cutoff, windows))
         bar.update(task, advance=1, description="scoring on Spark")
@@ -73,19 +80,20 @@ def score_on_spark(
         bar.update(task, advance=1, description="scored")
     console.print(summary_table(score_summary(scored)))
     if scored.decisions is not None:
-        from serving import SCORING_EXPERIMENT, log_decision_run
-
         console.print(scored.decisions.line())
-        run_id = log_decision_run(
-            scored.decisions,
-            as_of=scored.as_of,
-            versions=champions.versions,
-            output=out,
-            engine="spark",
-        )
-        console.print(
-            f"decision summary logged to MLflow: experiment {SCORING_EXPERIMENT}, run {run_id}"
-        )
+    # The manifest describes what was written, read back (not the lazy plan, scored again).
+    written = read_scores(out) if out.suffix else backend._session.read.parquet(str(out))
+    run_id = record_scoring_run(
+        written,
+        as_of=scored.as_of,
+        engine="spark",
+        output=out,
+        source=events or features,  # type: ignore[arg-type]
+        model_versions=champions.versions,
+        windows=windows,
+        decisions=scored.decisions,
+    )
+    console.print(f"manifest logged to MLflow: experiment {SCORING_EXPERIMENT}, run {run_id}")
     console.print(
         f"wrote {rows:,} users as of {scored.as_of:%Y-%m-%d %H:%M} UTC to {out} "
         f"(predictions by mlflow spark_udf; decisions on the {scored.decided_on})"

@@ -4,54 +4,86 @@ Why a wrapper rather than `bentoml serve`: it checks the inputs before the serve
 playbook, effects file, contact history, segmentation or date fails here, in one line), pins a
 relative SQLite store to this directory, and turns the few settings operators change (workers,
 access log) into BentoML's configuration. The decision flags are those of `retain score`,
-passed on as RETAIN_* variables (serving/api/settings.py), so the service decides as the CLI does.
+passed on as RETAIN_* variables (serving/api/settings.py), so the service decides as the CLI does;
+those that cannot apply to a score file are refused by name. The server runs as a process group
+of its own that SIGTERM or Ctrl-C on `retain` stops whole (process_tree.py). Given neither
+--events nor --scores, it serves the score file the README's `retain score` (or `retain demo`)
+left in this folder.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from retain.commands.scoring_options import (
+from retain.commands.decision_flags import DecisionFlags, with_service_decision_flags
+from retain.commands.options import (
     AsOfOption,
-    AtRiskOption,
-    BudgetOption,
-    CatalogueOption,
-    ContactsOption,
-    EffectsOption,
     EventsOption,
     ReasonsOption,
-    SegmentsOption,
     TrackingOption,
-    guarded,
+    given_flags,
 )
+from retain.commands.process_tree import run_process_tree
 from retain.commands.window_options import parse_as_of
-from retain.console import console, fail
+from retain.console import console, fail, guarded, refuse
 
 SERVICE_NAME = "retain"  # the name in serving/api/service.py's @bentoml.service
+# Where `retain serve` looks for a score file when given neither --events nor --scores: the
+# README's `retain score … --out scores.parquet`, then `retain demo`'s output.
+DEFAULT_SCORE_FILES = (Path("scores.parquet"), Path("retain-output") / "scores.parquet")
 
 
+def default_scores(folder: Path) -> Path | None:
+    """The first of DEFAULT_SCORE_FILES under `folder` that exists (None: none does)."""
+    return next((folder / name for name in DEFAULT_SCORE_FILES if (folder / name).is_file()), None)
+
+
+def _source(
+    env: dict[str, str], events: Path | None, scores: Path | None
+) -> tuple[Path | None, bool]:
+    """Set RETAIN_EVENTS / RETAIN_SCORES in `env`: the flags, else the environment, else a
+    score file found here (so `retain serve --port 3000` serves what `retain score` wrote).
+    Returns the score file served (None: events are) and whether it was found by default."""
+    if events is not None and scores is not None:
+        fail("give --events or --scores, not both")
+    by_default = events is None and scores is None
+    if by_default:
+        if env.get("RETAIN_EVENTS") or env.get("RETAIN_SCORES"):
+            return (Path(env["RETAIN_SCORES"]) if env.get("RETAIN_SCORES") else None), False
+        scores = default_scores(Path.cwd())
+        if scores is None:
+            looked = " or ".join(str(name) for name in DEFAULT_SCORE_FILES)
+            fail(
+                f"give --events (scored at start-up) or --scores (a `retain score` output); "
+                f"no {looked} here to serve by default"
+            )
+    # The flag wins over a variable left in the environment.
+    env["RETAIN_EVENTS"] = str(events.resolve()) if events else ""
+    env["RETAIN_SCORES"] = str(scores.resolve()) if scores else ""
+    return scores, by_default
+
+
+@with_service_decision_flags
 def serve(
     port: Annotated[int, typer.Option("--port", help="HTTP port.", min=1, max=65535)] = 3000,
     host: Annotated[str, typer.Option("--host", help="Interface to listen on.")] = "0.0.0.0",
     events: EventsOption = None,
     scores: Annotated[
-        Path | None, typer.Option("--scores", help="Serve a `retain score` output instead.")
+        Path | None,
+        typer.Option(
+            "--scores",
+            help="Serve a `retain score` output instead (default, without --events: "
+            "scores.parquet or retain-output/scores.parquet here).",
+        ),
     ] = None,
     as_of: AsOfOption = None,
-    catalogue: CatalogueOption = None,
-    budget: BudgetOption = None,
-    effects: EffectsOption = None,
-    contacts: ContactsOption = None,
-    segments: SegmentsOption = None,
-    at_risk_threshold: AtRiskOption = None,
-    reasons: ReasonsOption = "treeshap",
+    reasons: ReasonsOption = None,
     tracking_uri: TrackingOption = None,
     workers: Annotated[
         int | None,
@@ -64,41 +96,44 @@ def serve(
             help="Log one line per request (default: on). Errors are logged either way.",
         ),
     ] = None,
+    decisions: DecisionFlags | None = None,
 ) -> None:
     """Start the BentoML service (scores, actions, explanations, churn lists) on PORT.
 
-    The API key, when wanted, comes from the environment variable RETAIN_API_KEY.
+    The API key, when wanted, comes from the environment variable RETAIN_API_KEY. SIGTERM or
+    Ctrl-C stops the service and every worker it started.
     """
     from serving import ServiceSettings, decision_inputs, load_catalogue
     from training import resolve_tracking_uri, sqlite_path
 
-    if events is not None and scores is not None:
-        fail("give --events or --scores, not both")
+    decisions = decisions or DecisionFlags()
     env = dict(os.environ)
-    if events is None and scores is None:
-        if not (env.get("RETAIN_EVENTS") or env.get("RETAIN_SCORES")):
-            fail("give --events (scored at start-up) or --scores (a `retain score` output)")
-    else:  # the flag wins over a variable left in the environment
-        env["RETAIN_EVENTS"] = str(events.resolve()) if events else ""
-        env["RETAIN_SCORES"] = str(scores.resolve()) if scores else ""
+    served_file, by_default = _source(env, events, scores)
+    if served_file is not None:
+        refused = {"--as-of": as_of, "--reasons": reasons, **given_flags(decisions)}
+        refuse(refused, f"to a score file ({served_file} was already scored and decided)")
+    if by_default:
+        console.print(f"serving {served_file} (found here; --events or --scores serve another)")
     if as_of:
         parse_as_of(as_of)  # fail here, not inside the server
         env["RETAIN_AS_OF"] = as_of
-    if catalogue is not None:
-        guarded(lambda: load_catalogue(catalogue))  # same: a bad playbook fails here
-        env["RETAIN_CATALOGUE"] = str(catalogue.resolve())
-    if budget is not None:
-        env["RETAIN_BUDGET"] = str(budget)
-    for name, path in (("EFFECTS", effects), ("CONTACTS", contacts), ("SEGMENTS", segments)):
-        if path is not None:
-            env[f"RETAIN_{name}"] = str(path.resolve())
-    if at_risk_threshold is not None:
-        env["RETAIN_AT_RISK_THRESHOLD"] = str(at_risk_threshold)
+    if decisions.catalogue is not None:
+        guarded(lambda: load_catalogue(decisions.catalogue))  # same: a bad playbook fails here
+    flags_as_settings = (
+        ("CATALOGUE", decisions.catalogue),
+        ("EFFECTS", decisions.effects),
+        ("CONTACTS", decisions.contacts),
+        ("SEGMENTS", decisions.segments),
+        ("BUDGET", decisions.budget),
+        ("AT_RISK_THRESHOLD", decisions.at_risk_threshold),
+        ("REASONS", reasons),
+    )
+    for name, value in flags_as_settings:
+        if value is not None:  # paths absolute: the server runs in the repository root
+            env[f"RETAIN_{name}"] = str(value.resolve() if isinstance(value, Path) else value)
     # Same as the catalogue: a bad decision file or setting fails here, in one line.
     settings = guarded(lambda: ServiceSettings.from_env(env))
     guarded(lambda: decision_inputs(settings))
-    if reasons != "treeshap":
-        env["RETAIN_REASONS"] = reasons
     # The server runs from the repository root: pin a relative SQLite store to this directory.
     uri = resolve_tracking_uri(tracking_uri)
     db_file = sqlite_path(uri)
@@ -112,10 +147,7 @@ def serve(
         *("--port", str(port), "--host", host, "--working-dir", str(root)),
     ]
     console.print(f"starting the Retain service on http://{host}:{port} (Ctrl+C stops it)")
-    try:
-        raise typer.Exit(subprocess.call(command, env=env))
-    except KeyboardInterrupt:
-        raise typer.Exit(130) from None
+    raise typer.Exit(run_process_tree(command, env))
 
 
 def bentoml_overrides(

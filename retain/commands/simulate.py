@@ -12,9 +12,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from pydantic import ValidationError
 
-from retain.console import console, fail, progress
+from retain.console import console, fail, progress, refuse
 
 
 def _require_parquet(path: Path, flag: str) -> None:
@@ -48,9 +47,32 @@ def simulate(
             ),
         ),
     ] = None,
+    drift_from: Annotated[
+        str | None,
+        typer.Option(
+            "--drift-from",
+            help="Shift behaviour from this day (YYYY-MM-DD) on, to test monitoring against it.",
+        ),
+    ] = None,
+    drift_spend: Annotated[
+        float, typer.Option("--drift-spend", min=0.01, help="With --drift-from: amounts × this.")
+    ] = 1.0,
+    drift_activity: Annotated[
+        float,
+        typer.Option(
+            "--drift-activity",
+            min=0.01,
+            max=1.0,
+            help="With --drift-from: share of non-purchase events kept.",
+        ),
+    ] = 1.0,
+    drift_new_type: Annotated[
+        str | None,
+        typer.Option("--drift-new-type", help="With --drift-from: relabel views as this type."),
+    ] = None,
 ) -> None:
     """Simulate users of a product: acquisition, engagement, purchases, churn and return."""
-    from simulator import CampaignPlan, SimulationConfig, truth_path, write_simulation
+    from simulator import CampaignPlan, DriftConfig, SimulationConfig, truth_path, write_simulation
 
     _require_parquet(out, "--out")
     if campaigns is not None:
@@ -59,15 +81,27 @@ def simulate(
         first_day = date.fromisoformat(start)
     except ValueError:
         fail(f"--start {start!r}: expected a date as YYYY-MM-DD")
+    shifts = {"--drift-spend": drift_spend != 1.0, "--drift-activity": drift_activity != 1.0,
+              "--drift-new-type": drift_new_type is not None}  # fmt: skip
+    if drift_from is None:
+        refuse(shifts, "without --drift-from")
     try:
+        drift = None
+        if drift_from is not None:
+            day = (date.fromisoformat(drift_from) - first_day).days
+            drift = DriftConfig(
+                from_day=day, spend_factor=drift_spend, activity_factor=drift_activity,
+                new_event_type=drift_new_type,
+            )  # fmt: skip
         config = SimulationConfig(
             users=users,
             days=days,
             seed=seed,
             start=first_day,
             campaigns=CampaignPlan() if campaigns is not None else None,
+            drift=drift,
         )
-    except ValidationError as error:
+    except ValueError as error:  # pydantic's ValidationError is a ValueError
         fail(f"invalid simulation settings: {error}")
 
     started = time.perf_counter()

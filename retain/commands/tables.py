@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich import box
 from rich.table import Table
+from rich.text import Text
 
 from retain.console import console
 
@@ -56,22 +58,52 @@ def print_arms(scores: Any) -> None:
     console.print(f"holdout: {arms or 'no targets'}")
 
 
-def print_list(listed: Any, title: str = "churn list") -> None:
-    """A list on the terminal: the main reason only, so a row fits on one line."""
-    table = Table(title=f"{title} ({len(listed)} users)")
-    for column in ("rank", "user_id", "risk", "at stake", "stage", "tier", "action", "gain"):
-        table.add_column(column, no_wrap=True)
-    table.add_column("main reason")
+# From this width on, a list row fits on one line with its main reason in a column of its own.
+WIDE_LIST_COLUMNS = 120
+
+
+def list_table(listed: Any, title: str, width: int) -> Table:
+    """A list as a terminal table that fits `width` without cutting ids, actions or reasons.
+
+    Wide terminals get one line per user. Narrower ones (80 columns) keep the numbers in
+    columns and put the action, its expected gain and the main reason together in the last
+    column, on two lines, which wraps rather than truncates.
+    """
+    wide = width >= WIDE_LIST_COLUMNS
+    table = Table(
+        title=f"{title} ({len(listed)} users)",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        show_edge=False,
+        collapse_padding=True,
+    )
+    for column in ("rank", "user_id", "risk", "at stake", "stage", "tier"):
+        numeric = column in ("rank", "risk", "at stake")
+        table.add_column(column, no_wrap=True, justify="right" if numeric else "left")
+    if wide:
+        table.add_column("action", no_wrap=True)
+        table.add_column("gain", no_wrap=True, justify="right")
+    table.add_column("main reason" if wide else "action (expected gain) / main reason", ratio=1)
     for row in listed.itertuples():
-        table.add_row(
+        reason = row.reasons.split("; ")[0]
+        cells = [
             str(row.rank),
-            row.user_id,
+            str(row.user_id),
             f"{row.churn_probability:.2f}",
             f"{row.value_at_stake:,.2f}",
-            row.lifecycle_stage,
-            row.value_tier,
-            row.action,
-            f"{row.expected_gain:,.2f}",
-            row.reasons.split("; ")[0],
-        )
-    console.print(table)
+            str(row.lifecycle_stage),
+            str(row.value_tier),
+        ]
+        if wide:
+            cells += [str(row.action), f"{row.expected_gain:,.2f}", reason]
+            table.add_row(*(Text(cell) for cell in cells))  # Text: ids are never read as markup
+        else:
+            plan = Text(f"{row.action} ({row.expected_gain:+,.2f})\n")
+            plan.append(reason, style="dim")
+            table.add_row(*(Text(cell) for cell in cells), plan)
+    return table
+
+
+def print_list(listed: Any, title: str = "churn list") -> None:
+    """A list on the terminal, laid out for the terminal's width."""
+    console.print(list_table(listed, title, console.width))

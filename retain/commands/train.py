@@ -1,4 +1,5 @@
-"""`retain train | tune | backtest | promote | rollback`: the training stage's commands.
+"""`retain train | tune | backtest`: the training stage's commands (promote and rollback are in
+promote.py).
 
 These are plain Typer command functions; `retain/cli.py` registers them on the root app. Heavy
 imports (LightGBM, MLflow, Optuna) happen inside the commands so `retain --help` stays fast.
@@ -6,70 +7,55 @@ imports (LightGBM, MLflow, Optuna) happen inside the commands so `retain --help`
 
 from __future__ import annotations
 
+import functools
 import math
+import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from rich.panel import Panel
 from rich.table import Table
 
+from retain.commands.options import (
+    ConfigOption,
+    ModelKind,
+    ModelOption,
+    TrackingOption,
+    TrainingEventsOption,
+)
 from retain.commands.window_options import WindowFlags, with_window_flags
+from retain.console import console, err_console, guarded, progress
 
 if TYPE_CHECKING:
-    from training import ExperimentConfig, ModelKind
+    from training import ExperimentConfig
 
-from retain.console import console, err_console, fail, progress
-
-EventsOption = Annotated[
-    Path | None,
-    typer.Option("--events", help="Event file or folder (default: data.events in the config)."),
-]
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--config", help="Experiment YAML (experiments/*.yaml); default: built-in defaults."
-    ),
-]
-ModelOption = Annotated[
-    str | None,
-    typer.Option("--model", help="churn, recall or value (default: the config's models)."),
-]
-TrackingOption = Annotated[
-    str | None,
-    typer.Option(
-        "--tracking-uri",
-        help="MLflow store (default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db here).",
-    ),
-]
-KindOption = Annotated[str, typer.Option("--model", help="Registered model: churn, recall, value.")]
+T = TypeVar("T")
+# Metrics that count something (rows, boosting rounds): shown as whole numbers.
+_COUNT_METRIC = re.compile(r"(^|_)rows$|^best_iteration$|^n_")
 
 
-def _config(path: Path | None, windows: WindowFlags | None = None) -> ExperimentConfig:
+def experiment_config(path: Path | None, windows: WindowFlags | None = None) -> ExperimentConfig:
     """The experiment config with the shared window flags layered on top."""
-    from training import ConfigError, load_config
+    from training import load_config
 
-    try:
-        config = load_config(path)
-        return config.with_windows((windows or WindowFlags()).apply(config.windows))
-    except (ConfigError, ValueError) as error:
-        fail(str(error))
+    config = guarded(lambda: load_config(path))
+    return guarded(lambda: config.with_windows((windows or WindowFlags()).apply(config.windows)))
 
 
-def _kinds(model: str | None, default: tuple[str, ...]) -> tuple[ModelKind, ...]:
-    from training import MODEL_KINDS
-
-    if model is None:
-        return default  # type: ignore[return-value]
-    if model not in MODEL_KINDS:
-        fail(f"--model must be one of {', '.join(MODEL_KINDS)}, not {model!r}")
-    return (model,)  # type: ignore[return-value]
+def _kinds(model: ModelKind | None, default: tuple[str, ...]) -> tuple[ModelKind, ...]:
+    """The one model asked for (the parser checked the name), else the config's models."""
+    return (model,) if model is not None else default  # type: ignore[return-value]
 
 
-def _fmt(value: float | None) -> str:
-    return (
-        "–" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.4f}"
-    )
+def metric_cell(metric: str, value: float | None) -> str:
+    """A metric as printed: counts as whole numbers (4,560), scores to four decimals."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    if _COUNT_METRIC.search(metric):
+        return f"{round(value):,}"
+    return f"{value:,.4f}"
 
 
 def metrics_table(
@@ -82,24 +68,29 @@ def metrics_table(
     for name in baselines:
         table.add_column(name, justify="right")
     for metric, value in metrics.items():
-        table.add_row(metric, _fmt(value), *(_fmt(b.get(metric)) for b in baselines.values()))
+        cells = (metric_cell(metric, b.get(metric)) for b in baselines.values())
+        table.add_row(metric, metric_cell(metric, value), *cells)
     return table
 
 
-def _run_guarded(action):
-    """Run `action`, turning expected failures into one-line errors (no traceback)."""
-    from features import EventContractError
-    from training import ConfigError
+def run_guarded(action: Callable[[], T]) -> T:
+    """Run `action`; expected failures (RuntimeError too: no usable data) end in one line."""
+    return guarded(action, RuntimeError)
 
-    try:
-        return action()
-    except (ConfigError, EventContractError, ValueError, LookupError, RuntimeError) as error:
-        fail(str(error))
+
+def _under_progress(
+    description: str, total: int | None, work: Callable[[Callable[..., None]], T]
+) -> T:
+    """Run `work(move)` under one progress bar, `move(**fields)` updating it (`total=None`: a
+    length not known in advance); expected failures end in one line."""
+    with progress() as bar:
+        task = bar.add_task(description, total=total)
+        return run_guarded(lambda: work(functools.partial(bar.update, task)))
 
 
 @with_window_flags
 def train(
-    events: EventsOption = None,
+    events: TrainingEventsOption = None,
     config: ConfigOption = None,
     model: ModelOption = None,
     register: Annotated[
@@ -114,23 +105,24 @@ def train(
     """Train the churn, recall and value models out of time against baselines; log, register."""
     from training import train_models
 
-    cfg = _config(config, windows)
-    kinds = _kinds(model, cfg.models)
-    with progress() as bar:
-        task = bar.add_task("training", total=None)
-        results = _run_guarded(
-            lambda: train_models(
-                cfg,
-                str(events) if events else None,
-                tracking_uri=tracking_uri,
-                register_model=register,
-                models=kinds,
-                on_step=lambda message: bar.update(task, description=message),
-            )
-        )
-        bar.update(task, description="done")
+    cfg = experiment_config(config, windows)
+    results = _under_progress(
+        "training",
+        None,
+        lambda move: train_models(
+            cfg,
+            events,
+            tracking_uri=tracking_uri,
+            register_model=register,
+            models=_kinds(model, cfg.models),
+            on_step=lambda message: move(description=message),
+        ),
+    )
     lost = False
     for result in results:
+        if not result.trained:  # too short a log for an optional model: said, not fatal
+            err_console.print(Panel(result.warning or "", title="NOT TRAINED", style="yellow"))
+            continue
         console.print(metrics_table(result.kind, result.metrics, result.baseline_metrics))
         registered = (
             f"version {result.version} ({', '.join(result.aliases)})"
@@ -151,7 +143,7 @@ def tune(
     trials: Annotated[
         int | None, typer.Option("--trials", help="Trials to add to the study.", min=1)
     ] = None,
-    events: EventsOption = None,
+    events: TrainingEventsOption = None,
     model: ModelOption = None,
     storage: Annotated[
         str, typer.Option("--storage", help="Optuna RDB storage; the study resumes from it.")
@@ -171,26 +163,24 @@ def tune(
     """Search LightGBM parameters with Optuna (nested MLflow runs); write the best as a config."""
     from training import tune as run_tune
 
-    cfg = _config(config, windows)
+    cfg = experiment_config(config, windows)
     kind = _kinds(model, (cfg.tuning.model,))[0]
     n = trials or cfg.tuning.trials
-    with progress() as bar:
-        task = bar.add_task(f"tuning the {kind} model", total=n)
-        result = _run_guarded(
-            lambda: run_tune(
-                cfg,
-                str(events) if events else None,
-                trials=n,
-                kind=kind,
-                storage=storage,
-                study_name=study_name,
-                out_path=out,
-                tracking_uri=tracking_uri,
-                on_trial=lambda number, note: bar.update(
-                    task, advance=1, description=f"trial {number}: {note}"
-                ),
-            )
-        )
+    result = _under_progress(
+        f"tuning the {kind} model",
+        n,
+        lambda move: run_tune(
+            cfg,
+            events,
+            trials=n,
+            kind=kind,
+            storage=storage,
+            study_name=study_name,
+            out_path=out,
+            tracking_uri=tracking_uri,
+            on_trial=lambda number, note: move(advance=1, description=f"trial {number}: {note}"),
+        ),
+    )
     table = Table(title=f"best of study {result.study_name}")
     table.add_column("parameter")
     table.add_column("value", justify="right")
@@ -210,7 +200,7 @@ def tune(
 
 @with_window_flags
 def backtest(
-    events: EventsOption = None,
+    events: TrainingEventsOption = None,
     config: ConfigOption = None,
     model: ModelOption = None,
     origins: Annotated[
@@ -222,22 +212,21 @@ def backtest(
     """Rolling-origin backtest: train and evaluate at successive cutoffs; report stability."""
     from training import backtest as run_backtest
 
-    cfg = _config(config, windows)
-    kinds = _kinds(model, cfg.models)
-    with progress() as bar:
-        task = bar.add_task("backtest", total=None)
-        results = _run_guarded(
-            lambda: run_backtest(
-                cfg,
-                str(events) if events else None,
-                origins=origins,
-                models=kinds,
-                tracking_uri=tracking_uri,
-                on_origin=lambda t, done, total: bar.update(
-                    task, description=f"origin {t:%Y-%m-%d} ({done}/{total})"
-                ),
-            )
-        )
+    cfg = experiment_config(config, windows)
+    results = _under_progress(
+        "building the features",
+        None,
+        lambda move: run_backtest(
+            cfg,
+            events,
+            origins=origins,
+            models=_kinds(model, cfg.models),
+            tracking_uri=tracking_uri,
+            on_origin=lambda t, done, total: move(
+                completed=done, total=total, description=f"origin {t:%Y-%m-%d}"
+            ),
+        ),
+    )
     for result in results:
         table = Table(
             title=f"{result.kind} model: metric stability over {len(result.per_origin)} origins"
@@ -245,66 +234,7 @@ def backtest(
         for column in ("metric", "mean", "std", "min", "max", "cv"):
             table.add_column(column, justify="left" if column == "metric" else "right")
         for metric, row in result.summary.iterrows():
-            table.add_row(
-                str(metric), *(_fmt(float(row[c])) for c in ("mean", "std", "min", "max", "cv"))
-            )
+            cells = (metric_cell(str(metric), float(row[c])) for c in ("mean", "std", "min", "max"))
+            table.add_row(str(metric), *cells, metric_cell("cv", float(row["cv"])))
         console.print(table)
         console.print(f"{result.kind}: backtest run id [bold]{result.run_id}[/]")
-
-
-def promote(
-    model: KindOption,
-    config: ConfigOption = None,
-    margin: Annotated[
-        float | None,
-        typer.Option("--margin", help="Required improvement (default: the config's).", min=0),
-    ] = None,
-    events: Annotated[
-        Path | None,
-        typer.Option(
-            "--events", help="Re-score champion and challenger on this data's OOT cutoff."
-        ),
-    ] = None,
-    rollback_to: Annotated[
-        str | None, typer.Option("--rollback-to", help="Instead: make this version champion again.")
-    ] = None,
-    tracking_uri: TrackingOption = None,
-) -> None:
-    """Make the challenger champion only if it beats the champion on the same OOT data."""
-    from training import configure
-    from training import promote as run_promote
-    from training import rollback as run_rollback
-
-    kind = _kinds(model, ())[0]
-    cfg = _config(config)
-    promotion = (
-        cfg.promotion if margin is None else cfg.promotion.model_copy(update={"margin": margin})
-    )
-    configure(tracking_uri, cfg.experiment)
-    if rollback_to is not None:
-        decision = _run_guarded(lambda: run_rollback(kind, rollback_to))
-    else:
-        decision = _run_guarded(lambda: run_promote(kind, promotion, events=events))
-    _report_decision(decision)
-
-
-def rollback(
-    model: KindOption,
-    version: Annotated[str, typer.Option("--version", help="The version that becomes champion.")],
-    tracking_uri: TrackingOption = None,
-) -> None:
-    """Point @champion back at an earlier version in one step."""
-    from training import configure
-    from training import rollback as run_rollback
-
-    kind = _kinds(model, ())[0]
-    configure(tracking_uri)
-    _report_decision(_run_guarded(lambda: run_rollback(kind, version)))
-
-
-def _report_decision(decision) -> None:
-    if decision.promoted:
-        console.print(f"[bold green]{decision.kind}: promoted[/] — {decision.reason}")
-        return
-    err_console.print(f"[bold red]{decision.kind}: refused[/] — {decision.reason}")
-    raise typer.Exit(1)

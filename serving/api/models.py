@@ -126,14 +126,14 @@ class SnapshotInfo(BaseModel):
     as_of: datetime | None
     users: int
     source: str
-    model_versions: dict[str, str]
+    model_versions: dict[str, str | None]
 
 
 class ScoreResponse(BaseModel):
     """One item per requested id, in request order."""
 
     as_of: datetime | None
-    model_versions: dict[str, str]
+    model_versions: dict[str, str | None]
     items: list[ScoreItem]
 
 
@@ -141,18 +141,40 @@ class RecommendResponse(BaseModel):
     """One item per requested id, in request order."""
 
     as_of: datetime | None
-    model_versions: dict[str, str]
+    model_versions: dict[str, str | None]
     items: list[RecommendItem]
 
 
+Effect = Literal["raises risk", "lowers risk"]
+
+
 class Contribution(BaseModel):
-    """One feature's push on the churn log-odds for this user, in numbers and in words."""
+    """One feature's push on the churn log-odds for this user, in numbers and in words.
+
+    `effect` follows the sign of `contribution`. `text` is phrased that way ("only 2 events in
+    the last 30 days" raising, "active on 22 of the last 30 days" lowering) when the user's value
+    stands on that side of the typical value; otherwise it states the value plainly (the push
+    comes from an interaction inside the model that the value alone does not explain).
+    """
 
     feature: str
+    family: str | None = None
     value: float | None
     contribution: float
-    effect: Literal["raises risk", "lowers risk"]
+    effect: Effect
     text: str
+
+
+class FamilyContribution(BaseModel):
+    """One signal family's push: the sum of its features' contributions (TreeSHAP is additive),
+    worded by the member that pushes most that way (serving/decisions/reason_families.py)."""
+
+    family: str
+    label: str
+    contribution: float
+    effect: Effect
+    text: str
+    features: list[str]
 
 
 class ExplainResponse(BaseModel):
@@ -161,6 +183,8 @@ class ExplainResponse(BaseModel):
     `model` says which model scored the user: `churn` for active users, `recall` for lapsed
     ones, whose contributions to the return log-odds are shown with the sign turned (churn
     probability = 1 − return probability), so "raises risk" means the same for everyone.
+    `contributions` are the top_k features by size, `families` the top_k signal families (both
+    directions); `reasons` are the run's risk-raising reasons, as the lists show them.
     """
 
     user_id: str
@@ -172,6 +196,7 @@ class ExplainResponse(BaseModel):
     bias: float | None = None
     reasons: list[str] = Field(default_factory=list)
     contributions: list[Contribution] = Field(default_factory=list)
+    families: list[FamilyContribution] = Field(default_factory=list)
 
 
 class ChurnListRow(BaseModel):
@@ -274,8 +299,9 @@ class ModelInfoResponse(BaseModel):
 
     feature_set_id: str
     churn: ModelFacts
-    recall: ModelFacts
+    recall: ModelFacts | None = None  # null: no recall champion (see notes)
     value: ModelFacts
+    notes: list[str] = []  # e.g. lapsed users scored by the churn model for want of recall
     snapshot: SnapshotInfo
     decisions: DecisionFacts | None = None
     loaded_at: datetime
@@ -287,5 +313,5 @@ class RefreshResponse(BaseModel):
 
     status: Literal["reloaded", "unchanged", "failed"]
     detail: str
-    model_versions: dict[str, str]
+    model_versions: dict[str, str | None]
     worker: WorkerInfo

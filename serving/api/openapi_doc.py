@@ -6,10 +6,11 @@ get and every body shape. BentoML documents 200, 400, 404 and 500 for each API, 
   errors (field, message, type), while its document declares `detail` a string;
 - it cannot know the answers that come from our middleware and code: 401 (API key,
   serving.api.auth), 413 and 415 (body too large, not JSON: serving.api.request_guard), 503 (no
-  champion yet, serving.api.state) and 409 (`/explain` on a score file without features);
+  champion yet, serving.api.state) and 409 (`/explain` on a score file without features,
+  `/what_if` on a score file with a holdout assignment);
 - BentoML drops `null` from the optional top-level fields of a response (`as_of`, and
-  `churn_probability` of an unknown user in /explain): they are marked `nullable` again, from
-  the pydantic response models;
+  `churn_probability` of an unknown user in /explain) and of a request (`budget` of /what_if,
+  where null means no budget): they are marked `nullable` again, from the pydantic models;
 - a request body whose schema has required fields (/score, /recommend, /explain) is required
   (BentoML leaves every body optional; a missing one gets 400);
 - the filters of both lists (churn list and action plan) accept only known stages, tiers and
@@ -42,6 +43,7 @@ from serving.api.models import (
     RefreshResponse,
     ScoreResponse,
 )
+from serving.api.operator_models import RiskChangeResponse, WhatIfRequest, WhatIfResponse
 from serving.decisions import STAGES, TIERS
 from serving.reporting import SegmentSummaryResponse
 
@@ -67,7 +69,10 @@ _EXTRA = {
     "415": "Request body declared as something other than JSON",
     "503": "Not ready: no champion model in the registry yet",
 }
-_EXPLAIN_409 = "Explanations unavailable: the served score file has no feature columns"
+_CONFLICTS = {
+    "/explain": "Explanations unavailable: the served score file has no feature columns",
+    "/what_if": "Cannot decide again: the served score file has a holdout assignment",
+}
 
 
 _LIST_PATHS = ("/churn_list", "/churn_list_csv", "/action_plan", "/action_plan_csv")
@@ -80,7 +85,10 @@ RESPONSE_MODELS: dict[str, type[BaseModel]] = {
     "/model_info": ModelInfoResponse,
     "/refresh": RefreshResponse,
     "/segment_summary": SegmentSummaryResponse,
+    "/what_if": WhatIfResponse,
+    "/risk_change": RiskChangeResponse,
 }
+REQUEST_MODELS: dict[str, type[BaseModel]] = {"/what_if": WhatIfRequest}
 
 
 def _nullable_fields(model: type[BaseModel]) -> list[str]:
@@ -95,8 +103,8 @@ def _nullable_fields(model: type[BaseModel]) -> list[str]:
     return names
 
 
-def _restore_nullable(response_schema: dict[str, Any], model: type[BaseModel]) -> None:
-    properties = response_schema.get("properties", {})
+def _restore_nullable(schema: dict[str, Any], model: type[BaseModel]) -> None:
+    properties = schema.get("properties", {})
     for name in _nullable_fields(model):
         prop = properties.get(name)
         if isinstance(prop, dict) and "anyOf" not in prop:
@@ -135,12 +143,14 @@ def complete_document(document: dict[str, Any], action_ids: Sequence[str]) -> di
             if "x-bentoml-name" in operation:  # one of our APIs
                 for status, description in _EXTRA.items():
                     responses.setdefault(status, _error_response(description))
-                if path == "/explain":
-                    responses.setdefault("409", _error_response(_EXPLAIN_409))
+                if path in _CONFLICTS:
+                    responses.setdefault("409", _error_response(_CONFLICTS[path]))
                 request_body = operation.get("requestBody", {})
                 body_schema = request_body.get("content", {}).get("application/json", {})
                 if body_schema.get("schema", {}).get("required"):
                     request_body["required"] = True
+                if path in REQUEST_MODELS:
+                    _restore_nullable(body_schema.get("schema", {}), REQUEST_MODELS[path])
                 if path in RESPONSE_MODELS:
                     ok = responses.get("200", {}).get("content", {}).get("application/json", {})
                     _restore_nullable(ok.get("schema", {}), RESPONSE_MODELS[path])

@@ -2,17 +2,23 @@
 
 Why static files and the existing API rather than server-rendered HTML: the page shows exactly
 what the API answers, so it can never disagree with the API or the CLI, and there is no second
-code path to test. Its two lists share one filter form: "Churn list — whom we are about to
-lose" (`/churn_list`, by value at risk) and "Action plan — whom we contact" (`/action_plan`, by
-expected gain, with the plan's totals against the upper bound); each downloads as CSV
-(`/churn_list_csv`, `/action_plan_csv`) with the filters shown, and the summary comes from
-`/segment_summary`. The shell (HTML, one
-vanilla JS file, one stylesheet; no build step, no CDN, since deployments may be offline)
-holds no data, so it is served without the API key: an operator must be able to open it to
-type the key. Every data call carries the key in `X-API-Key`; the page keeps it in
+code path to test. What it shows, top to bottom:
+- the two lists, first, under one filter form: "Churn list — whom we are about to lose"
+  (`/churn_list`, by value at risk) and "Action plan — whom we contact" (`/action_plan`, by
+  expected gain, with the plan's totals against the upper bound), each downloadable as CSV
+  (`/churn_list_csv`, `/action_plan_csv`) with the filters shown;
+- a budget what-if (`/what_if`): the same scores decided again under another budget;
+- the summary of all users (`/segment_summary`) as key figures and interactive charts, and the
+  churn-risk distribution with its change since the previous snapshot (`/risk_change`);
+- one user's explanation in a side panel when their id is clicked (`/explain`, `/recommend`).
+Ids are shown as labels ("At risk", the playbook's action names).
+The shell (HTML, plain JavaScript modules, one stylesheet, and Chart.js vendored in
+`static/vendor/` with its version and licence; no build step, no CDN, since deployments may be
+offline) holds no data, so it is served without the API key: an operator must be able to open
+it to type the key. Every data call carries the key in `X-API-Key`; the page keeps it in
 `sessionStorage` (gone when the tab closes, never in a URL or a cookie).
 
-A strict Content-Security-Policy keeps the page to its own origin (charts are `data:` PNGs).
+A strict Content-Security-Policy keeps the page to its own origin (scripts, styles, data).
 """
 
 from __future__ import annotations

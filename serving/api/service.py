@@ -31,7 +31,7 @@ from bentoml.validators import ContentType
 from starlette.responses import JSONResponse
 
 from features import FEATURE_SET
-from serving.api import log_privacy, request_timer
+from serving.api import gauges, log_privacy, request_timer
 from serving.api.auth import ApiKeyMiddleware
 from serving.api.models import (
     ActionPlanRequest,
@@ -51,10 +51,18 @@ from serving.api.models import (
     WorkerInfo,
 )
 from serving.api.openapi_doc import OpenApiDocMiddleware
+from serving.api.operator_models import (
+    RiskChangeRequest,
+    RiskChangeResponse,
+    WhatIfRequest,
+    WhatIfResponse,
+)
 from serving.api.operator_page import PAGE_PATH, page_app
 from serving.api.request_guard import RequestGuardMiddleware
+from serving.api.risk_change import compare_risk
 from serving.api.settings import ServiceSettings
 from serving.api.state import ServingState, StateHolder, build_snapshot, preflight
+from serving.api.what_if import plan_with_budget
 from serving.decisions import NO_ACTION, matching
 from serving.decisions import action_plan as planned_list
 from serving.decisions import churn_list as ranked_list
@@ -69,7 +77,9 @@ log = logging.getLogger("retain.service")
 CsvText = Annotated[str, ContentType("text/csv")]
 
 
-def _facts(info: Any) -> ModelFacts:
+def _facts(info: Any) -> ModelFacts | None:
+    if info is None:
+        return None
     return ModelFacts(
         name=info.name,
         version=info.version,
@@ -119,6 +129,8 @@ class RetainService:
         self._holder = StateHolder(ServiceSettings.from_env())
         self._holder.refresh(starting=True)
         self._poller: asyncio.Task[None] | None = None
+        self._published: ServingState | None = None
+        self._publish()
 
     def __is_ready__(self) -> bool:
         return self._holder.state is not None
@@ -142,6 +154,21 @@ class RetainService:
                 await asyncio.to_thread(self._holder.refresh)
             except Exception:  # never let one bad poll end the polling
                 log.exception("snapshot refresh poll failed")
+            await asyncio.to_thread(self._publish)
+
+    def _publish(self) -> None:
+        """The /metrics gauges (serving/api/gauges.py): snapshot facts when the state changed,
+        its age and the monitor's latest status at every poll. Never fails the caller."""
+        try:
+            state = self._holder.state
+            if state is not None and state is not self._published:
+                gauges.publish_state(state)
+                self._published = state
+            elif state is not None:
+                gauges.publish_age(state)
+            gauges.publish_monitor_status()
+        except Exception:
+            log.exception("publishing the /metrics gauges failed")
 
     def _state(self) -> ServingState | Any:
         """The current state, read once per request; a 503 answer while there is none."""
@@ -293,6 +320,41 @@ class RetainService:
         return state.segments.get()
 
     @bentoml.api
+    def what_if(self, request: WhatIfRequest, /) -> WhatIfResponse:
+        """The plan another budget buys: the served scores decided again with the same playbook
+        and contact history (serving/api/what_if.py); nothing is saved. Sync: it re-allocates
+        every user, so BentoML runs it in a worker thread."""
+        state = self._state()
+        if not isinstance(state, ServingState):
+            return state
+        score_file = self._holder.settings.scores is not None
+        try:
+            plan = plan_with_budget(state, request.budget, request.top, score_file=score_file)
+        except ValueError as error:
+            return _error(409, str(error))
+        return WhatIfResponse.model_validate(
+            {
+                "as_of": state.snapshot.as_of,
+                "basis": plan.basis,
+                "plan": plan.summary.as_dict(),
+                "served": _decision_facts(state),
+                "by_action": plan.by_action,
+                "rows": _with_reason_lists(plan.rows),
+            }
+        )
+
+    @bentoml.api
+    def risk_change(self, request: RiskChangeRequest, /) -> RiskChangeResponse:
+        """Churn risk now by stage, and its change since the snapshot this worker served before
+        (serving/api/risk_change.py); says so when there is none yet."""
+        state = self._state()
+        if not isinstance(state, ServingState):
+            return state
+        return RiskChangeResponse.model_validate(
+            compare_risk(state, list(request.user_ids), request.top)
+        )
+
+    @bentoml.api
     async def model_info(self) -> ModelInfoResponse:
         """Champion versions, training time, out-of-time metrics, the served snapshot and what
         its decisions achieve against the upper bound."""
@@ -304,6 +366,7 @@ class RetainService:
             churn=_facts(state.champions.churn_info),
             recall=_facts(state.champions.recall_info),
             value=_facts(state.champions.value_info),
+            notes=state.champions.notes,
             snapshot=SnapshotInfo(
                 as_of=state.snapshot.as_of,
                 users=len(state.snapshot),

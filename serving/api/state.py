@@ -27,11 +27,12 @@ from __future__ import annotations
 import gc
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from serving.api.risk_change import PreviousRun, previous_run
 from serving.api.settings import ServiceSettings
 from serving.decisions import (
     ActionCatalogue,
@@ -83,7 +84,9 @@ class ServingState:
     """Everything one answer needs, from one scoring run; replaced whole, never mutated.
 
     `segmentation` is the one the snapshot was segmented with (the models' active window
-    applied); the defaults for a score file, which carries its stages already.
+    applied); the defaults for a score file, which carries its stages already. `contacts` is
+    the history the snapshot was decided with (the budget what-if decides with it again);
+    `previous` what is kept of the snapshot served before this one (serving.api.risk_change).
     """
 
     champions: Champions
@@ -93,6 +96,8 @@ class ServingState:
     segments: SegmentSummaryCache
     source: SourceVersion
     loaded_at: datetime
+    contacts: ContactHistory | None = None
+    previous: PreviousRun | None = None
 
 
 @dataclass(frozen=True)
@@ -208,6 +213,7 @@ def build_state(settings: ServiceSettings) -> ServingState:
     inputs = decision_inputs(settings)
     segmentation = inputs.segmentation.for_windows(champions.windows())
     snapshot = build_snapshot(settings, champions, inputs)
+    _record(settings, snapshot, champions)
     threshold = stored_threshold(snapshot.scores)  # a score file counts at its own threshold
     if threshold is None:
         threshold = segmentation.stages.at_risk_threshold
@@ -226,7 +232,21 @@ def build_state(settings: ServiceSettings) -> ServingState:
             models=tuple(champions.versions[kind] for kind in MODEL_KINDS), data=data
         ),
         loaded_at=datetime.now(UTC),
+        contacts=inputs.contacts,
     )
+
+
+def _record(settings: ServiceSettings, snapshot: Snapshot, champions: Champions) -> None:
+    """Log the snapshot's manifest to MLflow (retain-scoring); a store that refuses it is
+    logged as a warning, never a reason to stop serving."""
+    from serving.scoring import record_snapshot
+
+    try:
+        run_id = record_snapshot(snapshot, settings.events or settings.scores, champions.windows())
+    except Exception as error:
+        log.warning("snapshot manifest not logged to MLflow: %s: %s", type(error).__name__, error)
+        return
+    log.info("snapshot manifest logged to MLflow: run %s", run_id)
 
 
 def _describe(state: ServingState) -> str:
@@ -277,6 +297,10 @@ class StateHolder:
                     raise ServiceStartupError(f"cannot start the service: {reason}") from error
                 log.error("refresh failed, still serving the previous snapshot: %s", reason)
                 return RefreshOutcome("failed", reason)
+            if current is not None:  # its risks, aligned to the new users: the risk change
+                new = replace(
+                    new, previous=previous_run(current.snapshot, current.loaded_at, new.snapshot)
+                )
             self.state, self.problem = new, None  # the swap: one reference assignment
             verb = "serving" if current is None else "refreshed: now serving"
             del current  # the old snapshot goes now, not after the collection below

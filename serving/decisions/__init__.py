@@ -45,6 +45,7 @@ from serving.decisions.churn_list import (
     value_at_risk,
 )
 from serving.decisions.contacts import ContactHistory, load_contacts
+from serving.decisions.explanations import LOWERS, RAISES, explain_contributions
 from serving.decisions.holdout import (
     ASSIGNMENT,
     HoldoutConfig,
@@ -61,7 +62,14 @@ from serving.decisions.policy import (
     decide,
     decide_run,
 )
-from serving.decisions.reasons import LOW_RISK_TEXT, describe, reason_codes
+from serving.decisions.reason_families import FAMILY_LABELS, SIGNALS, Signal
+from serving.decisions.reason_wording import describe
+from serving.decisions.reasons import (
+    LOW_RISK_TEXT,
+    joined_reason_codes,
+    reason_codes,
+    typical_values,
+)
 from serving.decisions.segment_config import (
     SEGMENTATION_ATTR,
     Segmentation,
@@ -86,11 +94,15 @@ __all__ = [
     "DECISION_ALIASES",
     "DECISION_COLUMNS",
     "DECISION_REASONS",
+    "FAMILY_LABELS",
     "GROUP",
+    "LOWERS",
     "LOW_RISK_TEXT",
     "NO_ACTION",
+    "RAISES",
     "SEGMENT",
     "SEGMENTATION_ATTR",
+    "SIGNALS",
     "STAGE",
     "STAGES",
     "TIER",
@@ -109,6 +121,7 @@ __all__ = [
     "HoldoutConfig",
     "SegmentConfig",
     "Segmentation",
+    "Signal",
     "TierConfig",
     "ValueTiers",
     "action_plan",
@@ -119,6 +132,8 @@ __all__ = [
     "decide",
     "decide_run",
     "describe",
+    "explain_contributions",
+    "joined_reason_codes",
     "load_campaigns",
     "load_catalogue",
     "load_contacts",
@@ -131,6 +146,7 @@ __all__ = [
     "split_list",
     "stored_threshold",
     "text_column",
+    "typical_values",
     "utc_naive",
     "validate_campaigns",
     "value_at_risk",

@@ -6,6 +6,7 @@ charts; they are computed here once.
 
 from __future__ import annotations
 
+from serving.reporting.monitor_section import monitoring_section, read_monitor_json
 from serving.reporting.report import build_report, effects_section_for, model_sections
 from serving.reporting.segment_summary import SegmentSummaryCache, SegmentSummaryResponse
 
@@ -15,4 +16,6 @@ __all__ = [
     "build_report",
     "effects_section_for",
     "model_sections",
+    "monitoring_section",
+    "read_monitor_json",
 ]

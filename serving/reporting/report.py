@@ -4,9 +4,10 @@ Why a single file with embedded PNGs and inline CSS: operators forward it, open 
 archive it with the campaign; nothing beside it can go missing. Sections: headline numbers,
 the segment summary (stage × tier grid, risk distribution, revenue at risk, action plan),
 the decisions (gain achieved against the LP upper bound, when `retain score` stored the run's
-summary in the Parquet metadata) and the action plan's first users, cohort retention curves
-(when the events are given) and the champion models' out-of-time quality against their
-baselines, read from the MLflow run that produced each champion.
+summary in the Parquet metadata), the monitoring verdict (when `retain monitor --json` wrote
+one), the action plan's first users, cohort retention curves (when the events are given) and
+the champion models' out-of-time quality against their baselines, read from the MLflow run that
+produced each champion.
 
 The report does not decide again: it shows the decisions the score file carries, so it needs no
 catalogue, budget or contact history to be right (`--budget` only states the usage against it).
@@ -200,8 +201,10 @@ def build_report(
     effects: str | None = None,
     decisions: DecisionSummary | None = None,
     at_risk_threshold: float | None = None,
+    monitoring: str | None = None,
 ) -> str:
-    """The report as one HTML string (images embedded); `effects`: a ready HTML section.
+    """The report as one HTML string (images embedded); `effects` and `monitoring` (see
+    `serving.reporting.monitor_section`): ready HTML sections.
 
     `decisions` defaults to the summary `retain score` stored in the scores' metadata; the
     budget, when not given, to the one the decisions were made under; `at_risk_threshold`
@@ -239,6 +242,8 @@ def build_report(
     parts += [_img(figure_data_uri(f), name) for name, f in figures.items()]
     parts.append("</div><h2>Decisions: expected gain against the upper bound</h2>")
     parts.append(_decisions_section(decisions))
+    if monitoring:  # whether past scores came true, before whom to contact now
+        parts.append(monitoring)
     parts.append("<h2>Action plan</h2><h3>By action</h3>")
     parts.append(_table(action_plan(scores)))
     parts.append("<h3>Whom we contact first</h3>")

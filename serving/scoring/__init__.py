@@ -1,6 +1,6 @@
 """Turning events into scored users: the champions from the registry, the scoring pipeline on
 DuckDB and Spark, contributions and path attribution, score files, re-deciding from them, the
-snapshot the service serves, and the MLflow record of every scoring run.
+snapshot the service serves, and the MLflow record (manifest) of every scoring run.
 
 Why: it is the one pipeline from features to decisions; the CLI, the service and the report all
 read its output instead of recomputing it.
@@ -16,7 +16,21 @@ from serving.scoring.champions import (
     point_mlflow_at,
     refuse_window_flags,
 )
-from serving.scoring.decision_tracking import SCORING_EXPERIMENT, log_decision_run
+from serving.scoring.decision_tracking import (
+    SCORING_EXPERIMENT,
+    RecordedRuns,
+    log_decision_run,
+    record_scoring_run,
+    record_snapshot,
+    recorded_scoring_runs,
+)
+from serving.scoring.manifest import (
+    MANIFEST_ARTIFACT,
+    SERVICE_SNAPSHOT,
+    ManifestError,
+    ScoringManifest,
+    build_manifest,
+)
 from serving.scoring.pipeline import VERSION_COLUMNS, ScoringConfig, latest_cutoff, score_events
 from serving.scoring.redecide import redecide
 from serving.scoring.score_files import read_scores
@@ -24,20 +38,29 @@ from serving.scoring.snapshot import Snapshot, decisions_from_attrs, split_reaso
 from serving.scoring.spark import SparkScored, score_spark, score_summary, write_scores
 
 __all__ = [
+    "MANIFEST_ARTIFACT",
     "MODEL_KINDS",
     "SCORING_EXPERIMENT",
+    "SERVICE_SNAPSHOT",
     "VERSION_COLUMNS",
     "Champions",
     "ChampionsUnavailableError",
+    "ManifestError",
+    "RecordedRuns",
     "ScoringConfig",
+    "ScoringManifest",
     "Snapshot",
     "SparkScored",
+    "build_manifest",
     "decisions_from_attrs",
     "latest_cutoff",
     "load_champions",
     "log_decision_run",
     "point_mlflow_at",
     "read_scores",
+    "record_scoring_run",
+    "record_snapshot",
+    "recorded_scoring_runs",
     "redecide",
     "refuse_window_flags",
     "score_events",

@@ -18,14 +18,15 @@ from training import ModelInfo
 
 _WINDOW_PARAMS = ("churn_horizon_days", "value_horizon_days", "active_window_days")
 MODEL_KINDS = ("churn", "recall", "value")
-_HINTS = {
-    "recall": (
-        " (scoring needs all three models: lapsed users are scored by the recall model; train"
-        " it with `retain train --config CONFIG` where CONFIG's models include recall. It needs"
-        " users who were lapsed at past cutoffs, so a log must be longer than the active window"
-        " plus the churn horizon)"
-    )
-}
+# Scoring needs the churn and value champions; without a recall champion it falls back, and
+# says so (RECALL_FALLBACK), instead of refusing a purchase log too short to train one.
+REQUIRED_KINDS = ("churn", "value")
+RECALL_FALLBACK = (
+    "no recall champion: lapsed users are scored by the churn model, an extrapolation beyond"
+    " the active users it was trained on. Train the recall model with `retain train --config"
+    " CONFIG` where CONFIG's models include recall; it needs users lapsed at past cutoffs, so"
+    " the log must be longer than the active window plus the churn horizon"
+)
 # What serving needs of each model beyond `predict`: a model registered by an older Retain
 # lacks some of these and must be retrained before it can drive decisions.
 _NEEDS: dict[str, tuple[str, ...]] = {
@@ -52,24 +53,30 @@ class Champions:
     """The churn, recall and value models behind `@champion`, with their registry facts."""
 
     churn: Any
-    recall: Any
+    recall: Any | None  # None: no recall champion; lapsed users fall back to the churn model
     value: Any
     churn_info: ModelInfo
-    recall_info: ModelInfo
+    recall_info: ModelInfo | None
     value_info: ModelInfo
 
     @property
-    def versions(self) -> dict[str, str]:
+    def versions(self) -> dict[str, str | None]:
         """`{"churn": "3", "recall": "1", "value": "2"}`: what every scored row records."""
         return {
             "churn": self.churn_info.version,
-            "recall": self.recall_info.version,
+            "recall": self.recall_info.version if self.recall_info is not None else None,
             "value": self.value_info.version,
         }
 
+    @property
+    def notes(self) -> list[str]:
+        """What an operator must know about these champions (a fallback in use)."""
+        return [RECALL_FALLBACK] if self.recall is None else []
+
     def windows(self) -> WindowConfig:
-        """The windows all three models were trained with; they must agree (see below)."""
-        return consistent_windows([self.churn_info, self.recall_info, self.value_info])
+        """The windows all the models were trained with; they must agree (see below)."""
+        infos = [self.churn_info, self.recall_info, self.value_info]
+        return consistent_windows([info for info in infos if info is not None])
 
 
 def consistent_windows(infos: list[ModelInfo]) -> WindowConfig:
@@ -184,21 +191,26 @@ def point_mlflow_at(tracking_uri: str | None) -> None:
 
 
 def load_champions(tracking_uri: str | None = None) -> Champions:
-    """The three champions from the registry at `tracking_uri` (else MLFLOW_TRACKING_URI).
+    """The champions from the registry at `tracking_uri` (else MLFLOW_TRACKING_URI).
 
-    Raises ChampionsUnavailableError when a champion is missing, FeatureSetMismatchError when
+    A missing recall champion is not an error (`Champions.notes` says what scoring does
+    instead). Raises ChampionsUnavailableError when the churn or value champion is missing,
+    FeatureSetMismatchError when
     a model was trained on another feature set or lacks what decisions need, and
     WindowMismatchError when the models were trained with different windows.
     """
     from training import load_champion
 
     point_mlflow_at(tracking_uri)
-    loaded = {}
+    loaded: dict[str, tuple[Any, ModelInfo | None]] = {}
     for kind in MODEL_KINDS:
         try:
             estimator, info = load_champion(kind)  # type: ignore[arg-type]
         except LookupError as error:
-            raise ChampionsUnavailableError(f"{error}{_HINTS.get(kind, '')}") from None
+            if kind in REQUIRED_KINDS:
+                raise ChampionsUnavailableError(str(error)) from None
+            loaded[kind] = (None, None)
+            continue
         check_feature_set(estimator, info)
         check_capabilities(kind, estimator, info)
         loaded[kind] = (estimator, info)
@@ -206,9 +218,9 @@ def load_champions(tracking_uri: str | None = None) -> Champions:
         churn=loaded["churn"][0],
         recall=loaded["recall"][0],
         value=loaded["value"][0],
-        churn_info=loaded["churn"][1],
+        churn_info=loaded["churn"][1],  # type: ignore[arg-type]
         recall_info=loaded["recall"][1],
-        value_info=loaded["value"][1],
+        value_info=loaded["value"][1],  # type: ignore[arg-type]
     )
     champions.windows()  # refuse disagreeing champions at load, not at the first scoring run
     return champions

@@ -36,13 +36,10 @@ from serving.decisions import (
     assign_stages,
     load_catalogue,
     plan_decisions,
-    reason_codes,
 )
 from serving.scoring.champions import Champions
+from serving.scoring.reason_inputs import reason_lines, reason_reference
 
-REASON_SEPARATOR = (
-    "; "  # reason texts never contain it (see serving/decisions/reasons.py templates)
-)
 SCORE_COLUMNS: tuple[str, ...] = (
     "user_id",
     "as_of",
@@ -142,16 +139,20 @@ def model_scores(matrix: pd.DataFrame, active: np.ndarray, champions: Champions)
     """Per user: churn and return probability, unconditional value, value if retained, at stake.
 
     The churn model scores active users, the recall model lapsed ones; each only on its own
-    population, the one it was trained on.
+    population, the one it was trained on. Without a recall champion the churn model scores
+    lapsed users too (`Champions.notes` says so).
     """
     n_users = len(matrix)
     churn = np.full(n_users, np.nan)
     returning = np.full(n_users, np.nan)
     if active.any():
         churn[active] = champions.churn.churn_probability(matrix[active])
-    if (~active).any():
+    if (~active).any() and champions.recall is not None:
         returning[~active] = champions.recall.return_probability(matrix[~active])
         churn[~active] = 1.0 - returning[~active]
+    elif (~active).any():
+        churn[~active] = champions.churn.churn_probability(matrix[~active])
+        returning[~active] = 1.0 - churn[~active]
     retained = np.asarray(champions.value.value_if_retained(matrix), dtype=float)
     churned = np.asarray(champions.value.value_if_churned(matrix), dtype=float)
     return pd.DataFrame(
@@ -174,8 +175,10 @@ def churn_contributions(
     parts = []
     if active.any():
         parts.append(_contributions(champions.churn, matrix[active], config))
-    if (~active).any():
+    if (~active).any() and champions.recall is not None:
         parts.append(-_contributions(champions.recall, matrix[~active], config))
+    elif (~active).any():
+        parts.append(_contributions(champions.churn, matrix[~active], config))
     return pd.concat(parts).loc[matrix.index]
 
 
@@ -224,7 +227,9 @@ def score_features(
         as_of=None if as_of is None else pd.Timestamp(as_of),
     )
     contributions = churn_contributions(champions, matrix, active, config)
-    reasons = reason_codes(matrix, contributions, config.reasons_top_k)
+    reference = reason_reference(matrix, active)
+    top_k = config.reasons_top_k
+    reasons = reason_lines(matrix, contributions, active, champions, top_k, reference)
     versions = champions.versions
     scores = users.assign(
         as_of=features["as_of"].to_numpy(),
@@ -232,13 +237,14 @@ def score_features(
         expected_gain=decisions["expected_gain"].to_numpy(),
         action_cost=decisions["action_cost"].to_numpy(),
         decision_reason=decisions["decision_reason"].to_numpy(),
-        reasons=pd.Series([REASON_SEPARATOR.join(r) for r in reasons], dtype="str"),
+        reasons=pd.Series(reasons, dtype="str"),
         churn_model_version=versions["churn"],
         recall_model_version=versions["recall"],
         value_model_version=versions["value"],
         feature_set_id=FEATURE_SET.id,
     )
-    scores = scores[list(SCORE_COLUMNS)]
+    # A missing model's version (no recall champion) is a missing string, not the text "None".
+    scores = scores[list(SCORE_COLUMNS)].astype({column: "str" for column in VERSION_COLUMNS})
     if ASSIGNMENT in decisions.columns:
         scores = scores.assign(**{ASSIGNMENT: decisions[ASSIGNMENT].to_numpy()})
     # Travels with the table: Parquet keeps DataFrame.attrs, so the file says what it achieved.

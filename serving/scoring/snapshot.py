@@ -25,16 +25,21 @@ import numpy as np
 import pandas as pd
 
 from features import ACTIVE_FLAG, FEATURE_SET
-from serving.decisions import DECISION_COLUMNS, DECISIONS_ATTR, DecisionSummary, describe
+from serving.decisions import (
+    DECISION_COLUMNS,
+    DECISIONS_ATTR,
+    DecisionSummary,
+    explain_contributions,
+)
 from serving.scoring.champions import MODEL_KINDS
 from serving.scoring.pipeline import (
-    REASON_SEPARATOR,
     SCORE_COLUMNS,
     VERSION_COLUMNS,
     ScoredUsers,
     ScoringConfig,
     feature_matrix,
 )
+from serving.scoring.reason_inputs import REASON_SEPARATOR, reason_populations, reason_reference
 
 _ACTION_FIELDS = DECISION_COLUMNS[1:]  # action, expected_gain, action_cost, decision_reason
 # The per-user scores between `as_of` and the decision in SCORE_COLUMNS.
@@ -90,6 +95,8 @@ class Snapshot:
         }
         columns["reasons"] = [split_reasons(text) for text in self.scores["reasons"].tolist()]
         object.__setattr__(self, "_columns", columns)
+        object.__setattr__(self, "_active_users", self._active())
+        object.__setattr__(self, "_reason_reference", None)  # computed by the first explain
 
     @classmethod
     def from_scored(cls, scored: ScoredUsers, source: str) -> Snapshot:
@@ -126,12 +133,15 @@ class Snapshot:
         return cutoff.to_pydatetime()
 
     @property
-    def model_versions(self) -> dict[str, str]:
+    def model_versions(self) -> dict[str, str | None]:
         """The model versions that produced these scores (may differ from today's champions)."""
         if self.scores.empty:
             return {}
         first = self.scores.iloc[0]
-        return {kind: str(first[column]) for kind, column in _VERSION_COLUMNS.items()}
+        return {
+            kind: str(first[column]) if pd.notna(first[column]) else None
+            for kind, column in _VERSION_COLUMNS.items()
+        }
 
     def position(self, user_id: str) -> int | None:
         return self._position.get(user_id)  # type: ignore[attr-defined]
@@ -151,14 +161,26 @@ class Snapshot:
             items.append(item)
         return items
 
-    def _lapsed(self, row: int) -> bool:
-        """Whether the recall model scored this user (not active at the cutoff)."""
+    def _active(self) -> np.ndarray:
+        """Per user, whether the churn model scored them (active at the cutoff)."""
         if self.features is not None and ACTIVE_FLAG in self.features.columns:
-            return bool(self.features[ACTIVE_FLAG].iloc[row] != 1)
-        return self._columns["return_probability"][row] is not None  # type: ignore[attr-defined]
+            return self.features[ACTIVE_FLAG].to_numpy(dtype=float, na_value=0.0) == 1
+        returning = self._columns["return_probability"]  # type: ignore[attr-defined]
+        return np.array([value is None for value in returning], dtype=bool)
+
+    def _reference(self, features: pd.DataFrame) -> pd.DataFrame:
+        """The typical feature values the reasons were worded against, as scoring computed
+        them over this run's users (kept after the first explanation)."""
+        if self._reason_reference is None:  # type: ignore[attr-defined]
+            active = self._active_users  # type: ignore[attr-defined]
+            object.__setattr__(
+                self, "_reason_reference", reason_reference(feature_matrix(features), active)
+            )
+        return self._reason_reference  # type: ignore[attr-defined]
 
     def explain(self, user_id: str, champions: Any, top_k: int) -> dict[str, Any] | None:
-        """The top_k contributions (by size) to one user's churn log-odds; None for an unknown id.
+        """The top_k contributions (by size) to one user's churn log-odds, feature by feature and
+        by signal family, each labelled with its effect; None for an unknown id.
 
         Active users are explained by the churn model; lapsed users by the recall model with the
         signs turned (what lowers the chance of return raises the chance of staying gone), as
@@ -176,33 +198,25 @@ class Snapshot:
                 "serve from events (RETAIN_EVENTS) or a score file written with --with-features"
             )
         matrix = feature_matrix(self.features.iloc[[row]])
-        lapsed = self._lapsed(row)
-        active = np.array([not lapsed])
+        active = self._active_users[[row]]  # type: ignore[attr-defined]
+        lapsed = not active[0]
         contributions = churn_contributions(champions, matrix, active, _explain_config()).iloc[0]
         bias = float(contributions.get("bias", np.nan))
-        values = contributions.drop(labels=["bias"], errors="ignore")
-        top = values.reindex(values.abs().sort_values(ascending=False, kind="stable").index)
-        listed = []
-        for feature, contribution in top.head(top_k).items():
-            value = float(matrix[feature].iloc[0])
-            listed.append(
-                {
-                    "feature": feature,
-                    "value": None if np.isnan(value) else value,
-                    "contribution": float(contribution),
-                    "effect": "raises risk" if contribution > 0 else "lowers risk",
-                    "text": describe(str(feature), value),
-                }
-            )
+        reference = self._reference(self.features)
+        population = reason_populations(active, champions, reference)[0]
+        explained = explain_contributions(
+            matrix.iloc[0], contributions, reference.loc[population], top_k
+        )
         columns = self._columns  # type: ignore[attr-defined]
         return {
             "user_id": user_id,
             "status": "ok",
-            "model": "recall" if lapsed else "churn",
+            "model": "recall" if lapsed and champions.recall is not None else "churn",
             "churn_probability": columns["churn_probability"][row],
             "return_probability": columns["return_probability"][row],
             "lifecycle_stage": columns["lifecycle_stage"][row],
             "bias": bias,
             "reasons": columns["reasons"][row],
-            "contributions": listed,
+            "contributions": explained["contributions"],
+            "families": explained["families"],
         }

@@ -47,17 +47,16 @@ from serving.decisions import (
     assign_stages,
     decide_run,
     plan_decisions,
-    reason_codes,
 )
 from serving.scoring.champions import Champions
 from serving.scoring.pipeline import (
-    REASON_SEPARATOR,
     SCORE_COLUMNS,
     ScoringConfig,
     churn_contributions,
     feature_matrix,
     value_tiers,
 )
+from serving.scoring.reason_inputs import reason_lines, spark_reason_reference
 
 Decision = Literal["auto", "driver", "partitions"]
 _DECISION_COLUMNS = DECISION_COLUMNS[1:]
@@ -89,8 +88,9 @@ class SparkScored:
         return frame.reset_index(drop=True)
 
 
-def champion_udfs(session: Any, champions: Champions) -> tuple[Any, Any]:
-    """Spark UDFs (double results) of the exact churn and recall versions `champions` holds."""
+def champion_udfs(session: Any, champions: Champions) -> tuple[Any, Any | None]:
+    """Spark UDFs (double results) of the exact churn and recall versions `champions` holds
+    (None for recall when there is no recall champion)."""
     import mlflow.pyfunc
 
     from training import model_uri
@@ -100,7 +100,10 @@ def champion_udfs(session: Any, champions: Champions) -> tuple[Any, Any]:
             session, model_uri(kind, version=version), result_type="double", env_manager="local"
         )
 
-    return udf("churn", champions.churn_info.version), udf("recall", champions.recall_info.version)
+    recall = champions.recall_info
+    return udf("churn", champions.churn_info.version), (
+        udf("recall", recall.version) if recall is not None else None
+    )
 
 
 def _single_cutoff(features: Any) -> datetime:
@@ -121,9 +124,16 @@ def _single_cutoff(features: Any) -> datetime:
 
 
 def _row_wise(
-    champions: Champions, config: ScoringConfig, as_of: datetime, decide_here: bool
+    champions: Champions,
+    config: ScoringConfig,
+    reference: pd.DataFrame,
+    decide_here: bool,
 ) -> Callable[[Iterator[pd.DataFrame]], Iterator[pd.DataFrame]]:
-    """The per-batch function of `mapInPandas`: everything per user (and decisions, if local)."""
+    """The per-batch function of `mapInPandas`: everything per user (and decisions, if local).
+
+    `reference` (typical feature values, `spark_reason_reference`) is computed over the whole
+    table first, so reasons do not depend on how users fall into batches.
+    """
     segmentation = config.segmentation.for_windows(champions.windows())
     tiers = value_tiers(champions, segmentation)
 
@@ -137,7 +147,8 @@ def _row_wise(
             retained = np.asarray(champions.value.value_if_retained(matrix), dtype=float)
             churned = np.asarray(champions.value.value_if_churned(matrix), dtype=float)
             contributions = churn_contributions(champions, matrix, active, config)
-            reasons = reason_codes(matrix, contributions, config.reasons_top_k)
+            top_k = config.reasons_top_k
+            reasons = reason_lines(matrix, contributions, active, champions, top_k, reference)
             out = pd.DataFrame(
                 {
                     "user_id": batch["user_id"].astype("str"),
@@ -148,7 +159,7 @@ def _row_wise(
                     "value_at_stake": np.clip(retained - churned, 0.0, None),
                     "lifecycle_stage": assign_stages(batch, churn, segmentation.stages),
                     "value_tier": tiers.transform(retained),
-                    "reasons": [REASON_SEPARATOR.join(r) for r in reasons],
+                    "reasons": reasons,
                 }
             )
             if decide_here:
@@ -213,11 +224,13 @@ def score_spark(
     base = base.drop("as_of")
     churn_udf, recall_udf = champion_udfs(session, champions)
     model_input = sf.struct(*(sf.col(c) for c in FEATURE_SET.columns))
-    predicted = base.withColumn("_churn", churn_udf(model_input)).withColumn(
-        "_recall", recall_udf(model_input)
-    )
+    predicted = base.withColumn("_churn", churn_udf(model_input))
+    # No recall champion: the churn model's probability for lapsed users too (Champions.notes).
+    returning = recall_udf(model_input) if recall_udf is not None else 1.0 - sf.col("_churn")
+    predicted = predicted.withColumn("_recall", returning)
     schema = _ROW_SCHEMA if on_driver else _DECIDED_SCHEMA
-    table = predicted.mapInPandas(_row_wise(champions, config, as_of, not on_driver), schema)
+    reference = spark_reason_reference(base)
+    table = predicted.mapInPandas(_row_wise(champions, config, reference, not on_driver), schema)
     summary = None
     if on_driver:
         # Kept: the narrow columns are collected, then the rows are joined and written.
@@ -266,7 +279,7 @@ def _constant_or_column(name: str, as_of: datetime, champions: Champions) -> Any
     constants = {
         "as_of": sf.lit(as_of).cast("timestamp_ntz"),
         "churn_model_version": sf.lit(champions.churn_info.version),
-        "recall_model_version": sf.lit(champions.recall_info.version),
+        "recall_model_version": sf.lit(champions.versions["recall"]).cast("string"),
         "value_model_version": sf.lit(champions.value_info.version),
         "feature_set_id": sf.lit(FEATURE_SET.id),
     }

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from features import EventContractError, load_events
+from features import EventContractError, find_row_issues, load_events
 from features.adapters import read_cdnow, read_online_retail
 from tests.conftest import shared_file
 
@@ -24,6 +24,11 @@ def test_cdnow_lines_become_purchase_events(tmp_path):
     loaded = load_events(path, fmt="cdnow")
     assert loaded.report.rows_accepted == 2
     assert loaded.report.rejected == {"unparseable_event_time": 1}
+    assert loaded.report.ignored_columns == ()  # the adapter's own columns are not the export's
+    # `retain validate` lists the adapted row with its value; adapted rows have no line number.
+    issues = find_row_issues(path, fmt="cdnow")
+    assert issues.unnumbered == (str(path),)
+    assert issues.samples("unparseable_event_time") == [(None, "19971399")]
     table = loaded.table.execute().sort_values("event_time")
     assert table["amount"].tolist() == [11.77, 12.0]
     assert table["event_time"].tolist() == [pd.Timestamp("1997-01-01"), pd.Timestamp("1997-01-12")]
@@ -47,6 +52,9 @@ def test_online_retail_invoices_and_cancellations(tmp_path):
     assert adapted.rejected == {"missing_user_id": 1}
     report = load_events(path).report  # detected from the header
     assert report.rows_accepted == 2
+    assert report.ignored_columns == ()
+    # Lines without a customer never became rows: counted, and said to be unlisted.
+    assert find_row_issues(path).unlisted == {"missing_user_id": 1}
     assert "4 invoice lines → 2 invoice events" in report.summary()
 
 

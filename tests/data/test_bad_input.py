@@ -112,8 +112,11 @@ def test_huge_amounts_are_rejected_as_out_of_range(tmp_path, backend):
         b"e,2024-05-01,purchase,1e400\n",  # overflows float64 to inf
     )
     loaded = load_events(path, backend=backend)
-    assert loaded.report.rejected == {"amount_out_of_range": 2, "unparseable_amount": 2}
-    assert loaded.table.execute()["amount"].tolist() == [99999999999.0]
+    assert loaded.report.rejected == {"amount_out_of_range": 2}
+    # Infinite amounts are no money: the events stay, with a missing amount (0).
+    assert loaded.report.kept == {"amount_unparseable": 2}
+    amounts = loaded.table.execute().set_index("user_id")["amount"]
+    assert amounts.to_dict() == {"a": 99999999999.0, "d": 0.0, "e": 0.0}
     assert MAX_ABS_AMOUNT == 1e12
 
 
@@ -147,13 +150,14 @@ def test_a_time_column_of_numbers_is_refused_naming_its_type(tmp_path, backend):
 def test_wrongly_typed_text_values_are_counted_per_row(tmp_path, backend):
     path = _write(
         tmp_path,
-        HEADER + b'a,2024-05-01,purchase,"12,50"\n'  # decimal comma
+        HEADER + b'a,2024-05-01,purchase,"12,50"\n'  # decimal comma: read as 12.50
         b"b,1714550400,login,\n"  # epoch seconds as text
         b"c,2024-05-01,purchase,12.50\n",
     )
-    report = load_events(path, backend=backend).report
-    assert report.rejected == {"unparseable_amount": 1, "unparseable_event_time": 1}
-    assert report.rows_accepted == 1
+    loaded = load_events(path, backend=backend)
+    assert loaded.report.rejected == {"unparseable_event_time": 1}
+    assert loaded.report.rows_accepted == 2
+    assert loaded.table.execute()["amount"].tolist() == [12.5, 12.5]
 
 
 def test_exact_duplicate_rows_are_kept_as_events_and_reported_by_validate(tmp_path):

@@ -7,7 +7,7 @@ import gzip
 import pandas as pd
 import pytest
 
-from features import EventContractError, from_frame, load_events
+from features import EventContractError, ImportProfile, from_frame, load_events
 from features.engines import connect
 
 
@@ -45,23 +45,27 @@ def test_bad_rows_are_rejected_and_counted_by_reason(tmp_path, backend):
         "c,2024-13-45 10:00,login,\n"  # impossible date
         "d,2024-05-01,,\n"  # missing type
         "e,2024-05-01,purchase,12,5\n"  # an extra field: the line is skipped, not the file
-        "f,2024-05-01,purchase,abc\n"  # unparseable amount
-        "g,2024-05-01,purchase,NaN\n",  # not a number
+        "f,2024-05-01,purchase,abc\n"  # unparseable amount: the event is kept
+        "g,2024-05-01,purchase,NaN\n",  # not a number: kept too, with a missing amount
     )
     report = load_events(path, backend=backend).report
     assert report.rows_read == 9
-    assert report.rows_accepted == 1
+    assert report.rows_accepted == 3
     assert report.rejected == {
         "missing_user_id": 2,
         "unparseable_event_time": 2,
         "missing_event_type": 1,
-        "unparseable_amount": 2,
         "malformed_line": 1,
     }
-    assert "rejected 8" in report.summary()
+    assert report.kept == {"amount_unparseable": 2}
+    assert "rejected 6" in report.summary()
+    assert "kept 2 with a missing amount (2 amount_unparseable)" in report.summary()
+    strict = load_events(path, backend=backend, import_profile=ImportProfile(strict_amounts=True))
+    assert strict.report.rows_accepted == 1
+    assert strict.report.rejected["unparseable_amount"] == 2 and not strict.report.kept
     path.write_text(path.read_text().replace("12,5", "12.5"))
     fixed = load_events(path, backend=backend).report
-    assert (fixed.rows_accepted, fixed.rows_rejected) == (2, 7)
+    assert (fixed.rows_accepted, fixed.rows_rejected) == (4, 5)
 
 
 def test_missing_column_names_the_column_and_what_was_found(tmp_path, backend):

@@ -40,8 +40,9 @@ def test_features_command_writes_one_row_per_user(tiny_csv, tmp_path, suffix):
         ],
     )
     assert result.exit_code == 0, result.output
-    assert "1 missing_user_id" in result.output
-    assert "1 unparseable_event_time" in result.output
+    said = " ".join(result.output.split())  # Rich wraps at the console width, anywhere
+    assert "1 missing_user_id" in said
+    assert "1 unparseable_event_time" in said
     frame = pd.read_csv(out) if suffix == ".csv" else pd.read_parquet(out)
     assert frame["user_id"].tolist() == ["u1", "u2", "u4", "u5", "u6"]
     assert {"churned", "future_value", "days_since_last_event"} <= set(frame.columns)
@@ -125,3 +126,30 @@ def test_every_command_has_help():
         sub = runner.invoke(app, [command.name, "--help"])
         assert sub.exit_code == 0, f"{command.name} --help failed: {sub.output}"
         assert "Usage" in sub.output
+
+
+@pytest.mark.parametrize(
+    ("as_of", "extra", "warned"),
+    [
+        # The last event of the tiny log is 2024-06-30 00:00 UTC; the active window 90 days.
+        ("2024-09-28", [], False),  # exactly 90 days after: users can still be active
+        ("2024-09-29", [], True),  # 91 days after: nobody can be
+        ("2024-09-29", ["--active-window-days", "120"], False),  # a longer window reaches it
+        ("2024-09-28T02:00:00+02:00", [], False),  # = 2024-09-28 00:00 UTC: exactly 90 days
+        ("2024-09-28T03:00:00+02:00", [], True),  # = 01:00 UTC: an hour past the window
+    ],
+)
+def test_an_as_of_far_past_the_data_is_warned_about(tiny_csv, tmp_path, as_of, extra, warned):
+    out = tmp_path / "f.csv"
+    args = ["features", "--events", str(tiny_csv), "--as-of", as_of, "--out", str(out), *extra]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    if not warned:
+        assert warnings == []
+        return
+    (line,) = warnings  # one line
+    days = 91 if as_of == "2024-09-29" else 90  # whole days past the last event
+    assert f"is {days} days after the last event (2024-06-30)" in line
+    assert "90-day active window" in line
+    assert out.exists()  # a warning, not a refusal: the cutoff may be meant

@@ -35,6 +35,9 @@ def test_train_prints_run_ids_and_a_metrics_table(
         assert f"{kind}: run id" in result.output
     assert "recency_rule" in result.output and "last_period_spend" in result.output
     assert "return_rate" in result.output  # the recall model's table
+    # Counts are whole numbers: the value model's report half has its row count in the table.
+    rows = re.findall(r"\n│ rows\s+│\s+([\d,.]+)", result.output)
+    assert rows and all(re.fullmatch(r"\d{1,3}(,\d{3})*", n) for n in rows), rows
     run_ids = re.findall(r"run id ([0-9a-f]{32})", result.output)
     assert len(run_ids) == 3
     client = mlflow.MlflowClient()
@@ -51,17 +54,45 @@ def test_promote_refusal_exits_non_zero_with_the_reason(
     refused = runner.invoke(app, ["promote", "--model", kind, "--config", str(config_file)])
     assert refused.exit_code == 1
     assert "refused" in refused.output and "margin" in refused.output
-    back = runner.invoke(app, ["rollback", "--model", kind, "--version", "2"])
-    assert back.exit_code == 0 and "rollback" in back.output
     name = f"retain-{kind}"
-    assert str(mlflow.MlflowClient().get_model_version_by_alias(name, "champion").version) == "2"
+
+    def champion() -> str:
+        return str(mlflow.MlflowClient().get_model_version_by_alias(name, "champion").version)
+
+    # v2 lost its promotion: it never was champion, so it is not a rollback target ...
+    never = runner.invoke(app, ["rollback", "--model", kind, "--version", "2"])
+    assert never.exit_code == 2 and "never champion" in never.output and "--force" in never.output
+    assert champion() == "1"
+    # ... unless forced.
+    forced = runner.invoke(app, ["rollback", "--model", kind, "--version", "2", "--force"])
+    assert forced.exit_code == 0 and f"{kind}: rolled back" in forced.output
+    assert champion() == "2"
+    # v1 was champion: rolling back to it needs no force.
+    back = runner.invoke(app, ["rollback", "--model", kind, "--version", "1"])
+    assert back.exit_code == 0 and f"{kind}: rolled back" in back.output
+    assert "from v2 to v1" in back.output and champion() == "1"
+    again = runner.invoke(app, ["rollback", "--model", kind, "--version", "1"])
+    assert again.exit_code == 0 and "nothing to do" in again.output
+
+
+def test_promote_with_nothing_to_do_exits_0_and_says_so(
+    events_path: Path, config_file: Path, tracking_uri: str
+) -> None:
+    empty = runner.invoke(app, ["promote", "--model", "churn", "--config", str(config_file)])
+    assert empty.exit_code == 0, empty.output
+    assert "churn: nothing to do — no challenger is registered" in empty.output
+    train = ["train", "--events", str(events_path), "--config", str(config_file)]
+    assert runner.invoke(app, [*train, "--model", "churn"]).exit_code == 0  # v1: both aliases
+    same = runner.invoke(app, ["promote", "--model", "churn", "--config", str(config_file)])
+    assert same.exit_code == 0, same.output
+    assert "nothing to do — challenger v1 is already the champion" in same.output
 
 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
         (["train", "--events", "/nonexistent/events.parquet"], "/nonexistent/events.parquet"),
-        (["train", "--model", "loyalty"], "--model must be one of churn, recall, value"),
+        (["train", "--model", "loyalty"], "'loyalty' is not one of 'churn', 'recall', 'value'"),
         (["promote", "--model", "churn", "--config", "/nonexistent.yaml"], "no such config file"),
     ],
 )

@@ -100,6 +100,14 @@ def test_daily_counts_fill_quiet_days_and_ignore_the_future() -> None:
     assert list(daily) == [1, 0, 2]
 
 
+def test_a_date_only_log_counts_each_date_on_its_own_day() -> None:
+    # Events stamped at midnight (a day-granular export): the one at AS_OF − 1 day belongs to
+    # the last day [AS_OF − 1 day, AS_OF), as `events_7d`'s window [T − 7d, T) counts it.
+    times = [AS_OF - pd.Timedelta(days=1)] * 3 + [AS_OF - pd.Timedelta(days=2)]
+    daily = daily_event_counts(pd.DataFrame({"user_id": "u", "event_time": times}), AS_OF)
+    assert daily.to_dict() == {AS_OF - pd.Timedelta(days=2): 1, AS_OF - pd.Timedelta(days=1): 3}
+
+
 @pytest.mark.parametrize(("recent", "status"), [(90, "ok"), (40, "warning"), (10, "critical")])
 def test_volume_drop_against_the_trailing_average(recent: int, status: str) -> None:
     # 28 trailing days of 100 events, then 7 recent days of `recent`: drop = 1 − recent / 100.

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from features import FEATURE_SET
-from monitoring import ARTIFACT_NAME, PROFILE_VERSION, ProfileError, ReferenceProfile
+from monitoring import PROFILE_ARTIFACT, PROFILE_VERSION, ProfileError, ReferenceProfile
 
 
 @pytest.fixture
@@ -66,7 +66,7 @@ def test_all_missing_column_is_strict_json(frame: pd.DataFrame) -> None:
 def test_write_and_read_a_folder(frame: pd.DataFrame, tmp_path) -> None:
     profile = ReferenceProfile.build(frame, as_of="2024-03-01")
     path = profile.write(tmp_path)
-    assert path.name == ARTIFACT_NAME
+    assert path.name == PROFILE_ARTIFACT
     assert ReferenceProfile.read(tmp_path) == profile
 
 

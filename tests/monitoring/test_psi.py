@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from monitoring import categorical_profile, column_profile, numeric_profile, psi
-from monitoring.psi import EPSILON, CategoricalProfile, NumericProfile
+from training.psi_bins import EPSILON, CategoricalProfile, NumericProfile
 
 
 def test_psi_formula_by_hand() -> None:

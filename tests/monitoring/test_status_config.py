@@ -65,6 +65,7 @@ def test_report_takes_the_worst_component_and_lists_pending_runs() -> None:
     assert data["realised"][0]["churn_roc_auc"] == 0.74
     assert data["realised"][1] == {
         "scored_as_of": "2024-02-15",
+        "run_id": None,
         "status": "pending",
         "labels_complete_on": "2024-03-16",
     }

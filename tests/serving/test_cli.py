@@ -136,10 +136,41 @@ def test_window_flags_that_contradict_the_champions_are_refused(serving_store, t
     assert not (tmp_path / "s.csv").exists()
 
 
-def test_churn_list_prints_when_no_out_is_given(score_file):
-    result = _invoke("churn-list", "--scores", str(score_file), "--top", "3", "--sort-by", "risk")
+def test_churn_list_prints_when_no_out_is_given(score_file, scored):
+    result = runner.invoke(
+        app,
+        ["churn-list", "--scores", str(score_file), "--top", "3", "--sort-by", "risk"],
+        terminal_width=80,
+        catch_exceptions=False,
+    )
     assert result.exit_code == 0, result.output
     assert "churn list (3 users)" in result.output
+    assert max(len(line) for line in result.output.splitlines()) <= 80
+    assert "…" not in result.output  # nothing cut to fit 80 columns
+    riskiest = churn_list(scored.scores, ChurnListQuery(top=3, sort_by="risk"))
+    for row in riskiest.itertuples():
+        assert row.user_id in result.output and row.action in result.output
+
+
+@pytest.mark.parametrize("command", ["score", "churn-list"])
+def test_an_as_of_far_past_the_events_is_warned_about(serving_store, tmp_path, command):
+    import pandas as pd
+
+    last = pd.read_parquet(serving_store.events, columns=["event_time"])["event_time"].max()
+    as_of = (last + pd.Timedelta(days=91)).normalize() + pd.Timedelta(days=1)  # > 90-day window
+    out = tmp_path / ("s.parquet" if command == "score" else "list.csv")
+    result = runner.invoke(
+        app,
+        [
+            *(command, "--events", str(serving_store.events), "--out", str(out)),
+            *("--as-of", f"{as_of:%Y-%m-%d}", "--tracking-uri", serving_store.tracking_uri),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    (line,) = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    days = (as_of - last.normalize()).days - (1 if last != last.normalize() else 0)
+    assert f"--as-of {as_of:%Y-%m-%d} is {days} days after the last event ({last:%Y-%m-%d})" in line
+    assert out.exists()
 
 
 @pytest.mark.parametrize(
@@ -147,7 +178,7 @@ def test_churn_list_prints_when_no_out_is_given(score_file):
     [
         (["--stage", "at-risk"], "unknown stage"),
         (["--action", "free_pony"], "unknown action"),
-        (["--sort-by", "luck"], "--sort-by: Input should be"),
+        (["--sort-by", "luck"], "Invalid value for '--sort-by'"),
         (["--format", "parquet", "--out", "x.csv"], "does not end in .parquet"),
     ],
 )

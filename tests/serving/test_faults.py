@@ -189,6 +189,8 @@ def test_an_interrupted_retain_score_leaves_no_partial_output(serving_store, tmp
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=30)
+        process.stderr.close()
     assert out.read_bytes() == b"the previous complete output"
     # The killed writer could not remove its temporary; the next write to the output does.
     write_frame(pd.DataFrame({"rerun": [1]}), out)

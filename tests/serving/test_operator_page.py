@@ -2,55 +2,53 @@
 
 Why a real browser: the page's promise is that it shows exactly what the API answers (the same
 rows for the same filters in both lists, the churn list and the action plan, downloads
-byte-identical to `/churn_list_csv` and `/action_plan_csv`) and that it asks for the API key
-instead of failing silently; only a browser running the page's JavaScript
-against the running service can show that. Chromium is Debian's package (`.ci/run` installs
-it); Playwright cannot download browsers here, so it drives `/usr/bin/chromium` and the browser
-tests skip, saying so, when it is missing (RETAIN_TEST_CHROMIUM points at another binary).
-The server is conftest's shared `service`.
+byte-identical to `/churn_list_csv` and `/action_plan_csv`, a user's explanation as `/explain`
+and `/recommend` give it, chart values as `/segment_summary` counts them), in labels rather than
+ids, and that it asks for the API key instead of failing silently; only a browser running the
+page's JavaScript against the running service can show that (tests/serving/operator_browser.py).
+The server is conftest's shared `service`. The budget what-if and the change in risk have their
+own file (test_operator_what_if.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import os
 from pathlib import Path
 
 import httpx
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from serving.api.auth import ApiKeyMiddleware
-from tests.conftest import IN_CI, missing_component
-
-CHROMIUM = Path(os.environ.get("RETAIN_TEST_CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-WAIT_MS = 30_000
-# decided at collection, so a missing browser does not even start the shared server
-needs_chromium = pytest.mark.skipif(
-    not CHROMIUM.exists() and not IN_CI,  # in CI the browser fixture fails instead
-    reason=(
-        f"no Chromium at {CHROMIUM}: install Debian's package (`apt-get install -y chromium`, "
-        "as .ci/run does); Playwright cannot download its own browsers here"
-    ),
+from tests.serving.operator_browser import (
+    CHURN_TABLE,
+    PLAN_TABLE,
+    api_ids,
+    browser_fixture,  # noqa: F401  (the `browser` fixture)
+    column,
+    hover_bar,
+    needs_chromium,
+    open_with_key,
+    page_fixture,  # noqa: F401  (the `page` fixture)
+    shown,
 )
-_SHOWN = """([selector, expected]) => {
-  const table = document.querySelector(selector);
-  if (table.dataset.state !== "ready" || !table.dataset.query) return false;
-  const shown = JSON.parse(table.dataset.query);
-  return Object.entries(expected).every(([k, v]) => JSON.stringify(shown[k]) === JSON.stringify(v));
-}"""
+
+ROOT = Path(__file__).resolve().parents[2]
+# The playbook's own names, read from the YAML (not from the code that shows them).
+PLAYBOOK = yaml.safe_load((ROOT / "serving" / "decisions" / "actions.yaml").read_text())
+ACTION_LABELS = {a["id"]: a["label"] for a in PLAYBOOK["actions"]} | {"no_action": "No action"}
+STAGE_LABELS = {
+    "new": "New",
+    "active": "Active",
+    "at_risk": "At risk",
+    "dormant": "Dormant",
+    "churned": "Churned",
+    "reactivated": "Reactivated",
+}
+TIER_LABELS = {"high": "High", "mid": "Mid", "low": "Low", "none": "None (no value)"}
 
 
 def _url(client: httpx.Client, path: str) -> str:
@@ -101,20 +99,32 @@ def test_the_page_and_its_files_are_served_but_its_data_needs_the_key(service):
     assert "http://" not in page.text and "https://" not in page.text  # no CDN: works offline
     redirect = httpx.get(_url(service, "/ui"))
     assert redirect.status_code == 307 and redirect.headers["location"].endswith("/ui/")
-    script = httpx.get(_url(service, "/ui/static/app.js"))
-    assert script.status_code == 200 and "javascript" in script.headers["content-type"]
-    assert "X-API-Key" in script.text
+    for module in ("app", "api", "format", "lists", "explain", "charts", "summary", "whatif"):
+        script = httpx.get(_url(service, f"/ui/static/{module}.js"))
+        assert script.status_code == 200, module
+        assert "javascript" in script.headers["content-type"], module
+    assert '<script type="module" src="static/app.js">' in page.text
+    assert "X-API-Key" in httpx.get(_url(service, "/ui/static/api.js")).text
+    # Chart.js, vendored: served from the page's own origin, with its licence and version
+    assert 'src="static/vendor/chart.umd.min.js"' in page.text
+    chart_js = httpx.get(_url(service, "/ui/static/vendor/chart.umd.min.js"))
+    assert chart_js.status_code == 200 and "javascript" in chart_js.headers["content-type"]
+    assert chart_js.text.startswith("/*!\n * Chart.js v4.")
+    licence = httpx.get(_url(service, "/ui/static/vendor/chart.js-LICENSE.md"))
+    assert licence.status_code == 200 and "MIT" in licence.text
     style = httpx.get(_url(service, "/ui/static/page.css"))
     assert style.status_code == 200 and style.headers["content-type"].startswith("text/css")
     assert httpx.get(_url(service, "/ui/static/nothing.js")).status_code == 404
-    for endpoint in (
-        *("/segment_summary", "/churn_list", "/churn_list_csv"),
-        *("/action_plan", "/action_plan_csv", "/model_info"),
+    for endpoint, body in (
+        *((name, {}) for name in ("/segment_summary", "/churn_list", "/churn_list_csv")),
+        *((name, {}) for name in ("/action_plan", "/action_plan_csv", "/model_info")),
+        ("/risk_change", {}),
+        ("/what_if", {"budget": None}),
     ):
-        denied = httpx.post(_url(service, endpoint), json={})
+        denied = httpx.post(_url(service, endpoint), json=body)
         assert denied.status_code == 401, endpoint
         assert "API key" in denied.json()["error"]
-        assert service.post(endpoint, json={}).status_code == 200, endpoint
+        assert service.post(endpoint, json=body).status_code == 200, endpoint
 
 
 @pytest.mark.slow
@@ -144,128 +154,100 @@ def test_the_segment_summary_adds_up_to_the_scores(service, scored):
 # ---- the page in Chromium --------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    if not CHROMIUM.exists():
-        missing_component(f"no Chromium at {CHROMIUM} (apt-get install -y chromium; .ci/run does)")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def page(browser, service):
-    """A fresh tab (empty sessionStorage) that fails the test on any uncaught script error."""
-    context = browser.new_context(accept_downloads=True, base_url=str(service.base_url))
-    context.set_default_timeout(WAIT_MS)
-    tab = context.new_page()
-    errors: list[str] = []
-    tab.on("pageerror", lambda error: errors.append(str(error)))
-    yield tab
-    context.close()
-    assert not errors, errors
-
-
-CHURN_TABLE, PLAN_TABLE = "#churn-table", "#action-plan-table"
-
-
-def _open_with_key(page, key: str) -> None:
-    page.goto("/ui/")
-    page.get_by_label("API key").fill(key)
-    page.get_by_role("button", name="Use key").click()
-    page.wait_for_selector("#summary[data-state=ready]")
-    page.wait_for_function(_SHOWN, arg=[CHURN_TABLE, {}])
-    page.wait_for_function(_SHOWN, arg=[PLAN_TABLE, {}])
-
-
-def _shown(page, table: str = CHURN_TABLE, **query) -> list[str]:
-    """The user ids on screen once the list for (at least) this query is rendered."""
-    page.wait_for_function(_SHOWN, arg=[table, query])
-    return page.eval_on_selector_all(f"{table} tbody tr", "rows => rows.map(r => r.dataset.userId)")
-
-
-def _api_ids(service, endpoint: str = "/churn_list", **query) -> list[str]:
-    response = service.post(endpoint, json=query)
-    assert response.status_code == 200, response.text
-    return [row["user_id"] for row in response.json()["rows"]]
+def _own_requests(page, base: str) -> list[str]:
+    """Start recording every request the tab makes that leaves the service's origin."""
+    elsewhere: list[str] = []
+    page.on("request", lambda r: None if r.url.startswith(base) else elsewhere.append(r.url))
+    return elsewhere
 
 
 @pytest.mark.slow
 @needs_chromium
-def test_the_page_shows_the_api_list_the_summary_and_labelled_controls(page, service, api_key):
-    _open_with_key(page, api_key)
-    assert _shown(page) == _api_ids(service)
+def test_the_lists_come_first_then_the_summary_with_labelled_controls(page, service, api_key):
+    elsewhere = _own_requests(page, str(service.base_url).rstrip("/"))
+    open_with_key(page, api_key)
+    assert shown(page) == api_ids(service)
     matched = service.post("/churn_list", json={}).json()["matched"]
     assert f"of {matched:,} matching users" in page.inner_text("#list-status")
     first = page.locator("#churn-table tbody tr").first
     assert first.locator(".reasons li").count() >= 1  # per-user reasons are shown
-    charts = page.locator("#charts img")
-    assert charts.count() == len(service.post("/segment_summary").json()["charts"]) >= 4
-    for index in range(charts.count()):
-        image = charts.nth(index)
-        assert image.get_attribute("alt")
-        assert image.evaluate("img => img.complete && img.naturalWidth > 0")
+    # the lists are at the top: the churn list's first rows and the plan's heading are in the
+    # first screen (1400 x 900), the summary below both
+    tops = {
+        name: page.locator(selector).first.bounding_box()["y"]
+        for name, selector in (
+            ("churn rows", "#churn-table tbody tr"),
+            ("plan", "#plan-heading"),
+            ("summary", "#summary-heading"),
+            ("risk", "#risk-heading"),
+        )
+    }
+    assert tops["churn rows"] < 450 and tops["plan"] < 900, tops
+    assert tops["churn rows"] < tops["plan"] < tops["summary"] < tops["risk"], tops
+    # each number once: the summary is figures and charts, no tables repeating the charts
+    assert page.locator("#summary table").count() == 0
+    page.wait_for_selector("#risk-change[data-state=ready]")
+    for chart in ("chart-stage-tier", "chart-value-at-risk", "chart-plan", "chart-risk"):
+        canvas = page.locator(f"#{chart}")
+        assert canvas.get_attribute("aria-label"), chart
+        assert page.evaluate("id => Boolean(Chart.getChart(document.getElementById(id)))", chart)
     unlabelled = page.eval_on_selector_all(
         "input, select", "els => els.filter(e => e.labels.length === 0).map(e => e.outerHTML)"
     )
     assert unlabelled == []
-    assert page.locator("#plan-table tbody tr").count() >= 2
+    assert elsewhere == []  # Chart.js and everything else from the service itself: no CDN
 
 
 @pytest.mark.slow
 @needs_chromium
 def test_filters_and_sorting_change_the_rows_exactly_as_the_api_does(page, service, api_key):
-    _open_with_key(page, api_key)
-    everyone = _shown(page)
+    open_with_key(page, api_key)
+    everyone = shown(page)
     # A tier whose filter visibly changes the list (which one depends on the trained model:
     # the top of the default ranking can be all one tier).
-    tier = next(t for t in ("high", "mid", "low") if _api_ids(service, tiers=[t]) != everyone)
-    page.get_by_role("group", name="Value tier").get_by_label(tier, exact=True).check()
-    in_tier = _shown(page, tiers=[tier])
-    assert in_tier == _api_ids(service, tiers=[tier])
-    tiers = page.eval_on_selector_all(
-        "#churn-table tbody tr td:nth-child(7)", "t => t.map(c => c.textContent)"
-    )
-    assert set(tiers) == {tier}
+    tier = next(t for t in ("high", "mid", "low") if api_ids(service, tiers=[t]) != everyone)
+    tiers_group = page.get_by_role("group", name="Value tier")
+    tiers_group.get_by_label(TIER_LABELS[tier], exact=True).check()
+    in_tier = shown(page, tiers=[tier])
+    assert in_tier == api_ids(service, tiers=[tier])
+    assert set(column(page, CHURN_TABLE, 7)) == {TIER_LABELS[tier]}
 
     # A risk floor at the median of the rows shown, so that it must drop some of them.
     rows = service.post("/churn_list", json={"tiers": [tier]}).json()["rows"]
     floor = round(float(np.median([row["churn_probability"] for row in rows])), 2)
     page.get_by_label("Minimum churn risk").fill(str(floor))
     page.get_by_label("Minimum churn risk").press("Enter")
-    risky = _shown(page, tiers=[tier], min_risk=floor)
-    assert risky == _api_ids(service, tiers=[tier], min_risk=floor) and risky != in_tier
+    risky = shown(page, tiers=[tier], min_risk=floor)
+    assert risky == api_ids(service, tiers=[tier], min_risk=floor) and risky != in_tier
     risks = [r["churn_probability"] for r in rows if r["user_id"] in set(risky)]
     assert all(risk >= floor for risk in risks)
 
     page.get_by_role("button", name="Churn risk").click()
-    by_risk = _shown(page, tiers=[tier], min_risk=floor, sort_by="risk")
-    assert by_risk == _api_ids(service, tiers=[tier], min_risk=floor, sort_by="risk")
+    by_risk = shown(page, tiers=[tier], min_risk=floor, sort_by="risk")
+    assert by_risk == api_ids(service, tiers=[tier], min_risk=floor, sort_by="risk")
     header = page.locator("#churn-table th[data-sort=risk]")
     assert header.get_attribute("aria-sort") == "descending"
 
     # the filters apply to the action plan too (which is always ranked by expected gain)
-    plan = _shown(page, PLAN_TABLE, tiers=[tier], min_risk=floor)
-    assert plan == _api_ids(service, "/action_plan", tiers=[tier], min_risk=floor)
+    plan = shown(page, PLAN_TABLE, tiers=[tier], min_risk=floor)
+    assert plan == api_ids(service, "/action_plan", tiers=[tier], min_risk=floor)
 
     page.get_by_role("button", name="Clear filters").click()
-    assert _shown(page, tiers=[], min_risk=0, sort_by="value_at_risk") == everyone
+    assert shown(page, tiers=[], min_risk=0, sort_by="value_at_risk") == everyone
 
 
 @pytest.mark.slow
 @needs_chromium
 def test_the_download_is_the_api_csv_for_the_filters_shown(page, service, api_key):
-    _open_with_key(page, api_key)
-    page.get_by_role("group", name="Lifecycle stage").get_by_label("at risk").check()
-    page.get_by_role("group", name="Lifecycle stage").get_by_label("dormant").check()
+    open_with_key(page, api_key)
+    stages = page.get_by_role("group", name="Lifecycle stage")
+    stages.get_by_label("At risk", exact=True).check()
+    stages.get_by_label("Dormant", exact=True).check()
     page.get_by_label("Rows to show").fill("40")
     page.get_by_label("Rows to show").press("Enter")  # submits the filters: both lists reload
     page.get_by_label("Rank by").select_option("risk")
     query = {"stages": ["at_risk", "dormant"], "top": 40, "sort_by": "risk"}
-    shown = _shown(page, **query)
+    on_screen = shown(page, **query)
     with page.expect_download() as download_info:
         page.get_by_role("button", name="Download churn list CSV").click()
     download = download_info.value
@@ -275,10 +257,10 @@ def test_the_download_is_the_api_csv_for_the_filters_shown(page, service, api_ke
     assert expected.status_code == 200
     assert got == expected.content
     table = pd.read_csv(Path(download.path()), dtype={"user_id": "str"})
-    assert table["user_id"].tolist() == shown and len(shown) == 40
+    assert table["user_id"].tolist() == on_screen and len(on_screen) == 40
 
     plan_query = {"stages": ["at_risk", "dormant"], "top": 40}
-    plan_shown = _shown(page, PLAN_TABLE, **plan_query)
+    plan_shown = shown(page, PLAN_TABLE, **plan_query)
     with page.expect_download() as download_info:
         page.get_by_role("button", name="Download action plan CSV").click()
     got = Path(download_info.value.path()).read_bytes()
@@ -293,15 +275,14 @@ def test_the_download_is_the_api_csv_for_the_filters_shown(page, service, api_ke
 def test_the_action_plan_shows_the_api_plan_and_its_totals(page, service, api_key):
     """The second list: contacted users by expected gain, with the whole plan's totals
     (contacted, cost, expected gain, share of the upper bound) in one line."""
-    _open_with_key(page, api_key)
+    open_with_key(page, api_key)
     assert page.get_by_role("heading", name="Action plan — whom we contact").is_visible()
     assert page.get_by_role("heading", name="Churn list — whom we are about to lose").is_visible()
     body = service.post("/action_plan", json={}).json()
-    assert _shown(page, PLAN_TABLE) == [row["user_id"] for row in body["rows"]]
-    first = page.locator(f"{PLAN_TABLE} tbody tr").first
-    cells = first.locator("td").all_inner_texts()
+    assert shown(page, PLAN_TABLE) == [row["user_id"] for row in body["rows"]]
     assert body["rows"][0]["action"] != "no_action"
-    assert any(c.strip() for c in cells)
+    actions = column(page, PLAN_TABLE, 3)
+    assert actions == [ACTION_LABELS[row["action"]] for row in body["rows"]]
     totals = page.inner_text("#plan-totals")
     run = body["decisions"]
     assert f"{run['contacted']:,} of {run['users']:,} users contacted" in totals
@@ -314,6 +295,134 @@ def test_the_action_plan_shows_the_api_plan_and_its_totals(page, service, api_ke
 
 @pytest.mark.slow
 @needs_chromium
+def test_ids_are_shown_as_labels_in_tables_and_charts(page, service, api_key):
+    open_with_key(page, api_key)
+    rows = service.post("/churn_list", json={}).json()["rows"]
+    assert column(page, CHURN_TABLE, 6) == [STAGE_LABELS[r["lifecycle_stage"]] for r in rows]
+    assert column(page, CHURN_TABLE, 7) == [TIER_LABELS[r["value_tier"]] for r in rows]
+    assert column(page, CHURN_TABLE, 8) == [ACTION_LABELS[r["action"]] for r in rows]
+    summary = service.post("/segment_summary").json()
+    labels = page.evaluate(
+        """() => Object.fromEntries(["chart-stage-tier", "chart-value-at-risk", "chart-plan"]
+             .map(id => { const c = Chart.getChart(document.getElementById(id));
+                          const sets = c.data.datasets.map(d => d.label);
+                          return [id, { x: c.data.labels, sets }]; }))"""
+    )
+    assert labels["chart-stage-tier"]["x"] == [STAGE_LABELS[s] for s in summary["stages"]]
+    assert labels["chart-stage-tier"]["sets"] == [TIER_LABELS[t] for t in summary["tiers"]]
+    assert labels["chart-value-at-risk"]["x"] == [TIER_LABELS[t] for t in summary["tiers"]]
+    contacted = [row["action"] for row in summary["plan"] if row["action"] != "no_action"]
+    assert labels["chart-plan"]["x"] == [ACTION_LABELS[a] for a in contacted]
+    filters = page.eval_on_selector_all("#filters label.check", "ls => ls.map(l => l.innerText)")
+    every = [*labels["chart-stage-tier"]["x"], *labels["chart-plan"]["x"], *filters]
+    assert not [text for text in every if "_" in text]  # no raw id anywhere
+
+
+@pytest.mark.slow
+@needs_chromium
+def test_hovering_a_bar_shows_the_api_value(page, service, api_key):
+    open_with_key(page, api_key)
+    summary = service.post("/segment_summary").json()
+    stage, tier = summary["stages"].index("active"), summary["tiers"].index("mid")
+    tip = hover_bar(page, "chart-stage-tier", tier, stage)
+    count = summary["counts"][stage][tier]
+    assert tip["title"] == ["Active"] and tip["lines"] == [f"Mid: {count:,} users"]
+    assert tip["footer"] == [f"{sum(summary['counts'][stage]):,} users in this stage"]
+    high = summary["tiers"].index("high")
+    tip = hover_bar(page, "chart-value-at-risk", 0, high)
+    assert tip["lines"] == [f"Value at risk: {summary['value_at_risk']['high']:,.2f}"]
+    plan = [row for row in summary["plan"] if row["action"] != "no_action"]
+    tip = hover_bar(page, "chart-plan", 1, 0)  # the expected gain of the first action
+    assert tip["title"] == [ACTION_LABELS[plan[0]["action"]]]
+    assert tip["lines"] == [f"Expected gain: {plan[0]['expected_gain']:,.2f}"]
+    assert tip["footer"] == [f"{plan[0]['users']:,} users contacted"]
+
+
+# ---- one user's explanation ------------------------------------------------------------------
+# What the panel must say for each decision reason of a user without an action (our words).
+WHY_NOT = {
+    "no_action_not_worth_cost": "gain more than it costs",
+    "no_eligible_action": "no action in the playbook targets",
+    "frequency_capped": "frequency cap",
+    "in_cooldown": "cooldown",
+    "capacity_reached": "was full",
+    "budget_exhausted": "budget",
+    "missing_scores": "missing",
+}
+
+
+def _open_user(page, table: str, user_id: str) -> None:
+    page.locator(f"{table} tbody tr[data-user-id='{user_id}'] button.user-link").click()
+    page.wait_for_function(
+        """id => { const p = document.querySelector('#explain');
+           return !p.hidden && p.dataset.userId === id
+             && document.querySelector('#explain-body').dataset.state === 'ready'; }""",
+        arg=user_id,
+    )
+
+
+def _texts(page, selector: str) -> list[str]:
+    return page.eval_on_selector_all(selector, "items => items.map(i => i.innerText.trim())")
+
+
+@pytest.mark.slow
+@needs_chromium
+def test_clicking_a_user_explains_their_risk_both_ways_and_their_decision(page, service, api_key):
+    open_with_key(page, api_key)
+    user_id = shown(page)[0]
+    _open_user(page, CHURN_TABLE, user_id)
+    assert page.get_by_role("heading", name=f"User {user_id}").is_visible()
+    explained = service.post("/explain", json={"user_id": user_id, "top_k": 12}).json()
+    contributions, families = explained["contributions"], explained["families"]
+    # both ways, one line per signal family, each under the heading its sign says
+    raises = [f["text"] for f in families if f["contribution"] > 0]
+    lowers = [f["text"] for f in families if f["contribution"] <= 0]
+    assert raises and lowers, "the families push this user both ways"
+    assert _texts(page, "#explain-raises li[data-family]") == raises
+    assert _texts(page, "#explain-lowers li[data-family]") == lowers
+    shown_families = page.eval_on_selector_all(
+        "#explain li[data-family]", "items => items.map(i => i.dataset.family)"
+    )
+    assert len(shown_families) == len(set(shown_families)) == len(families)
+    # the inputs behind it: every listed feature with its value, in the order of influence
+    inputs = page.eval_on_selector_all(
+        "#explain-values tbody tr", "rows => rows.map(r => r.cells[0].innerText)"
+    )
+    assert len(inputs) == len(contributions) == 12
+    assert "Active days in the last 30 days" in inputs or "Events in the last 30 days" in inputs
+    item = service.post("/recommend", json={"user_ids": [user_id]}).json()["items"][0]
+    decision = page.inner_text("#explain-decision")
+    assert decision.startswith(ACTION_LABELS[item["action"]])
+    if item["action"] != "no_action":
+        assert f"expected gain {item['expected_gain']:,.2f}" in decision
+    facts = page.inner_text("#explain-facts")
+    assert f"{item['churn_probability'] * 100:.1f}%" in facts
+    assert STAGE_LABELS[item["lifecycle_stage"]] in facts
+    assert "no previous scoring run" in facts  # the shared service has served one snapshot
+
+    page.keyboard.press("Escape")
+    assert page.locator("#explain").is_hidden()
+    focused = page.evaluate("() => document.activeElement.dataset.userId")
+    assert focused == user_id  # the focus goes back to where the operator was
+
+
+@pytest.mark.slow
+@needs_chromium
+def test_a_user_without_an_action_is_told_why(page, service, api_key):
+    open_with_key(page, api_key)
+    page.get_by_role("group", name="Next best action").get_by_label("No action").check()
+    ids = shown(page, actions=["no_action"])
+    assert ids == api_ids(service, actions=["no_action"]) and ids
+    _open_user(page, CHURN_TABLE, ids[0])
+    item = service.post("/recommend", json={"user_ids": [ids[0]]}).json()["items"][0]
+    assert item["action"] == "no_action"
+    decision = page.inner_text("#explain-decision")
+    assert decision.startswith("No action:"), decision
+    assert WHY_NOT[item["decision_reason"]] in decision, (item["decision_reason"], decision)
+
+
+@pytest.mark.slow
+@needs_chromium
 def test_without_the_key_the_page_says_so_and_with_it_works(page, service, api_key):
     page.goto("/ui/")
     page.wait_for_selector("#churn-table[data-state=auth]")
@@ -322,6 +431,7 @@ def test_without_the_key_the_page_says_so_and_with_it_works(page, service, api_k
     assert page.locator("#churn-table tbody tr").count() == 0
     assert page.locator("#action-plan-table tbody tr").count() == 0
     assert page.locator("#summary").get_attribute("data-state") == "auth"
+    assert page.locator("#risk-change").get_attribute("data-state") == "auth"
 
     page.get_by_label("API key").fill("not-the-key")
     page.get_by_role("button", name="Use key").click()
@@ -330,13 +440,13 @@ def test_without_the_key_the_page_says_so_and_with_it_works(page, service, api_k
     )
     assert page.locator("#churn-table").get_attribute("data-state") == "auth"
 
-    _open_with_key(page, api_key)
+    open_with_key(page, api_key)
     assert page.locator("#auth-message").is_hidden()
-    assert _shown(page) == _api_ids(service)
+    assert shown(page) == api_ids(service)
     stored = page.evaluate("() => sessionStorage.getItem('retain.apiKey')")
     assert stored == api_key and api_key not in page.url
     page.reload()  # the key stays for the tab's session
-    assert _shown(page) == _api_ids(service)
+    assert shown(page) == api_ids(service)
     page.get_by_role("button", name="Forget key").click()
     page.wait_for_selector("#churn-table[data-state=auth]")
     assert json.loads(page.evaluate("() => JSON.stringify(sessionStorage)")) == {}

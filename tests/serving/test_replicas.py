@@ -92,7 +92,7 @@ def test_two_workers_switch_to_the_promoted_version_without_downtime(serving_sto
                 subprocess.run(
                     [
                         str(Path(sys.executable).with_name("retain")),
-                        *("rollback", "--model", model, "--version", "2"),
+                        *("rollback", "--model", model, "--version", "2", "--force"),
                     ],
                     cwd=ROOT,
                     env=store.env(),

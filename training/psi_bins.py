@@ -82,8 +82,26 @@ def _numeric_shares(edges: tuple[float, ...], x: np.ndarray) -> np.ndarray:
     return all_bins / len(x) if len(x) else all_bins
 
 
+class _Binned:
+    """What both kinds of profile share: PSI of new values against their own bins."""
+
+    shares: tuple[float, ...]
+    missing_share: float
+    count: int
+
+    def current_shares(self, values: Any) -> tuple[np.ndarray, int]:
+        raise NotImplementedError
+
+    def psi(self, values: Any, epsilon: float = EPSILON) -> float:
+        """PSI of `values` against this profile; NaN when either side has no rows."""
+        shares, n = self.current_shares(values)
+        if n == 0 or self.count == 0:
+            return float("nan")
+        return psi([*self.shares, self.missing_share], shares, epsilon)
+
+
 @dataclass(frozen=True)
-class NumericProfile:
+class NumericProfile(_Binned):
     """The reference distribution of a numeric column: bins, shares, and a summary.
 
     `shares` has one entry per interval (len(edges) + 1) and, with `missing_share`, sums to 1
@@ -103,13 +121,6 @@ class NumericProfile:
         x = _as_float(values)
         return _numeric_shares(self.edges, x), len(x)
 
-    def psi(self, values: Any, epsilon: float = EPSILON) -> float:
-        """PSI of `values` against this profile; NaN when either side has no rows."""
-        shares, n = self.current_shares(values)
-        if n == 0 or self.count == 0:
-            return float("nan")
-        return psi([*self.shares, self.missing_share], shares, epsilon)
-
     def as_dict(self) -> dict[str, Any]:
         return {
             "kind": self.kind,
@@ -122,7 +133,7 @@ class NumericProfile:
 
 
 @dataclass(frozen=True)
-class CategoricalProfile:
+class CategoricalProfile(_Binned):
     """The reference distribution of a categorical column: one share per category.
 
     `shares` has one entry per category plus a last one for every other value; with
@@ -147,13 +158,6 @@ class CategoricalProfile:
         counts = np.bincount(np.where(codes < 0, other, codes), minlength=other + 1)
         all_bins = np.append(counts, missing.sum()).astype(float)
         return (all_bins / len(series) if len(series) else all_bins), len(series)
-
-    def psi(self, values: Any, epsilon: float = EPSILON) -> float:
-        """PSI of `values` against this profile; NaN when either side has no rows."""
-        shares, n = self.current_shares(values)
-        if n == 0 or self.count == 0:
-            return float("nan")
-        return psi([*self.shares, self.missing_share], shares, epsilon)
 
     def as_dict(self) -> dict[str, Any]:
         return {

@@ -3,9 +3,13 @@
 Why a profile rather than the rows: drift is measured against the population a model was
 validated on, long after training, from a process (`retain monitor`, `retain retrain`) that
 should not need the training data again. Per column a few cut points and shares (see
-`monitoring.psi`) are enough for the population stability index, and small enough to log as the
+`training.psi_bins`) are enough for the population stability index, and small enough to log as the
 MLflow artifact `reference_profile.json` with every model. The `version` field lets a later
 build refuse a profile it cannot read instead of misreading it.
+
+Why in `training` and not in `monitoring`: training writes the profile (`training.runs` logs it
+with every model run) and may not import the layer above it; `monitoring` reads it back through
+`training`'s public names.
 """
 
 from __future__ import annotations
@@ -20,10 +24,10 @@ from typing import Any
 import pandas as pd
 
 from features import FEATURE_SET
-from monitoring.psi import DEFAULT_BINS, ColumnProfile, column_profile, profile_from_dict
+from training.psi_bins import DEFAULT_BINS, ColumnProfile, column_profile, profile_from_dict
 
 PROFILE_VERSION = 1
-ARTIFACT_NAME = "reference_profile.json"
+PROFILE_ARTIFACT = "reference_profile.json"
 # What scoring writes per user that is worth watching; `build` takes whichever it is given.
 SCORE_COLUMNS: tuple[str, ...] = (
     "churn_probability",
@@ -150,7 +154,7 @@ class ReferenceProfile:
         """Write the JSON to `path` (a file, or a folder that gets `reference_profile.json`)."""
         path = Path(path)
         if path.is_dir():
-            path = path / ARTIFACT_NAME
+            path = path / PROFILE_ARTIFACT
         path.write_text(self.to_json() + "\n")
         return path
 
@@ -159,7 +163,7 @@ class ReferenceProfile:
         """Read a profile written by `write` (or downloaded from MLflow)."""
         path = Path(path)
         if path.is_dir():
-            path = path / ARTIFACT_NAME
+            path = path / PROFILE_ARTIFACT
         try:
             text = path.read_text()
         except OSError as error:

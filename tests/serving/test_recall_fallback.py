@@ -1,0 +1,80 @@
+"""Scoring without a recall champion: a purchase log too short to train one still scores.
+
+Why: a log shorter than the active window plus the churn horizon has no lapsed users with a
+known return, so `retain train` cannot fit the recall model. Refusing to score then would leave
+such a team with nothing; instead lapsed users are scored by the churn model, as before the
+recall model existed, and every output says so.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from features import ACTIVE_FLAG
+from serving.scoring.champions import RECALL_FALLBACK, load_champions
+from serving.scoring.pipeline import feature_matrix, score_features
+from tests.serving.conftest import clone_store
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def without_recall(champions):
+    return dataclasses.replace(champions, recall=None, recall_info=None)
+
+
+def test_lapsed_users_are_scored_by_the_churn_model_and_it_is_said(scored, without_recall):
+    fallback = score_features(scored.features, without_recall)
+    scores, features = fallback.scores, scored.features
+    lapsed = features[ACTIVE_FLAG].to_numpy() == 0
+    assert lapsed.sum() > 100 and (~lapsed).sum() > 100
+    # Independent: the churn estimator called directly on the lapsed users' feature rows.
+    expected = without_recall.churn.churn_probability(feature_matrix(features[lapsed]))
+    np.testing.assert_allclose(scores["churn_probability"].to_numpy()[lapsed], expected)
+    np.testing.assert_allclose(scores["return_probability"].to_numpy()[lapsed], 1 - expected)
+    # Active users are untouched by the fallback.
+    np.testing.assert_allclose(
+        scores["churn_probability"].to_numpy()[~lapsed],
+        scored.scores["churn_probability"].to_numpy()[~lapsed],
+    )
+    assert scores["recall_model_version"].isna().all()
+    assert scores["churn_model_version"].notna().all()
+    assert without_recall.notes == [RECALL_FALLBACK]
+
+
+def _client(store):
+    """A client of the copy only (registry included: never the shared store)."""
+    import mlflow
+
+    return mlflow.MlflowClient(tracking_uri=store.tracking_uri, registry_uri=store.tracking_uri)
+
+
+def test_a_registry_without_a_recall_champion_loads_with_the_note(serving_store, tmp_path):
+    store = clone_store(serving_store, tmp_path / "store")
+    _client(store).delete_registered_model_alias("retain-recall", "champion")
+    loaded = load_champions(store.tracking_uri)
+    assert loaded.recall is None and loaded.recall_info is None
+    assert loaded.versions["recall"] is None and loaded.notes == [RECALL_FALLBACK]
+    assert loaded.churn_info.version and loaded.value_info.version
+
+
+def test_a_registry_without_a_churn_champion_is_still_refused(serving_store, tmp_path):
+    from serving.scoring import ChampionsUnavailableError
+
+    store = clone_store(serving_store, tmp_path / "store")
+    _client(store).delete_registered_model_alias("retain-churn", "champion")
+    with pytest.raises(ChampionsUnavailableError, match="churn"):
+        load_champions(store.tracking_uri)
+
+
+def test_the_score_file_keeps_the_missing_version_missing(scored, without_recall, tmp_path):
+    from serving.scoring.score_files import read_scores
+
+    path = tmp_path / "scores.parquet"
+    score_features(scored.features, without_recall).scores.to_parquet(path)
+    assert read_scores(path)["recall_model_version"].isna().all()
+    assert pd.read_parquet(path)["recall_model_version"].dtype != object

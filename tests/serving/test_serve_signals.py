@@ -1,0 +1,74 @@
+"""`retain serve` stops whole: SIGTERM or Ctrl-C to `retain` alone closes the port and leaves
+no process behind; and the README's `retain serve --port 3000` works as written.
+
+Why these are real processes: the bug was a child (`bentoml serve` and its workers) that
+outlived `retain` and kept answering; only a real process tree shows it.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import signal
+import socket
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from tests.serving import conftest
+
+pytestmark = pytest.mark.slow
+README = Path(__file__).resolve().parents[2] / "README.md"
+STOPPED_WITHIN_S = 10
+
+
+def _readme_serve_args() -> list[str]:
+    """The README's `retain serve` example, as arguments after `retain`."""
+    line = next(line for line in README.read_text().splitlines() if "retain serve --port" in line)
+    words = shlex.split(line.split("#", 1)[0])
+    return words[words.index(next(w for w in words if w.endswith("retain"))) + 1 :]
+
+
+def _port_closed(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(1)
+        return sock.connect_ex(("127.0.0.1", port)) != 0
+
+
+@pytest.fixture(scope="module")
+def folder_with_scores(scored, tmp_path_factory) -> Path:
+    """A working folder holding `scores.parquet`, as after the README's `retain score`."""
+    from features.output import write_frame
+
+    folder = tmp_path_factory.mktemp("readme")
+    write_frame(scored.scores, folder / "scores.parquet")
+    return folder
+
+
+def test_the_readme_example_names_no_source():
+    """What the next test runs is the README's example (the port aside): no --events/--scores."""
+    assert _readme_serve_args() == ["serve", "--port", "3000"]
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_signal_to_retain_alone_stops_the_whole_tree(
+    serving_store, folder_with_scores, monkeypatch, signum
+):
+    # The README's form: `retain serve --port N` in a folder with scores.parquet (the shared
+    # starter adds --host 127.0.0.1 and runs from its ROOT, here the folder).
+    monkeypatch.setattr(conftest, "ROOT", folder_with_scores)
+    with conftest.running_service(serving_store) as running:
+        assert "serving" in running.log() and "scores.parquet" in running.log()
+        port = int(running.base.rsplit(":", 1)[1])
+        tree = psutil.Process(running.process.pid).children(recursive=True)
+        assert tree, "bentoml serve runs as a child of retain"
+        os.kill(running.process.pid, signum)  # retain only, not its group
+        deadline = time.monotonic() + STOPPED_WITHIN_S
+        while not _port_closed(port):
+            assert time.monotonic() < deadline, f"port {port} still open:\n{running.log()[-2000:]}"
+            time.sleep(0.2)
+        assert running.process.wait(timeout=STOPPED_WITHIN_S) == 128 + signum
+        _, alive = psutil.wait_procs(tree, timeout=STOPPED_WITHIN_S)
+        assert not alive, f"left running: {[p.pid for p in alive]}"
