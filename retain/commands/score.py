@@ -26,11 +26,12 @@ from retain.commands.options import (
 from retain.commands.tables import print_arms, stage_totals, summary_table
 from retain.commands.window_options import (
     WindowFlags,
+    champions_for,
     parse_as_of,
     warn_if_far_past_the_data,
     with_window_flags,
 )
-from retain.console import console, fail, guarded, progress, refuse, warn
+from retain.console import console, fail, guarded, progress, refuse
 
 if TYPE_CHECKING:
     from features import ImportProfile
@@ -48,20 +49,15 @@ def score_events_for_command(
     """Load champions and events, build features, score: the shared body of `score`,
     `churn-list` and `action-plan`. Returns the scored run and the champions' windows (what
     the run's manifest records)."""
-    from dataclasses import asdict
 
     from features import load_events
-    from serving import load_champions, refuse_window_flags, score_events
+    from serving import score_events
 
     cutoff = parse_as_of(as_of) if as_of else None
     config = decisions.scoring_config(attribution)
     with progress() as bar:
         task = bar.add_task("loading the champion models", total=3)
-        champions = guarded(lambda: load_champions(tracking_uri))
-        for note in champions.notes:  # e.g. no recall champion: lapsed users by the churn model
-            warn(note)
-        windows = champions.windows()
-        guarded(lambda: refuse_window_flags(asdict(window_flags), windows))
+        champions, windows = champions_for(tracking_uri, window_flags)
         bar.update(task, advance=1, description=f"loading events from {events}")
         loaded = guarded(lambda: load_events(events, import_profile=import_profile))
         warn_if_far_past_the_data(cutoff, loaded.report.max_event_time, windows.active_window_days)

@@ -10,8 +10,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from retain.commands.window_options import WindowFlags, parse_as_of, warn_if_far_past_the_data
-from retain.console import console, fail, guarded, progress, warn
+from retain.commands.window_options import (
+    WindowFlags,
+    champions_for,
+    parse_as_of,
+    warn_if_far_past_the_data,
+)
+from retain.console import console, fail, guarded, progress
 
 
 def score_on_spark(
@@ -27,17 +32,14 @@ def score_on_spark(
     with_features: bool,
 ) -> None:
     """Score on Spark and write `out` (a folder: Spark part files; a file: collected)."""
-    from dataclasses import asdict
 
     from features import check_output_path, connect, load_events, read_feature_table, spark_features
     from retain.commands.tables import summary_table
     from serving import (
         SCORING_EXPERIMENT,
         latest_cutoff,
-        load_champions,
         read_scores,
         record_scoring_run,
-        refuse_window_flags,
         score_spark,
         score_summary,
         write_scores,
@@ -51,11 +53,7 @@ def score_on_spark(
     cutoff = parse_as_of(as_of) if as_of else None
     with progress() as bar:
         task = bar.add_task("loading the champion models", total=3)
-        champions = guarded(lambda: load_champions(tracking_uri))
-        for note in champions.notes:  # e.g. no recall champion: lapsed users by the churn model
-            warn(note)
-        windows = champions.windows()
-        guarded(lambda: refuse_window_flags(asdict(window_flags), windows))
+        champions, windows = champions_for(tracking_uri, window_flags)
         bar.update(task, advance=1, description="starting Spark")
         backend = connect("spark")
         if features is not None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from datetime import datetime
+from typing import Any
 
 import typer
 
@@ -67,3 +68,17 @@ def warn_if_far_past_the_data(
         "no user is active then, so everyone counts as lapsed or churned"
     )
     return True
+
+
+def champions_for(tracking_uri: str | None, flags: WindowFlags) -> tuple[Any, WindowConfig]:
+    """The champions and their windows, for a command that scores: their notes said (a missing
+    recall champion), window flags that contradict them refused. One place for both engines."""
+    from retain.console import guarded
+    from serving import load_champions, refuse_window_flags
+
+    champions = guarded(lambda: load_champions(tracking_uri))
+    for note in champions.notes:  # e.g. no recall champion: lapsed users by the churn model
+        warn(note)
+    windows = champions.windows()
+    guarded(lambda: refuse_window_flags(asdict(flags), windows))
+    return champions, windows
