@@ -3,11 +3,13 @@
 Two campaign logs: as the simulator writes it (segments from the *true* latent tier) and as
 Retain would have written it (each target scored by Retain at the campaign's cutoff, as a
 `--holdout-share` list records them); each learned on two bases (`EstimationConfig.effect_basis`:
-share of churn removed, or calibrated to the incremental revenue measured).
+share of churn removed, or calibrated to the incremental revenue measured); and the
+benchmark-only "Retain + per-user uplift" experiment (`uplift_models`, `uplift_table`).
 """
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 
@@ -86,8 +88,45 @@ def learned_variants(log, loaded, champions, prior, show: bool = False, uplift: 
             catalogues[f"{name}, {basis}"] = learned
             if show:
                 columns = ["action_id", "segment", "n_treated", "n_control", "relative_effect",
-                           "value_effect", "value_exposure", "prior_effect", "learned_effect"]  # fmt: skip
+                           "value_effect", "value_exposure", "revenue_effect",
+                           "churn_basis_effect", "beyond_churn_pooled", "prior_effect",
+                           "learned_effect"]  # fmt: skip
                 print(f"\nlearned cells, {name}, {basis}:\n"
                       + cells[columns].round(3).to_string(index=False))  # fmt: skip
     print(f"learned effects from {len(log.frame):,} campaign rows: {', '.join(catalogues)}")
     return catalogues, models
+
+
+def uplift_table(scores: pd.DataFrame, features: pd.DataFrame, models: dict, catalogue,
+                 budget: float) -> dict[str, str]:  # fmt: skip
+    """Retain + per-user uplift: gain = uplift × value_at_stake − cost for actions with an uplift
+    model (inputs as `serving.campaigns.effects.uplift_matrix`: FEATURE_SET at the cutoff + Retain's
+    segment codes), churn_probability × learned effect × value_at_stake − cost for the others;
+    the catalogue's eligibility; `serving.decisions.allocation.allocate` under the budget and capacities.
+    `scores` are `score_features`'s on `features` (same row order)."""
+    from _policy_baselines import as_table, eligibility
+
+    from features.definitions import FEATURE_SET
+    from serving.decisions.allocation import allocate
+    from serving.decisions.segments import STAGES, TIERS
+
+    stage = pd.Index(STAGES).get_indexer(scores["lifecycle_stage"])
+    tier = pd.Index(TIERS).get_indexer(scores["value_tier"])
+    matrix = features.reset_index(drop=True)[list(FEATURE_SET.columns)].astype("float64")
+    matrix = matrix.assign(segment_stage=stage.astype("float64"),
+                           segment_tier=tier.astype("float64"))  # fmt: skip
+    prob = scores["churn_probability"].to_numpy(dtype=float, na_value=np.nan)
+    stake = scores["value_at_stake"].to_numpy(dtype=float, na_value=np.nan)
+    cost = np.array([a.cost for a in catalogue.actions])
+    capacity = np.array([np.inf if a.capacity is None else a.capacity for a in catalogue.actions])
+    effect = np.stack([a.effect_table() for a in catalogue.actions], axis=-1)[stage, tier]
+    lift = prob[:, None] * effect  # churn removed, from the learned per-segment effects
+    for index, spec in enumerate(catalogue.actions):
+        if spec.id in models:
+            lift[:, index] = models[spec.id].predict_uplift(matrix)
+    gain = lift * stake[:, None] - cost
+    candidate = eligibility(scores, catalogue) & np.isfinite(gain) & (gain > 0)
+    plan = allocate(np.where(candidate, gain, 0.0), candidate, cost, capacity, budget)
+    print(f"per-user uplift plan: {plan.method}, {plan.share_of_bound:.1%} of its bound; "
+          f"models for {', '.join(sorted(models))}")  # fmt: skip
+    return as_table(scores["user_id"], plan.choice, catalogue)

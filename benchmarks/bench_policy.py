@@ -10,11 +10,17 @@ details in docs/decisions.md): simulate with randomised campaigns that end befor
 keep the events before it; train with `train_models` and experiments/demo.yaml (temporary MLflow
 SQLite store); score at the cutoff with `score_features` and a fixed budget, (a) with the
 catalogue's priors and (b) with effects learned from the campaigns (as `--effects`; by default
-from the campaign log as Retain would have logged it, see benchmarks/_policy_learning.py); build
-(c) top risk, (d) top value, (e) random, each user's cheapest eligible action until the budget
-is spent, and (f) an LP-optimal oracle on the true expected effects; replay every table.
+from the campaign log as Retain would have logged it, on the revenue basis, see
+benchmarks/_policy_learning.py); build (c) top risk, (d) top value, (e) random, each user's
+cheapest eligible action until the budget is spent, and (f) an LP-optimal oracle on the true
+expected effects (benchmarks/_policy_baselines.py); replay every table.
 
-    .venv/bin/python benchmarks/bench_policy.py [--by-action] [--variants] [--uplift]   # 20k users
+    .venv/bin/python benchmarks/bench_policy.py [--by-action] [--variants] [--ceiling] [--uplift]
+
+`--ceiling` adds "ceiling (Retain's inputs)": the oracle's plan made on the true
+effects as well as Retain's features and scores can predict them (`ceiling_net`), the most any
+effect model built on those inputs could earn. Fewer `--users` and `--futures` run faster while
+iterating (the documented numbers are at the defaults).
 
 `--uplift` adds "Retain + per-user uplift" (a benchmark-only experiment, not in the product):
 Retain's scores and the learned catalogue, but each user's gain from a two-model uplift per
@@ -39,11 +45,20 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from _common import record, verdict
-from _policy_learning import learned_variants
+from _policy_baselines import (
+    as_table,
+    ceiling_net,
+    eligibility,
+    oracle,
+    ranked_cheapest,
+    retain_inputs,
+)
+from _policy_learning import learned_variants, uplift_table
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET_VS_TOP_RISK, TARGET_SHARE_OF_ORACLE = 1.5, 0.8
 ORACLE_FUTURES_FROM = 1000  # the oracle learns on futures disjoint from the evaluated ones
+ORACLE, CEILING = "oracle (true effects)", "ceiling (Retain's inputs)"
 
 
 def simulate(users: int, history: int, horizon: int, seed: int, folder: Path):
@@ -64,126 +79,19 @@ def simulate(users: int, history: int, horizon: int, seed: int, folder: Path):
     return config, cutoff
 
 
-def eligibility(scores: pd.DataFrame, catalogue) -> np.ndarray:
-    """(users × actions) whether the catalogue allows the action (stage, tier, risk range)."""
-    from serving.decisions.segments import STAGES, TIERS
-
-    stage = pd.Index(STAGES).get_indexer(scores["lifecycle_stage"])
-    tier = pd.Index(TIERS).get_indexer(scores["value_tier"])
-    risk = scores["churn_probability"].to_numpy()[:, None]
-    table = np.stack([a.eligibility_table() for a in catalogue.actions], axis=-1)
-    low = np.array([a.min_risk for a in catalogue.actions])
-    high = np.array([a.max_risk for a in catalogue.actions])
-    return table[stage, tier] & (risk >= low) & (risk <= high)
-
-
-def ranked_cheapest(order: np.ndarray, allowed: np.ndarray, catalogue, budget: float) -> np.ndarray:
-    """Users in `order`, each with their cheapest eligible action, while budget and capacity last.
-
-    Returns an action index per user (-1: none). A user whose action no longer fits is skipped
-    and the next one tried (as Retain's own allocation does).
-    """
-    cost = np.array([a.cost for a in catalogue.actions])
-    left = np.array([np.inf if a.capacity is None else a.capacity for a in catalogue.actions])
-    cheapest = np.where(allowed, cost, np.inf).argmin(axis=1)
-    chosen, spent = np.full(len(allowed), -1), 0.0
-    for user in order:
-        action = cheapest[user]
-        if allowed[user, action] and left[action] > 0 and spent + cost[action] <= budget:
-            chosen[user], spent, left[action] = action, spent + cost[action], left[action] - 1
-    return chosen
-
-
-def oracle(net: np.ndarray, allowed: np.ndarray, catalogue, budget: float) -> np.ndarray:
-    """The LP-optimal plan for known net gains (one action per user, budget, capacities).
-
-    The multiple-choice knapsack's LP relaxation has at most (1 + capacities) fractional users;
-    they are dropped and the budget they leave is filled greedily by net gain per unit cost.
-    """
-    from scipy.optimize import linprog
-    from scipy.sparse import coo_matrix, vstack
-
-    cost = np.array([a.cost for a in catalogue.actions])
-    user, action = np.nonzero(allowed & (net > 0))
-    gain, pair_cost, n = net[user, action], cost[action], len(user)
-    rows = [coo_matrix((np.ones(n), (user, np.arange(n))), shape=(len(net), n))]
-    bounds = [np.ones(len(net))]
-    rows.append(coo_matrix((pair_cost, (np.zeros(n), np.arange(n))), shape=(1, n)))
-    bounds.append(np.array([budget]))
-    for index, spec in enumerate(catalogue.actions):
-        if spec.capacity is not None:
-            mine = np.flatnonzero(action == index)
-            rows.append(coo_matrix((np.ones(mine.size), (np.zeros(mine.size), mine)), (1, n)))
-            bounds.append(np.array([spec.capacity], dtype=float))
-    lp = linprog(-gain, A_ub=vstack(rows).tocsr(), b_ub=np.concatenate(bounds), bounds=(0, 1),
-                 method="highs")  # fmt: skip
-    if lp.status != 0:
-        raise SystemExit(f"oracle LP failed: {lp.message}")
-    chosen = np.full(len(net), -1)
-    taken = lp.x > 1 - 1e-6
-    chosen[user[taken]] = action[taken]
-    spent = float(pair_cost[taken].sum())
-    used = np.bincount(action[taken], minlength=len(cost)).astype(float)
-    cap = np.array([np.inf if a.capacity is None else a.capacity for a in catalogue.actions])
-    for pair in np.argsort(-gain / np.maximum(pair_cost, 1e-9), kind="stable"):
-        u, a = user[pair], action[pair]
-        if chosen[u] < 0 and used[a] < cap[a] and spent + cost[a] <= budget:
-            chosen[u], spent, used[a] = a, spent + cost[a], used[a] + 1
-    return chosen
-
-
-def as_table(user_ids: pd.Series, chosen: np.ndarray, catalogue) -> dict[str, str]:
-    """{user_id: action_id} of the contacted users."""
-    names = np.array([a.id for a in catalogue.actions])
-    contacted = chosen >= 0
-    return dict(zip(user_ids[contacted], names[chosen[contacted]], strict=True))
-
-
 def retain_table(scores: pd.DataFrame) -> dict[str, str]:
     """Retain's decisions as a table (no_action rows left out)."""
     contacted = scores[scores["action"] != "no_action"]
     return dict(zip(contacted["user_id"], contacted["action"], strict=True))
 
 
-def uplift_table(scores: pd.DataFrame, features: pd.DataFrame, models: dict, catalogue,
-                 budget: float) -> dict[str, str]:  # fmt: skip
-    """Retain + per-user uplift: gain = uplift × value_at_stake − cost for actions with an uplift
-    model (inputs as `serving.campaigns.effects.uplift_matrix`: FEATURE_SET at the cutoff + Retain's
-    segment codes), churn_probability × learned effect × value_at_stake − cost for the others;
-    the catalogue's eligibility; `serving.decisions.allocation.allocate` under the budget and capacities.
-    `scores` are `score_features`'s on `features` (same row order)."""
-    from features.definitions import FEATURE_SET
-    from serving.decisions.allocation import allocate
-    from serving.decisions.segments import STAGES, TIERS
-
-    stage = pd.Index(STAGES).get_indexer(scores["lifecycle_stage"])
-    tier = pd.Index(TIERS).get_indexer(scores["value_tier"])
-    matrix = features.reset_index(drop=True)[list(FEATURE_SET.columns)].astype("float64")
-    matrix = matrix.assign(segment_stage=stage.astype("float64"),
-                           segment_tier=tier.astype("float64"))  # fmt: skip
-    prob = scores["churn_probability"].to_numpy(dtype=float, na_value=np.nan)
-    stake = scores["value_at_stake"].to_numpy(dtype=float, na_value=np.nan)
-    cost = np.array([a.cost for a in catalogue.actions])
-    capacity = np.array([np.inf if a.capacity is None else a.capacity for a in catalogue.actions])
-    effect = np.stack([a.effect_table() for a in catalogue.actions], axis=-1)[stage, tier]
-    lift = prob[:, None] * effect  # churn removed, from the learned per-segment effects
-    for index, spec in enumerate(catalogue.actions):
-        if spec.id in models:
-            lift[:, index] = models[spec.id].predict_uplift(matrix)
-    gain = lift * stake[:, None] - cost
-    candidate = eligibility(scores, catalogue) & np.isfinite(gain) & (gain > 0)
-    plan = allocate(np.where(candidate, gain, 0.0), candidate, cost, capacity, budget)
-    print(f"per-user uplift plan: {plan.method}, {plan.share_of_bound:.1%} of its bound; "
-          f"models for {', '.join(sorted(models))}")  # fmt: skip
-    return as_table(scores["user_id"], plan.choice, catalogue)
-
-
 def train_and_score(events: Path, campaigns: Path, cutoff: datetime, budget: float, store: Path,
                     chosen: str, variants: bool, uplift: bool = False):  # fmt: skip
     """Train through `train_models`; score with prior and learned effects, with and without
     the budget. Returns the prior catalogue, the score tables (`chosen` learned variant as
-    "Retain, learned effects"; with `variants`, every learned variant as a row of its own) and
-    extra decision tables (with `uplift`: "Retain + per-user uplift")."""
+    "Retain, learned effects"; with `variants`, every learned variant as a row of its own),
+    extra decision tables (with `uplift`: "Retain + per-user uplift") and the feature frame
+    scored at the cutoff (same row order as the scores)."""
     from features.loading import load_events
     from features.pipeline import feature_frame
     from serving.decisions.actions import load_catalogue
@@ -223,12 +131,14 @@ def train_and_score(events: Path, campaigns: Path, cutoff: datetime, budget: flo
         table = uplift_table(scores["Retain, learned effects"], features, models,
                              learned[chosen], budget)  # fmt: skip
         extra["Retain + per-user uplift"] = table
-    return prior, scores, extra
+    return prior, scores, extra, features
 
 
-def policy_tables(scores, catalogue, net: np.ndarray, budget: float, seed: int, extra=None):
+def policy_tables(scores, catalogue, net: np.ndarray, budget: float, seed: int, extra=None,
+                  ceiling: np.ndarray | None = None):  # fmt: skip
     """Every compared policy's decision table {user_id: action_id}, same budget and rules
-    (`extra` tables right after Retain's own)."""
+    (`extra` tables right after Retain's own; the ceiling, from its net gains, after the
+    oracle)."""
     prior = scores["Retain, prior effects"]
     allowed = eligibility(prior, catalogue)
     ids = prior["user_id"]
@@ -242,8 +152,9 @@ def policy_tables(scores, catalogue, net: np.ndarray, budget: float, seed: int, 
     tables = {name: retain_table(scores[name]) for name in list(scores)[:2]} | (extra or {})
     for name, order in orders.items():
         tables[name] = as_table(ids, ranked_cheapest(order, allowed, catalogue, budget), catalogue)
-    tables["oracle (true effects)"] = as_table(ids, oracle(net, allowed, catalogue, budget),
-                                               catalogue)  # fmt: skip
+    tables[ORACLE] = as_table(ids, oracle(net, allowed, catalogue, budget), catalogue)
+    if ceiling is not None:
+        tables[CEILING] = as_table(ids, oracle(ceiling, allowed, catalogue, budget), catalogue)
     variants = [name for name in scores if name.startswith("learned: ")]
     return tables | {name: retain_table(scores[name]) for name in variants}, allowed
 
@@ -275,7 +186,7 @@ def report(per_future: pd.DataFrame) -> pd.DataFrame:
     )
     summary = summary.drop(index="nobody")
     top_risk = summary.loc["top risk", "profit"]
-    best = summary.loc["oracle (true effects)", "profit"]
+    best = summary.loc[ORACLE, "profit"]
     summary["vs_top_risk"] = summary["profit"] / top_risk if top_risk > 0 else np.nan
     summary["of_oracle"] = summary["profit"] / best
     header = (f"{'policy':<32}{'contacted':>10}{'cost':>9}{'revenue kept':>14}"
@@ -326,11 +237,13 @@ def main() -> None:
         default="retain",
         help="segments of the campaign log learned from (default: Retain's)",
     )
-    parser.add_argument("--effect-basis", choices=("churn", "revenue"), default="churn")
+    parser.add_argument("--effect-basis", choices=("churn", "revenue"), default="revenue")
     parser.add_argument("--variants", action="store_true", help="also replay every learned "
                         "variant (campaign log × effect basis)")  # fmt: skip
     parser.add_argument("--uplift", action="store_true", help="also replay Retain with per-user "
                         "uplift models (benchmark-only experiment)")  # fmt: skip
+    parser.add_argument("--ceiling", action="store_true", help="also replay the oracle's plan on "
+                        "the true effects as Retain's inputs predict them")  # fmt: skip
     args = parser.parse_args()
     from simulator.policy_replay import expected_uplift, policy_profit, replay
 
@@ -341,7 +254,7 @@ def main() -> None:
             args.users, args.history_days, args.horizon_days, args.seed, folder
         )
         log = "Retain log" if args.campaign_log == "retain" else "true-tier log"
-        catalogue, scores, extra = train_and_score(
+        catalogue, scores, extra, features = train_and_score(
             folder / "events.parquet",
             folder / "campaigns.parquet",
             cutoff,
@@ -357,8 +270,14 @@ def main() -> None:
     uplift = expected_uplift(config, cutoff, action_ids, oracle_futures,
                              horizon_days=args.horizon_days)  # fmt: skip
     ids = scores["Retain, prior effects"]["user_id"]
-    net = uplift.reindex(ids).to_numpy() - np.array([a.cost for a in catalogue.actions])
-    tables, allowed = policy_tables(scores, catalogue, net, args.budget, args.seed, extra)
+    cost = np.array([a.cost for a in catalogue.actions])
+    net = uplift.reindex(ids).to_numpy() - cost
+    ceiling = None
+    if args.ceiling:
+        inputs = retain_inputs(features, scores["Retain, prior effects"])
+        ceiling = ceiling_net(inputs, uplift.reindex(ids).to_numpy(), cost)
+    tables, allowed = policy_tables(scores, catalogue, net, args.budget, args.seed, extra,
+                                    ceiling)  # fmt: skip
     outcomes = replay(config, cutoff, tables, horizon_days=args.horizon_days,
                       futures=range(args.futures))  # fmt: skip
     costs = {a.id: a.cost for a in catalogue.actions}
@@ -380,6 +299,11 @@ def main() -> None:
           f"(target >= {TARGET_SHARE_OF_ORACLE:.0%}: {verdict(oracle_ok)})")  # fmt: skip
     if not summary.loc["top risk", "profit"] > 0:
         print("(top risk loses money, so '× top risk' is undefined: compare the profits)")
+    if CEILING in summary.index:
+        reach = summary.loc[CEILING, "of_oracle"]
+        share = summary.loc["Retain, learned effects", "profit"] / summary.loc[CEILING, "profit"]
+        print(f"the ceiling reaches {reach:.0%} of the oracle; Retain, learned effects "
+              f"{share:.0%} of the ceiling")  # fmt: skip
     print(f"replays {replay_s:.0f}s; total {time.perf_counter() - started:.0f}s")
     record("Retain (learned effects) profit / top risk", float(vs_risk), "x",
            f">= {TARGET_VS_TOP_RISK}", bool(risk_ok))  # fmt: skip

@@ -2,71 +2,75 @@
 
 The names below are what training, serving and the CLI may use; everything else in this package
 is an implementation detail (tests/test_exported_members.py checks it).
+
+Why lazy exports (PEP 562): the CLI registers every command at start-up and MLflow imports
+this package when it unpickles a model; neither should pay for Ibis, pandas, SciPy and the CLV
+fitter before a feature is built.
 """
 
-from features.behavioural_v2 import BEHAVIOURAL_V2, behavioural_v2, resolve_v2
-from features.cohorts import cohort_retention
-from features.config import WindowConfig
-from features.contract import EventContractError, RowCountSummary
-from features.definitions import (
-    ACTIVE_FLAG,
-    CORE_FEATURES,
-    FEATURE_SET,
-    FeatureSet,
-    as_naive_utc,
-    build_features,
-)
-from features.engines import ENGINES, check_engine, connect, to_frame
-from features.feature_sets import FEATURE_SETS, feature_set
-from features.import_profile import ImportProfile, load_import_profile, parse_column_mapping
-from features.labels import LABEL_COLUMNS, build_outcomes
-from features.loading import LoadedEvents, LoadReport, from_frame, load_events
-from features.output import check_output_path, write_frame, write_text
-from features.pipeline import feature_frame, feature_table
-from features.profile import EventProfile, profile_events
-from features.row_issues import ISSUE_COLUMNS, RowIssues, find_row_issues
-from features.spark_table import read_feature_table, spark_features, write_feature_table
+from __future__ import annotations
 
-__all__ = [
-    "ACTIVE_FLAG",
-    "BEHAVIOURAL_V2",
-    "CORE_FEATURES",
-    "ENGINES",
-    "FEATURE_SET",
-    "FEATURE_SETS",
-    "ISSUE_COLUMNS",
-    "LABEL_COLUMNS",
-    "EventContractError",
-    "EventProfile",
-    "FeatureSet",
-    "ImportProfile",
-    "LoadReport",
-    "LoadedEvents",
-    "RowCountSummary",
-    "RowIssues",
-    "WindowConfig",
-    "as_naive_utc",
-    "behavioural_v2",
-    "build_features",
-    "build_outcomes",
-    "check_engine",
-    "check_output_path",
-    "cohort_retention",
-    "connect",
-    "feature_frame",
-    "feature_set",
-    "feature_table",
-    "find_row_issues",
-    "from_frame",
-    "load_events",
-    "load_import_profile",
-    "parse_column_mapping",
-    "profile_events",
-    "read_feature_table",
-    "resolve_v2",
-    "spark_features",
-    "to_frame",
-    "write_feature_table",
-    "write_frame",
-    "write_text",
-]
+from importlib import import_module
+from typing import Any
+
+_EXPORTS: dict[str, str] = {
+    "BEHAVIOURAL_V2": "features.behavioural_v2_set",
+    "behavioural_v2": "features.behavioural_v2_set",
+    "resolve_v2": "features.behavioural_v2_set",
+    "cohort_retention": "features.cohorts",
+    "WindowConfig": "features.config",
+    "EventContractError": "features.contract",
+    "RowCountSummary": "features.contract",
+    "ACTIVE_FLAG": "features.definitions",
+    "as_naive_utc": "features.definitions",
+    "build_features": "features.definitions",
+    "CORE_FEATURES": "features.definitions",
+    "FEATURE_SET": "features.definitions",
+    "FeatureSet": "features.definitions",
+    "check_engine": "features.engines",
+    "connect": "features.engines",
+    "ENGINES": "features.engines",
+    "to_frame": "features.engines",
+    "feature_groups": "features.feature_sets",
+    "feature_set": "features.feature_sets",
+    "feature_set_union": "features.feature_sets",
+    "FEATURE_SETS": "features.feature_sets",
+    "resolve_feature_set": "features.feature_sets",
+    "ImportProfile": "features.import_profile",
+    "load_import_profile": "features.import_profile",
+    "parse_column_mapping": "features.import_profile",
+    "build_outcomes": "features.labels",
+    "LABEL_COLUMNS": "features.labels",
+    "from_frame": "features.loading",
+    "load_events": "features.loading",
+    "LoadedEvents": "features.loading",
+    "LoadReport": "features.loading",
+    "non_purchase_events": "features.log_kind",
+    "check_output_path": "features.output",
+    "write_frame": "features.output",
+    "write_text": "features.output",
+    "feature_frame": "features.pipeline",
+    "feature_table": "features.pipeline",
+    "EventProfile": "features.profile",
+    "profile_events": "features.profile",
+    "find_row_issues": "features.row_issues",
+    "ISSUE_COLUMNS": "features.row_issues",
+    "RowIssues": "features.row_issues",
+    "read_feature_table": "features.spark_table",
+    "spark_features": "features.spark_table",
+    "write_feature_table": "features.spark_table",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'features' has no attribute {name!r}")
+    value = getattr(import_module(_EXPORTS[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

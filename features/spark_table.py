@@ -26,6 +26,7 @@ from ibis.backends import BaseBackend
 
 from features import contract as c
 from features.config import WindowConfig
+from features.definitions import FEATURE_SET, FeatureSet
 from features.loading import LoadedEvents
 from features.pipeline import feature_table
 
@@ -63,10 +64,16 @@ def spark_frame(backend: BaseBackend, expr: ir.Table) -> Any:
 
 
 def spark_features(
-    events: LoadedEvents, as_of: datetime, windows: WindowConfig, *, labels: bool = False
+    events: LoadedEvents,
+    as_of: datetime,
+    windows: WindowConfig,
+    *,
+    labels: bool = False,
+    feature_set: FeatureSet | str = FEATURE_SET,
 ) -> Any:
-    """The features at `as_of` as a lazy Spark DataFrame (events loaded on the Spark engine)."""
-    expr = feature_table(events, as_of, windows, labels=labels)
+    """The features at `as_of` as a lazy Spark DataFrame (events loaded on the Spark engine);
+    `feature_set` as in `feature_table` (scoring passes the champions' set)."""
+    expr = feature_table(events, as_of, windows, labels=labels, feature_set=feature_set)
     # The ORDER BY of `feature_table` is for single files; a partitioned write needs no order.
     return _as_doubles(spark_frame(events.backend, _without_order(expr)), expr)
 

@@ -7,100 +7,77 @@ Everything here is a pure function or a typed value; MLflow, files of scores and
 line are wired in by the callers. The reference profile and PSI bins live one layer down, in
 `training` (which logs a profile with every model and may not import this package); they are
 re-exported here so monitoring code reads them under one name.
+
+Why lazy exports (PEP 562): the CLI registers `retain monitor` and `retain retrain` at start-up;
+importing this package must not pull in scikit-learn, SciPy and MLflow before a command runs.
 """
 
-from monitoring.config import Band, MonitorConfigError, MonitorThresholds, load_thresholds
-from monitoring.drift import (
-    ColumnDrift,
-    column_drift,
-    daily_event_counts,
-    data_health,
-    drift_report,
-    freshness_check,
-    rejected_check,
-    volume_check,
-)
-from monitoring.event_health import daily_counts_in_engine, event_health
-from monitoring.realised import (
-    HEADLINE_FIGURES,
-    RealisedQuality,
-    compare_with_training,
-    equal_mass_ece,
-    labels_complete,
-    labels_complete_on,
-    realised_metrics,
-    realised_quality,
-)
-from monitoring.report import MonitorReport, PendingRun
-from monitoring.retrain import RetrainBusyError, RetrainReport, retrain
-from monitoring.status import STATUSES, Check, Status, exit_code, grade, worst_status
-from monitoring.tracking import (
-    MONITORING_EXPERIMENT,
-    REPORT_ARTIFACT,
-    log_monitor_run,
-    monitor_metrics,
-)
-from training import (
-    PROFILE_ARTIFACT,
-    PROFILE_VERSION,
-    CategoricalProfile,
-    ColumnProfile,
-    NumericProfile,
-    ProfileError,
-    ReferenceProfile,
-    categorical_profile,
-    column_profile,
-    numeric_profile,
-    psi,
-)
+from __future__ import annotations
 
-__all__ = [
-    "HEADLINE_FIGURES",
-    "MONITORING_EXPERIMENT",
-    "PROFILE_ARTIFACT",
-    "PROFILE_VERSION",
-    "REPORT_ARTIFACT",
-    "STATUSES",
-    "Band",
-    "CategoricalProfile",
-    "Check",
-    "ColumnDrift",
-    "ColumnProfile",
-    "MonitorConfigError",
-    "MonitorReport",
-    "MonitorThresholds",
-    "NumericProfile",
-    "PendingRun",
-    "ProfileError",
-    "RealisedQuality",
-    "ReferenceProfile",
-    "RetrainBusyError",
-    "RetrainReport",
-    "Status",
-    "categorical_profile",
-    "column_drift",
-    "column_profile",
-    "compare_with_training",
-    "daily_counts_in_engine",
-    "daily_event_counts",
-    "data_health",
-    "drift_report",
-    "equal_mass_ece",
-    "event_health",
-    "exit_code",
-    "freshness_check",
-    "grade",
-    "labels_complete",
-    "labels_complete_on",
-    "load_thresholds",
-    "log_monitor_run",
-    "monitor_metrics",
-    "numeric_profile",
-    "psi",
-    "realised_metrics",
-    "realised_quality",
-    "rejected_check",
-    "retrain",
-    "volume_check",
-    "worst_status",
-]
+from importlib import import_module
+from typing import Any
+
+_EXPORTS: dict[str, str] = {
+    "Band": "monitoring.config",
+    "load_thresholds": "monitoring.config",
+    "MonitorConfigError": "monitoring.config",
+    "MonitorThresholds": "monitoring.config",
+    "column_drift": "monitoring.drift",
+    "ColumnDrift": "monitoring.drift",
+    "daily_event_counts": "monitoring.drift",
+    "data_health": "monitoring.drift",
+    "drift_report": "monitoring.drift",
+    "freshness_check": "monitoring.drift",
+    "rejected_check": "monitoring.drift",
+    "volume_check": "monitoring.drift",
+    "daily_counts_in_engine": "monitoring.event_health_checks",
+    "event_health": "monitoring.event_health_checks",
+    "compare_with_training": "monitoring.realised",
+    "equal_mass_ece": "monitoring.realised",
+    "HEADLINE_FIGURES": "monitoring.realised",
+    "labels_complete": "monitoring.realised",
+    "labels_complete_on": "monitoring.realised",
+    "realised_metrics": "monitoring.realised",
+    "realised_quality": "monitoring.realised",
+    "RealisedQuality": "monitoring.realised",
+    "MonitorReport": "monitoring.report",
+    "PendingRun": "monitoring.report",
+    "retrain": "monitoring.retraining",
+    "RetrainBusyError": "monitoring.retraining",
+    "RetrainReport": "monitoring.retraining",
+    "Check": "monitoring.status",
+    "exit_code": "monitoring.status",
+    "grade": "monitoring.status",
+    "Status": "monitoring.status",
+    "STATUSES": "monitoring.status",
+    "worst_status": "monitoring.status",
+    "log_monitor_run": "monitoring.tracking",
+    "monitor_metrics": "monitoring.tracking",
+    "MONITORING_EXPERIMENT": "monitoring.tracking",
+    "REPORT_ARTIFACT": "monitoring.tracking",
+    "categorical_profile": "training",
+    "CategoricalProfile": "training",
+    "column_profile": "training",
+    "ColumnProfile": "training",
+    "numeric_profile": "training",
+    "NumericProfile": "training",
+    "PROFILE_ARTIFACT": "training",
+    "PROFILE_VERSION": "training",
+    "ProfileError": "training",
+    "psi": "training",
+    "ReferenceProfile": "training",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'monitoring' has no attribute {name!r}")
+    value = getattr(import_module(_EXPORTS[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

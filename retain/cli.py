@@ -10,6 +10,7 @@ from __future__ import annotations
 import typer
 
 from retain.commands import train as training_commands
+from retain.commands.backtest import backtest
 from retain.commands.demo import demo
 from retain.commands.effects import effects
 from retain.commands.evaluate import evaluate
@@ -22,6 +23,7 @@ from retain.commands.retrain import retrain
 from retain.commands.score import score
 from retain.commands.serve import serve
 from retain.commands.simulate import simulate
+from retain.commands.tune import tune
 from retain.commands.validate import validate
 
 app = typer.Typer(
@@ -39,8 +41,8 @@ app.command("features")(features)
 app.command("validate")(validate)
 app.command("simulate")(simulate)
 app.command("train")(training_commands.train)
-app.command("tune")(training_commands.tune)
-app.command("backtest")(training_commands.backtest)
+app.command("tune")(tune)
+app.command("backtest")(backtest)
 app.command("evaluate")(evaluate)
 app.command("promote")(promote)
 app.command("rollback")(rollback)

@@ -49,5 +49,7 @@ def test_demo_trains_registers_scores_and_lists(tmp_path: Path, monkeypatch) -> 
     assert (at_risk_high["action"] != "no_action").mean() >= 0.8
     assert "scoring summary by lifecycle stage" in result.output
     page = (out / "report.html").read_text()
-    # 4 segment charts, 1 cohort chart, 2 plots per champion model (churn, recall, value)
-    assert page.count("data:image/png;base64,") == 11 and "churn model v1" in page
+    # 4 segment charts, 1 cohort chart, 2 plots per champion model (churn, recall, value),
+    # 5 weekly KPI charts (active, conversion, repurchase, refund, AOV) and 1 funnel chart
+    assert page.count("data:image/png;base64,") == 4 + 1 + 2 * 3 + 5 + 1
+    assert "churn model v1" in page and "Weekly KPIs" in page and "Funnel" in page

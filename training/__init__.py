@@ -13,7 +13,8 @@ from importlib import import_module
 from typing import Any
 
 _EXPORTS: dict[str, str] = {
-    "backtest": "training.backtest",
+    "BacktestResult": "training.backtesting",
+    "backtest": "training.backtesting",
     "ConfigError": "training.config",
     "ExperimentConfig": "training.config",
     "MODEL_KINDS": "training.config",
@@ -28,7 +29,8 @@ _EXPORTS: dict[str, str] = {
     "ChurnClassifier": "training.estimators",
     "RecallClassifier": "training.estimators",
     "ValueRegressor": "training.estimators",
-    "evaluate": "training.evaluate",
+    "HEADLINE": "training.evaluation",
+    "evaluate": "training.evaluation",
     "churn_metrics": "training.metrics",
     "value_metrics": "training.metrics",
     "PromotionDecision": "training.promotion",
@@ -66,7 +68,8 @@ _EXPORTS: dict[str, str] = {
     "resolve_tracking_uri": "training.tracking",
     "sqlite_path": "training.tracking",
     "train_models": "training.train",
-    "tune": "training.tune",
+    "TuneResult": "training.tuning",
+    "tune": "training.tuning",
     "MIN_TIER_VALUE": "training.value_model",
     "tier_percentiles": "training.value_model",
 }

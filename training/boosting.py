@@ -25,6 +25,43 @@ from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 
 CALIBRATIONS = ("isotonic", "sigmoid", "none")
+# Small-data regularisation (`row_scaled_params`): a leaf never needs more than 1/20 of the
+# rows, and never fewer than 5; a tree has no more leaves than two leaves' worth of rows each.
+ROWS_PER_MIN_LEAF = 20
+MIN_LEAF_FLOOR = 5
+
+
+def row_scaled_params(params: dict[str, Any], rows: int) -> dict[str, Any]:
+    """`params` with `min_child_samples` and `num_leaves` scaled down to `rows` training rows.
+
+    Why: the defaults (the churn model's 200 rows per leaf, 15 leaves) are tuned on logs with
+    tens of thousands of training rows. On 300 rows a 200-row leaf cannot be split at all, so
+    every tree is one bare leaf and the "model" is the base rate. Scaled, a leaf holds at most
+    1/20 of the rows (at least 5) and a tree has at most rows / (2 × leaf size) leaves, so small
+    data gets small, well-populated trees. Large data keeps the configured values untouched:
+    the churn defaults start to scale below 4,000 rows (leaf size) and 6,000 rows (leaves).
+    """
+    leaf = int(params.get("min_child_samples", 20))
+    leaves = int(params.get("num_leaves", 31))
+    scaled_leaf = max(MIN_LEAF_FLOOR, min(leaf, rows // ROWS_PER_MIN_LEAF))
+    scaled_leaves = max(2, min(leaves, rows // (2 * scaled_leaf)))
+    return {**params, "min_child_samples": scaled_leaf, "num_leaves": scaled_leaves}
+
+
+def scaling_note(estimator: Any, rows: int) -> str | None:
+    """What `row_scaled_params` changed for a fitted model, in words; None when nothing."""
+    effective = getattr(estimator, "effective_params_", None)
+    if effective is None:
+        return None
+    configured = {"min_child_samples": 20, "num_leaves": 31, **(estimator.params or {})}
+    changed = [
+        f"{name} {configured[name]} → {effective[name]}"
+        for name in ("min_child_samples", "num_leaves")
+        if int(configured[name]) != int(effective[name])
+    ]
+    if not changed:
+        return None
+    return f"regularisation scaled to {rows:,} training rows: {', '.join(changed)}"
 
 
 def _matrix(X: pd.DataFrame, names: list[str]) -> pd.DataFrame:  # noqa: N803
@@ -72,12 +109,9 @@ class _Booster(BaseEstimator):
         callbacks: list[Any] | None = None,
         extra_params: dict[str, Any] | None = None,
     ) -> None:
-        params = {
-            "verbosity": -1,
-            **(self.params or {}),
-            **self._objective_params(),
-            **(extra_params or {}),
-        }
+        configured = {"verbosity": -1, **(self.params or {})}
+        self.effective_params_ = row_scaled_params(configured, len(design))
+        params = {**self.effective_params_, **self._objective_params(), **(extra_params or {})}
         train_set = lgb.Dataset(design, label=y, free_raw_data=True)
         valid_set = lgb.Dataset(valid_design, label=y_valid, reference=train_set)
         self.evals_result_: dict[str, Any] = {}

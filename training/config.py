@@ -15,12 +15,21 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from features import FEATURE_SET, WindowConfig
+from features import FEATURE_SET, FEATURE_SETS, FeatureSet, WindowConfig, feature_set
 
 ModelKind = Literal["churn", "recall", "value"]
 MODEL_KINDS: tuple[ModelKind, ...] = ("churn", "recall", "value")
 Calibration = Literal["isotonic", "sigmoid", "none"]
 ClassifierMetric = Literal["roc_auc", "pr_auc", "lift_at_10", "recall_at_10"]
+
+
+# The `purchase-log` preset (experiments/purchase-log.yaml): windows for logs of purchases only.
+# Training chooses it by itself when a log has no other events and the config names no windows
+# (training/log_adaptation.py); tests/models/test_short_logs.py checks the YAML agrees.
+PURCHASE_LOG_WINDOWS = WindowConfig(
+    churn_horizon_days=90, value_horizon_days=90, active_window_days=365
+)
+PURCHASE_LOG_MODELS: tuple[ModelKind, ...] = ("churn", "value")
 
 
 class ConfigError(ValueError):
@@ -157,7 +166,7 @@ class PromotionConfig(_Strict):
 
 
 class TuningConfig(_Strict):
-    """The Optuna budget; the search space itself lives in `training.tune`."""
+    """The Optuna budget; the search space itself lives in `training.tuning`."""
 
     model: ModelKind = "churn"
     trials: int = Field(20, ge=1, le=10_000)
@@ -175,6 +184,11 @@ class ExperimentConfig(_Strict):
     windows: WindowConfig = WindowConfig()
     cutoffs: CutoffConfig = CutoffConfig()
     feature_set: str = FEATURE_SET.id
+    event_types: tuple[str, ...] | None = Field(
+        None,
+        description="behavioural_v2 only: the event types that get per-type columns; default "
+        "the log's most frequent types before the out-of-time cutoff (recorded with the run).",
+    )
     models: tuple[ModelKind, ...] = MODEL_KINDS
     churn: ChurnModelConfig = ChurnModelConfig()
     recall: RecallModelConfig = RecallModelConfig()
@@ -185,11 +199,25 @@ class ExperimentConfig(_Strict):
     @field_validator("feature_set")
     @classmethod
     def _known_feature_set(cls, value: str) -> str:
-        if value != FEATURE_SET.id:
-            raise ValueError(
-                f"feature set {value!r} is not the one this build computes ({FEATURE_SET.id!r})"
-            )
+        if value not in FEATURE_SETS:
+            known = ", ".join(FEATURE_SETS)
+            raise ValueError(f"unknown feature set {value!r}; this build computes: {known}")
         return value
+
+    @model_validator(mode="after")
+    def _event_types_need_v2(self) -> ExperimentConfig:
+        """Named event types are refused where they cannot apply (v1 has no per-type columns)."""
+        if self.event_types is not None:
+            if not self.event_types:
+                raise ValueError("event_types: name at least one type, or leave it out")
+            if len(set(self.event_types)) != len(self.event_types):
+                raise ValueError(f"event_types must be distinct: {list(self.event_types)}")
+            self.chosen_feature_set()  # v1 with types: the registry says which sets take them
+        return self
+
+    def chosen_feature_set(self) -> FeatureSet:
+        """The feature set to build: v2 with the named event types, or as chosen at the cutoff."""
+        return feature_set(self.feature_set, self.event_types or ())
 
     @field_validator("models")
     @classmethod
@@ -199,8 +227,15 @@ class ExperimentConfig(_Strict):
         return tuple(dict.fromkeys(value))
 
     def with_windows(self, windows: WindowConfig) -> ExperimentConfig:
-        """A copy with other windows (the CLI's shared horizon flags)."""
+        """A copy with other windows (the CLI's shared horizon flags); the same config when
+        they are the same, so windows count as chosen only when something chose them."""
+        if windows == self.windows:
+            return self
         return self.model_copy(update={"windows": windows})
+
+    def chose(self, field: str) -> bool:
+        """Whether the YAML (or a flag) set `field`, rather than leaving it to the defaults."""
+        return field in self.model_fields_set
 
     def to_yaml(self) -> str:
         """The resolved config as YAML: what gets logged with every run and written by tuning."""

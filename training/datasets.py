@@ -18,17 +18,25 @@ Why this shape:
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from features import FEATURE_SET, WindowConfig
-from training.config import CutoffConfig, ExperimentConfig, ModelKind
+from features import FEATURE_SET, FeatureSet, WindowConfig, feature_set_union
+from training.config import ExperimentConfig, ModelKind
 from training.model_data import LABELS, LOST, ModelData, labelled_rows, lost_outcome, model_data
+from training.schedule import (
+    Note,
+    cutoff_schedule,
+    latest_labelled_cutoff,
+    model_horizon,
+    training_cutoffs,
+)
 
 __all__ = [
     "LABELS",
@@ -48,52 +56,6 @@ __all__ = [
     "training_cutoffs",
     "training_data_for",
 ]
-
-
-def _midnight(moment: datetime | date) -> datetime:
-    return datetime(moment.year, moment.month, moment.day)
-
-
-def latest_labelled_cutoff(max_event_time: datetime, horizon_days: int) -> datetime:
-    """The latest midnight T with `T + horizon <= max_event_time` (label window fully seen)."""
-    candidate = _midnight(max_event_time - timedelta(days=horizon_days))
-    while candidate + timedelta(days=horizon_days) > max_event_time:
-        candidate -= timedelta(days=1)
-    return candidate
-
-
-def cutoff_schedule(
-    min_event_time: datetime,
-    max_event_time: datetime,
-    windows: WindowConfig,
-    cutoffs: CutoffConfig,
-) -> list[datetime]:
-    """Ascending cutoffs, every one fully labelled; the last is the out-of-time cutoff."""
-    newest = latest_labelled_cutoff(max_event_time, windows.label_horizon_days)
-    earliest = _midnight(min_event_time) + timedelta(days=cutoffs.min_history_days)
-    if cutoffs.first:
-        earliest = max(earliest, _midnight(cutoffs.first))
-    if cutoffs.explicit:
-        chosen = [_midnight(day) for day in cutoffs.explicit]
-        schedule = [t for t in chosen if t <= newest]
-    else:
-        last = min(newest, _midnight(cutoffs.last)) if cutoffs.last else newest
-        schedule = [last - timedelta(days=cutoffs.step_days * i) for i in range(cutoffs.count)]
-        schedule = sorted(t for t in schedule if t >= earliest)
-    if len(schedule) < 2:
-        raise ValueError(
-            f"only {len(schedule)} fully labelled cutoff(s) between {earliest:%Y-%m-%d} and "
-            f"{newest:%Y-%m-%d} (events end {max_event_time:%Y-%m-%d}, label horizon "
-            f"{windows.label_horizon_days} days); need at least two: one to train, one to validate"
-        )
-    return schedule
-
-
-def training_cutoffs(
-    schedule: list[datetime], oot_cutoff: datetime, horizon_days: int
-) -> list[datetime]:
-    """Cutoffs before the OOT one whose label window `[T, T + horizon)` ends by the OOT cutoff."""
-    return [t for t in schedule if t + timedelta(days=horizon_days) <= oot_cutoff]
 
 
 def report_half(user_ids: pd.Series) -> np.ndarray:
@@ -128,7 +90,12 @@ def data_fingerprint(source: str | Path) -> str:
 
 @dataclass(frozen=True)
 class TrainingData:
-    """Feature frames stacked over the schedule, plus where they came from."""
+    """Feature frames stacked over the schedule, plus where they came from.
+
+    `feature_set` is the set the frames hold (for v2, with its event types); `overrides` are
+    the config fields the log decided (training/log_adaptation.py), which `apply_to` puts into
+    the config every run logs; `notes` say what was decided and warn of thin data.
+    """
 
     frame: pd.DataFrame  # user_id, as_of, features and the labels, for every cutoff
     schedule: tuple[datetime, ...]
@@ -136,7 +103,13 @@ class TrainingData:
     fingerprint: str
     source: str
     load_summary: str = ""
-    feature_columns: tuple[str, ...] = FEATURE_SET.columns
+    feature_set: FeatureSet = FEATURE_SET
+    notes: tuple[Note, ...] = ()
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def feature_columns(self) -> tuple[str, ...]:
+        return self.feature_set.columns
 
     @property
     def oot_cutoff(self) -> datetime:
@@ -144,9 +117,21 @@ class TrainingData:
 
     def horizon(self, kind: ModelKind) -> int:
         """The label horizon that embargoes training cutoffs for this model."""
-        if kind in ("churn", "recall"):
-            return self.windows.churn_horizon_days
-        return self.windows.value_horizon_days
+        return model_horizon(kind, self.windows)
+
+    def notes_for(self, kind: ModelKind) -> list[str]:
+        """What this data's notes say to one model's run: the general ones and its own."""
+        return [note.text for note in self.notes if note.model in (None, kind)]
+
+    def apply_to(self, config: ExperimentConfig) -> ExperimentConfig:
+        """`config` with what this log decided (preset windows, weekly cutoffs, event types),
+        after checking it asks for the feature set these frames hold."""
+        if config.feature_set != self.feature_set.id:
+            raise ValueError(
+                f"the training data holds {self.feature_set.id} features but the config asks "
+                f"for {config.feature_set}: build the data with this config"
+            )
+        return config.model_copy(update=self.overrides) if self.overrides else config
 
     def for_model(self, kind: ModelKind, oot_cutoff: datetime | None = None) -> ModelData:
         """Split for one model; `oot_cutoff` picks an earlier origin (used by backtests)."""
@@ -172,16 +157,18 @@ class TrainingData:
         )
 
 
-def stack_frames(frames: list[pd.DataFrame]) -> pd.DataFrame:
-    """Concatenate per-cutoff frames; the features are cast to float64 once, here.
+def stack_frames(
+    frames: list[pd.DataFrame], columns: Sequence[str] = FEATURE_SET.columns
+) -> pd.DataFrame:
+    """Concatenate per-cutoff frames; the feature `columns` are cast to float64 once, here.
 
     Why float: counts come back as integers, but a model signature of "long" would make the
     served model reject a float input; one numeric type everywhere keeps training and serving
     schemas identical.
     """
     stacked = pd.concat(frames, ignore_index=True)
-    columns = [c for c in FEATURE_SET.columns if c in stacked.columns]
-    stacked[columns] = stacked[columns].astype("float64")
+    present = [c for c in columns if c in stacked.columns]
+    stacked[present] = stacked[present].astype("float64")
     return stacked
 
 
@@ -190,31 +177,38 @@ def build_training_data(
     config: ExperimentConfig,
     on_cutoff: Callable[[datetime, int, int], None] | None = None,
 ) -> TrainingData:
-    """Load events once, compute features and labels at every cutoff, stack them.
+    """Load events once, adapt the config to the log, compute features and labels at every
+    cutoff, stack them.
 
     `on_cutoff(cutoff, done, total)` is called after each cutoff (the CLI's progress bar).
     """
     from features import feature_frame, load_events
+    from training.log_adaptation import adapt_to_log
 
     loaded = load_events(events, config.data.engine, fmt=config.data.format)
     report = loaded.report
-    if not report.rows_accepted or report.min_event_time is None or report.max_event_time is None:
+    if not report.rows_accepted:
         raise ValueError(f"{report.summary()}: no valid events to train on")
-    schedule = cutoff_schedule(
-        report.min_event_time, report.max_event_time, config.windows, config.cutoffs
-    )
+    adapted = adapt_to_log(config, loaded)
     frames = []
-    for done, cutoff in enumerate(schedule, start=1):
-        frames.append(feature_frame(loaded, cutoff, config.windows, labels=True))
+    for done, cutoff in enumerate(adapted.schedule, start=1):
+        frames.append(
+            feature_frame(
+                loaded, cutoff, adapted.windows, labels=True, feature_set=adapted.feature_set
+            )
+        )
         if on_cutoff:
-            on_cutoff(cutoff, done, len(schedule))
+            on_cutoff(cutoff, done, len(adapted.schedule))
     return TrainingData(
-        frame=stack_frames(frames),
-        schedule=tuple(schedule),
-        windows=config.windows,
+        frame=stack_frames(frames, adapted.feature_set.columns),
+        schedule=tuple(adapted.schedule),
+        windows=adapted.windows,
         fingerprint=data_fingerprint(events),
         source=str(events),
         load_summary=report.summary(),
+        feature_set=adapted.feature_set,
+        notes=adapted.notes,
+        overrides=adapted.overrides,
     )
 
 
@@ -235,12 +229,17 @@ def training_data_for(
 
 
 def oot_evaluation_set(
-    events: str | Path, config: ExperimentConfig, kind: ModelKind
+    events: str | Path,
+    config: ExperimentConfig,
+    kind: ModelKind,
+    feature_sets: Sequence[FeatureSet] = (),
 ) -> tuple[pd.DataFrame, pd.Series, datetime, str]:
     """Only the OOT report half of `config`'s schedule on `events`: (X, y, cutoff, fingerprint).
 
     Promotion uses it to score a champion and a challenger on exactly the same rows without
-    building every training cutoff again.
+    building every training cutoff again. X holds the columns of every set in `feature_sets`
+    (default: the config's), so a v1 champion and a v2 challenger are judged on the same users;
+    each model reads its own columns by name.
     """
     from features import feature_frame, load_events
 
@@ -251,12 +250,18 @@ def oot_evaluation_set(
     schedule = cutoff_schedule(
         report.min_event_time, report.max_event_time, config.windows, config.cutoffs
     )
-    frame = stack_frames([feature_frame(loaded, schedule[-1], config.windows, labels=True)])
+    chosen = list(dict.fromkeys(feature_sets or (config.chosen_feature_set(),)))
+    frame = feature_frame(loaded, schedule[-1], config.windows, labels=True, feature_set=chosen[0])
+    for other in chosen[1:]:  # the same users (one row each, whatever the set); new columns only
+        more = feature_frame(loaded, schedule[-1], config.windows, feature_set=other)
+        extra = ["user_id", *(c for c in other.columns if c not in frame.columns)]
+        frame = frame.merge(more[extra], on="user_id", how="left", validate="one_to_one")
+    columns = list(feature_set_union(chosen))
+    frame = stack_frames([frame], columns)
     rows, _ = labelled_rows(frame, kind)  # the same rows as the run's report half
     rows = rows[report_half(rows["user_id"])]
-    features = list(FEATURE_SET.columns)
     return (
-        rows[features].reset_index(drop=True),
+        rows[columns].reset_index(drop=True),
         rows[LABELS[kind]].reset_index(drop=True),
         schedule[-1],
         data_fingerprint(events),

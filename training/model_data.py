@@ -7,7 +7,7 @@ evaluation, and answered here once.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 import numpy as np
@@ -79,6 +79,15 @@ class ModelData:
         if self.kind == "value":
             summary["rows_without_outcome"] = self.dropped_rows
         return summary
+
+    def with_columns(self, columns: list[str]) -> ModelData:
+        """The same rows with only `columns` as features (ablations drop feature groups)."""
+        return replace(
+            self,
+            X_train=self.X_train[columns],
+            X_fit=self.X_fit[columns],
+            X_report=self.X_report[columns],
+        )
 
     def fit_outcomes(self) -> dict[str, pd.Series]:
         """Keyword arguments of the estimator's `fit` beyond X and y (the value's `lost`)."""

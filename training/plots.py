@@ -172,3 +172,30 @@ def save_all(figures: dict[str, Figure], folder: Path) -> list[Path]:
         figure.savefig(path, dpi=100)
         paths.append(path)
     return paths
+
+
+def optimization_history_figure(
+    trials: list[int], values: list[float], best: list[float], metric: str
+) -> Figure:
+    """Each complete trial's score and the best so far, by trial number (Optuna's history)."""
+    figure, axes = _figure(
+        f"Tuning history: {metric} on the out-of-time fit half",
+        "trial number",
+        metric,
+    )
+    axes.scatter(trials, values, s=14, label="trial")
+    axes.step(trials, best, where="post", color="black", label="best so far")
+    axes.legend(loc="best")
+    return figure
+
+
+def param_importance_figure(importances: dict[str, float], trials: int) -> Figure:
+    """fANOVA importance of each tuned parameter (shares summing to one), largest on top."""
+    ordered = sorted(importances.items(), key=lambda item: item[1])
+    figure, axes = _figure(
+        f"Parameter importance over {trials} complete trials (fANOVA)",
+        "share of the score's variance explained",
+        "parameter",
+    )
+    axes.barh([name for name, _ in ordered], [value for _, value in ordered])
+    return figure

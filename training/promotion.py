@@ -2,11 +2,17 @@
 
 Why the "same out-of-time data" rule: metrics from different cutoffs or different exports are
 not comparable (churn rates drift), so a challenger is judged against the champion either on
-logged metrics that provably come from identical OOT rows (same data fingerprint, OOT cutoff,
-windows and feature set: the report half is a deterministic function of those), or by scoring
-both models now on the challenger's OOT report half (`--events`). Anything else is refused
-with the reason. A champion trained on data later than the evaluation cutoff is refused too:
-it would be judged on its own training labels.
+logged metrics that provably come from identical OOT rows (same data fingerprint, OOT cutoff
+and windows: the report half is a deterministic function of those), or by scoring both models
+now on the challenger's OOT report half (`--events`). Anything else is refused with the
+reason. A champion trained on data later than the evaluation cutoff is refused too: it would be
+judged on its own training labels.
+
+The feature set is deliberately not part of "the same rows": every set has one row per user
+seen before the cutoff, and labels do not depend on features, so a v1 champion and a v2
+challenger trained on the same log and schedule were measured on identical report rows
+(tests/models/test_feature_set_wiring.py checks it). Rescoring builds every column either model
+needs, from the sets and event types their runs recorded.
 """
 
 from __future__ import annotations
@@ -18,17 +24,16 @@ from typing import Any
 
 import pandas as pd
 
-from features import FEATURE_SET
+from features import FeatureSet, feature_set
 from training import registry
 from training.config import ModelKind, PromotionConfig, parse_config
 from training.datasets import oot_evaluation_set
-from training.evaluate import predict, score
+from training.evaluation import predict, score
 from training.metrics import HIGHER_IS_BETTER
 
 _SAME_DATA_PARAMS = (
     "oot_cutoff",
     "data_fingerprint",
-    "feature_set_id",
     "windows.churn_horizon_days",
     "windows.value_horizon_days",
     "windows.active_window_days",
@@ -60,20 +65,27 @@ def _logged_comparable(champion: registry.ModelInfo, challenger: registry.ModelI
     ]
 
 
+def model_feature_set(info: registry.ModelInfo) -> FeatureSet | str:
+    """The feature set a version was trained on, with its recorded event types; a string is
+    the reason it cannot be rebuilt (a set this build does not compute, a broken record)."""
+    try:
+        return feature_set(info.feature_set_id, info.event_types)
+    except ValueError as error:
+        return f"v{info.version} cannot be rescored: {error}"
+
+
 def _rescore(
     kind: ModelKind,
     champion: registry.ModelInfo,
     challenger: registry.ModelInfo,
     evaluation: Evaluation,
-) -> tuple[float, float, dict[str, float], dict[str, float]] | str:
+) -> tuple[dict[str, float], dict[str, float]] | str:
     """Score both versions on the same rows; a string is a reason to refuse."""
     X, y, cutoff = evaluation  # noqa: N806
     for info in (champion, challenger):
-        if info.feature_set_id != FEATURE_SET.id:
-            return (
-                f"v{info.version} was trained on feature set {info.feature_set_id!r}, this build "
-                f"computes {FEATURE_SET.id!r}: the two cannot be scored on the same features"
-            )
+        known = model_feature_set(info)
+        if isinstance(known, str):
+            return known
     trained_until = champion.params.get("oot_cutoff")
     if trained_until and trained_until > f"{cutoff:%Y-%m-%d}":
         return (
@@ -83,8 +95,14 @@ def _rescore(
     results = []
     for info in (champion, challenger):
         estimator = registry.load_estimator(kind, version=info.version)
+        lacking = [name for name in estimator.feature_names_ if name not in X.columns]
+        if lacking:
+            return (
+                f"v{info.version} ({info.feature_set_id}) needs columns the evaluation rows "
+                f"lack: {', '.join(lacking[:5])}{' …' if len(lacking) > 5 else ''}"
+            )
         results.append(score(kind, y, predict(kind, estimator, X)))
-    return results[0], results[1]  # type: ignore[return-value]
+    return results[0], results[1]
 
 
 def _challenger_config(challenger: registry.ModelInfo) -> Any:
@@ -129,8 +147,13 @@ def promote(
     champion = registry.model_info(kind, version=champion_v)
     challenger = registry.model_info(kind, version=challenger_v)
     if evaluation is None and events is not None:
+        sets = [model_feature_set(info) for info in (champion, challenger)]
+        refused = [reason for reason in sets if isinstance(reason, str)]
+        if refused:
+            return PromotionDecision(promoted=False, reason=refused[0], **common)
         config = _challenger_config(challenger)
-        X, y, cutoff, _ = oot_evaluation_set(events, config, kind)  # noqa: N806
+        known = [fs for fs in sets if isinstance(fs, FeatureSet)]
+        X, y, cutoff, _ = oot_evaluation_set(events, config, kind, known)  # noqa: N806
         evaluation = (X, y, cutoff)
     if evaluation is not None:
         rescored = _rescore(kind, champion, challenger, evaluation)
@@ -174,7 +197,30 @@ def promote(
             promoted=False, reason=f"not better by the margin: {verdict} ({basis})", **common
         )
     registry.set_champion(kind, challenger_v, f"{verdict} ({basis})", champion_v)
-    return PromotionDecision(promoted=True, reason=verdict, **common)
+    return PromotionDecision(
+        promoted=True, reason=verdict + _other_sets(kind, challenger), **common
+    )
+
+
+def _other_sets(kind: ModelKind, promoted: registry.ModelInfo) -> str:
+    """A sentence when the other champions were trained on another feature set: scoring needs
+    them all on one, and will refuse until they are (serving/scoring/champions.py)."""
+    others = []
+    for other in ("churn", "recall", "value"):
+        if other == kind or registry.champion_version(other) is None:  # type: ignore[arg-type]
+            continue
+        info = registry.model_info(other)  # type: ignore[arg-type]
+        if (info.feature_set_id, info.event_types) != (
+            promoted.feature_set_id,
+            promoted.event_types,
+        ):
+            others.append(f"{other} v{info.version} ({info.feature_set_id})")
+    if not others:
+        return ""
+    return (
+        f"; note: the {', '.join(others)} champion(s) use another feature set than "
+        f"{promoted.feature_set_id}: scoring refuses mixed champions until they agree"
+    )
 
 
 def rollback(kind: ModelKind, version: str | int) -> PromotionDecision:

@@ -17,7 +17,7 @@ would it have been?" So nothing after --as-of is used for anything but the final
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from features import FEATURE_SET, LoadedEvents, WindowConfig
+from features import FEATURE_SET, LoadedEvents, WindowConfig, resolve_feature_set
 from training.clv_baselines import ClvBaseline
 from training.config import ExperimentConfig, ModelKind
 from training.datasets import (
@@ -35,7 +35,7 @@ from training.datasets import (
     model_data,
     stack_frames,
 )
-from training.evaluate import evaluate, score
+from training.evaluation import evaluate, score
 from training.metrics import auc_difference_interval
 
 RETAIN = "retain"
@@ -121,9 +121,15 @@ def evaluation_schedule(
 
 
 def split_for(
-    kind: ModelKind, frame: pd.DataFrame, schedule: list[datetime], as_of: datetime, horizon: int
+    kind: ModelKind,
+    frame: pd.DataFrame,
+    schedule: list[datetime],
+    as_of: datetime,
+    horizon: int,
+    columns: Sequence[str] = FEATURE_SET.columns,
 ) -> tuple[ModelData, datetime]:
-    """The model's rows (training cutoffs, validation cutoff V, as-of) and V itself."""
+    """The model's rows (training cutoffs, validation cutoff V, as-of) and V itself, with the
+    feature `columns` (the config's feature set)."""
     ready = [t for t in schedule if t + timedelta(days=horizon) <= as_of]
     if not ready:
         raise ValueError(
@@ -139,7 +145,6 @@ def split_for(
             "cutoffs.min_history_days, or choose a later --as-of"
         )
     rows, dropped = labelled_rows(frame, kind)
-    columns = list(FEATURE_SET.columns)
 
     def part(at: list[datetime]) -> pd.DataFrame:
         chosen = rows[rows["as_of"].isin(at)].reset_index(drop=True)
@@ -148,7 +153,7 @@ def split_for(
         return chosen
 
     parts = (part(train_at), part([validation]), part([as_of]))
-    data = model_data(kind, parts, columns, tuple(train_at), as_of, dropped)
+    data = model_data(kind, parts, list(columns), tuple(train_at), as_of, dropped)
     return data, validation
 
 
@@ -169,7 +174,7 @@ def compare_models(
     clv_scores: dict[str, pd.Series],
     validation: datetime,
 ) -> ModelComparison:
-    """Retain's model and the feature baselines (via `training.evaluate`), plus a CLV score."""
+    """Retain's model and the feature baselines (via `training.evaluation`), plus a CLV score."""
     outcome = evaluate(data, config)
     columns = {RETAIN: outcome.metrics, **outcome.baseline_metrics}
     keys = data.report_keys["user_id"].astype(str)
@@ -230,11 +235,13 @@ def run_evaluation(
             f"event ({report.max_event_time:%Y-%m-%d}): what happened after it is not fully seen"
         )
     schedule = evaluation_schedule(as_of, report.min_event_time, config)
+    # v2 without named types: the log's most frequent ones before --as-of (nothing after it).
+    chosen = resolve_feature_set(config.chosen_feature_set(), loaded, as_of)
     frames = []
     for done, cutoff in enumerate([*schedule, as_of], start=1):
         step(f"features at {cutoff:%Y-%m-%d} ({done}/{len(schedule) + 1})")
-        frames.append(feature_frame(loaded, cutoff, windows, labels=True))
-    frame = stack_frames(frames)
+        frames.append(feature_frame(loaded, cutoff, windows, labels=True, feature_set=chosen))
+    frame = stack_frames(frames, chosen.columns)
 
     step("fitting BG/NBD and Gamma-Gamma")
     clv = ClvBaseline.fit(_transactions(loaded, as_of, windows), as_of)
@@ -248,7 +255,7 @@ def run_evaluation(
     for kind in ("churn", "value"):
         step(f"training and scoring the {kind} models")
         horizon = windows.churn_horizon_days if kind == "churn" else windows.value_horizon_days
-        data, validation = split_for(kind, frame, schedule, as_of, horizon)
+        data, validation = split_for(kind, frame, schedule, as_of, horizon, chosen.columns)
         comparisons[kind] = compare_models(data, config, clv_scores, validation)
     return RealDataEvaluation(
         source=str(events),

@@ -12,7 +12,8 @@ import math
 import pandas as pd
 
 from training.config import ExperimentConfig
-from training.real_data import ModelComparison, RealDataEvaluation
+from training.metric_names import report_metric, report_metrics
+from training.real_data import RETAIN, ModelComparison, RealDataEvaluation
 from training.tracking import configure, finite, flatten, provenance_tags
 
 CHURN_ROWS: tuple[str, ...] = ("roc_auc", "pr_auc", "lift_at_10", "recall_at_10", "brier", "ece")
@@ -88,7 +89,9 @@ def to_markdown(result: RealDataEvaluation) -> str:
 def log_evaluation(
     result: RealDataEvaluation, config: ExperimentConfig, tracking_uri: str | None = None
 ) -> str:
-    """One MLflow run: settings as params, `<kind>.<model>.<metric>` metrics, tables as files."""
+    """One MLflow run: settings as params, metrics named as a training run names them with the
+    model kind in front (`churn.oot_roc_auc`, `churn.rfm_logreg_oot_roc_auc`: Retain and each
+    baseline on the users scored at --as-of, `training.metric_names`), tables as files."""
     import mlflow
 
     configure(tracking_uri, config.experiment)
@@ -109,20 +112,20 @@ def log_evaluation(
             }
         )
         for comparison in (result.churn, result.value):
-            for model, column in comparison.table.items():
-                mlflow.log_metrics(
-                    finite({f"{comparison.kind}.{model}.{k}": float(v) for k, v in column.items()})
-                )
+            table = comparison.table.astype(float)
+            named = report_metrics(table[RETAIN], {b: table[b] for b in table if b != RETAIN})
+            mlflow.log_metrics(finite({f"{comparison.kind}.{k}": v for k, v in named.items()}))
             mlflow.log_text(comparison.table.to_csv(), f"evaluate/{comparison.kind}.csv")
         interval = result.churn.roc_auc_margin_interval or (float("nan"), float("nan"))
+        margin = f"churn.{report_metric('roc_auc')}_margin"
         mlflow.log_metrics(
             finite(
                 {
                     **{f"bgnbd.{k}": v for k, v in result.bgnbd_params.items()},
                     "bgnbd.log_likelihood": result.bgnbd_log_likelihood,
-                    "churn.roc_auc_margin_over_best_baseline": result.churn.margin("roc_auc"),
-                    "churn.roc_auc_margin_ci_low": interval[0],
-                    "churn.roc_auc_margin_ci_high": interval[1],
+                    f"{margin}_over_best_baseline": result.churn.margin("roc_auc"),
+                    f"{margin}_ci_low": interval[0],
+                    f"{margin}_ci_high": interval[1],
                 }
             )
         )

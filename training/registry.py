@@ -8,6 +8,7 @@ is nothing to beat). Only `training.promotion` moves `champion` afterwards.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -22,6 +23,9 @@ REGISTERED_NAMES: dict[ModelKind, str] = {
 CHAMPION = "champion"
 CHALLENGER = "challenger"
 OOT_PREFIX = "oot_"
+# The run parameter holding the event types a behavioural_v2 model has per-type columns for,
+# as a JSON list (empty for v1): scoring rebuilds exactly those columns from it.
+EVENT_TYPES_PARAM = "feature_event_types"
 
 
 def registered_name(kind: ModelKind) -> str:
@@ -44,6 +48,23 @@ class ModelInfo:
     aliases: tuple[str, ...] = ()
     params: dict[str, str] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def event_types(self) -> tuple[str, ...]:
+        """The event types the run recorded for its per-type columns (empty: none recorded)."""
+        raw = self.params.get(EVENT_TYPES_PARAM)
+        if not raw:
+            return ()
+        try:
+            values = json.loads(raw)
+        except json.JSONDecodeError as error:
+            raise ValueError(
+                f"{self.name} v{self.version}: run parameter {EVENT_TYPES_PARAM} is not a JSON "
+                f"list ({raw[:80]!r})"
+            ) from error
+        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+            raise ValueError(f"{self.name} v{self.version}: {EVENT_TYPES_PARAM} must list text")
+        return tuple(values)
 
 
 def _client() -> Any:

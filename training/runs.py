@@ -1,8 +1,9 @@
 """One MLflow run per trained model: provenance, config, metrics, charts, model, registration.
 
 Why all in one place: "tracking is complete and boring" only holds if every path that trains
-a model (train, tune's final refit, the demo) logs through the same function. Metric names:
-the model's OOT metrics are `oot_<metric>`; each baseline's are `<baseline>_oot_<metric>`.
+a model (train, retrain, the demo) logs through the same function. Metric names (one
+vocabulary with tune, backtest and evaluate: `training.metric_names`): the model's OOT metrics
+are `oot_<metric>`; each baseline's are `<baseline>_oot_<metric>`.
 Artifacts: `plots/`, `tables/` (importances, contributions, and for the value model its decile
 calibration), `config/`, and for the value model `tiers/retained_value_percentiles.json`, the
 tier cut points serving reads back (they are also inside the pickled model). Every run also
@@ -20,11 +21,13 @@ from pathlib import Path
 import numpy as np
 
 from training import plots
+from training.boosting import scaling_note
 from training.config import ExperimentConfig
 from training.datasets import TrainingData
-from training.evaluate import CLASSIFIERS, Outcome
+from training.evaluation import CLASSIFIERS, HEADLINE, Outcome
+from training.metric_names import report_metrics
 from training.reference_profile import PROFILE_ARTIFACT, ReferenceProfile
-from training.registry import OOT_PREFIX, register
+from training.registry import EVENT_TYPES_PARAM, register
 from training.tracking import finite, flatten, provenance_tags
 from training.value_model import MIN_TIER_VALUE
 
@@ -47,6 +50,8 @@ class TrainResult:
     warning: str | None = None
     params: dict[str, object] = field(default_factory=dict)
     trained: bool = True
+    # What training decided from the log or warns of (weekly cutoffs, a preset, thin data).
+    notes: list[str] = field(default_factory=list)
 
     @classmethod
     def not_trained(cls, kind: str, reason: str) -> TrainResult:
@@ -54,18 +59,40 @@ class TrainResult:
         return cls(kind, "", "", None, [], {}, {}, f"{kind} model not trained: {reason}", {}, False)
 
 
-def run_params(config: ExperimentConfig, data: TrainingData, outcome: Outcome) -> dict[str, object]:
-    """Flat parameters: windows, cutoffs, this model's settings, the split and provenance."""
+def run_params(
+    config: ExperimentConfig,
+    data: TrainingData,
+    outcome: Outcome,
+    requested_digest: str | None = None,
+) -> dict[str, object]:
+    """Flat parameters: windows, cutoffs, this model's settings, the split and provenance.
+
+    `config_digest` identifies the config as requested (`requested_digest`), before the log's
+    adaptations: the same request on the same data adapts the same way, and that is what
+    `retain retrain` asks ("already trained on exactly this?"); `resolved_config_digest` is
+    the digest of `config`, the one the run logs as its resolved config.
+    """
     resolved = config.model_dump(mode="json")
     params = flatten("windows", resolved["windows"])
     params.update(flatten("cutoffs", resolved["cutoffs"]))
     params.update(flatten(outcome.kind, resolved[outcome.kind]))
     params.update(outcome.data.summary())
+    effective = getattr(outcome.estimator, "effective_params_", {})
+    params.update(
+        {
+            f"{outcome.kind}.effective.{name}": effective[name]
+            for name in ("min_child_samples", "num_leaves")
+            if name in effective
+        }
+    )
     params.update(
         {
             "config_name": config.name,
-            "config_digest": config.digest,
+            "config_digest": requested_digest or config.digest,
+            "resolved_config_digest": config.digest,
             "feature_set_id": config.feature_set,
+            # Scoring rebuilds v2's per-type columns from this list, never from its own log.
+            EVENT_TYPES_PARAM: json.dumps(list(config.event_types or ())),
             "data_fingerprint": data.fingerprint,
             "data_source": data.source,
             "schedule": ",".join(f"{t:%Y-%m-%d}" for t in data.schedule),
@@ -179,8 +206,10 @@ def log_training_run(
     run_name: str | None = None,
     nested: bool = False,
     extra_tags: dict[str, str] | None = None,
+    requested_digest: str | None = None,
 ) -> TrainResult:
-    """Log one fitted model and its baselines as an MLflow run; register it if asked."""
+    """Log one fitted model and its baselines as an MLflow run; register it if asked
+    (`requested_digest`: see `run_params`)."""
     import mlflow
 
     from training.pyfunc import log_estimator
@@ -188,6 +217,15 @@ def log_training_run(
     kind = outcome.kind
     tags = provenance_tags(config.feature_set, data.fingerprint, config.name, kind)
     tags["beats_baselines"] = str(outcome.beats_baselines).lower()
+    # What "beats" means: every one of these metrics, against every one of these baselines.
+    tags["beats_baselines_metrics"] = ",".join(HEADLINE[kind])
+    tags["beats_baselines_against"] = ",".join(outcome.baseline_metrics) or "none"
+    notes = [
+        *data.notes_for(kind),
+        *filter(None, [scaling_note(outcome.estimator, len(outcome.data.X_train))]),
+    ]
+    if notes:
+        tags["training_notes"] = " | ".join(notes)[:5000]
     tags.update(extra_tags or {})
     warning = outcome.warning()
     if warning:
@@ -195,12 +233,10 @@ def log_training_run(
     with mlflow.start_run(
         run_name=run_name or f"{config.name}-{kind}", tags=tags, nested=nested
     ) as run:
-        params = run_params(config, data, outcome)
+        params = run_params(config, data, outcome, requested_digest)
         mlflow.log_params(params)
         mlflow.log_text(config.to_yaml(), "config/resolved_config.yaml")
-        metrics = {f"{OOT_PREFIX}{k}": v for k, v in outcome.metrics.items()}
-        for name, values in outcome.baseline_metrics.items():
-            metrics.update({f"{name}_{OOT_PREFIX}{k}": v for k, v in values.items()})
+        metrics = report_metrics(outcome.metrics, outcome.baseline_metrics)
         metrics["beats_baselines"] = float(outcome.beats_baselines)
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp)
@@ -232,4 +268,5 @@ def log_training_run(
         baseline_metrics=outcome.baseline_metrics,
         warning=warning,
         params=params,
+        notes=notes,
     )

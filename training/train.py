@@ -12,7 +12,7 @@ from pathlib import Path
 
 from training.config import ExperimentConfig, ModelKind
 from training.datasets import TrainingData, training_data_for
-from training.evaluate import evaluate
+from training.evaluation import evaluate
 from training.runs import TrainResult, log_training_run
 from training.tracking import configure
 
@@ -39,10 +39,12 @@ def train_models(
     """Train, evaluate out of time, log and register every model the config names.
 
     `data` skips loading (tests and tuning reuse one stacked set); otherwise `events` (or the
-    config's `data.events`) is read. A model that loses to a baseline is still logged and
-    registered as challenger (it will not pass promotion), and the loss is logged loudly. A
-    model in OPTIONAL_MODELS that the data cannot train is returned as not trained, with the
-    reason, and the others still train.
+    config's `data.events`) is read. What the log decides (training/log_adaptation.py: preset
+    windows, weekly cutoffs, event types) goes into the config every run logs, and each
+    result's `notes` say it. A model that loses to a baseline is still logged and registered as
+    challenger (it will not pass promotion), and the loss is logged loudly. A model in
+    OPTIONAL_MODELS that the data cannot train is returned as not trained, with the reason, and
+    the others still train.
     """
     step = on_step or (lambda message: None)
     configure(tracking_uri, config.experiment)
@@ -54,6 +56,10 @@ def train_models(
         data,
         on_cutoff=lambda t, done, total: step(f"features at {t:%Y-%m-%d} ({done}/{total})"),
     )
+    requested = config.digest  # the run's identity for `retain retrain` (training/runs.py)
+    config = data.apply_to(config)  # what the log decided: preset windows, weekly cutoffs, types
+    for note in data.notes:
+        _log.info(note.text)
     results = []
     for kind in models or config.models:
         step(f"training the {kind} model")
@@ -68,7 +74,9 @@ def train_models(
             continue
         outcome = evaluate(model_data, config)
         step(f"logging the {kind} run to MLflow")
-        result = log_training_run(outcome, config, data, register_model=register_model)
+        result = log_training_run(
+            outcome, config, data, register_model=register_model, requested_digest=requested
+        )
         if result.warning:
             _log.warning(result.warning)
         results.append(result)

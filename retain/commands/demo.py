@@ -84,12 +84,12 @@ def _score(events_path: Path, out_dir: Path, tracking_uri: str | None) -> None:
 
 def _report(scores: Any, events_path: Path, out_dir: Path, tracking_uri: str | None) -> None:
     """The self-contained HTML report of the scoring run."""
-    from features import cohort_retention, load_events, write_text
+    from features import load_events, write_text
     from serving import build_report, model_sections
 
     page = build_report(
         scores,
-        retention=cohort_retention(load_events(events_path)),
+        events=load_events(events_path),  # weekly KPIs, the funnel and cohort retention
         models=model_sections(tracking_uri),
         source=str(events_path),
     )

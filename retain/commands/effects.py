@@ -92,7 +92,8 @@ def effects(
         typer.Option(
             "--effect-basis",
             help="What learned effects are fitted to: churn, or incremental revenue (needs the "
-            "log's churn_probability and value_at_stake, as a --holdout-share list has them).",
+            "log's churn_probability and value_at_stake, as a --holdout-share list has them; "
+            "an action's segments are pooled, see docs/campaigns.md).",
         ),
     ] = "churn",
     uplift: Annotated[
@@ -186,6 +187,12 @@ def effects(
     console.print(_effects_table(learned.effects))
     if uplift:
         console.print(_uplift_table(learned))
+    pooled = learned.effects.dropna(subset=["beyond_churn_pooled"])
+    for action_id, cells in pooled.groupby("action_id", sort=True):
+        mean, spread = cells[["beyond_churn_pooled", "beyond_churn_sd"]].iloc[0]
+        console.print(f"revenue basis: {action_id} pooled over {len(cells)} segments: "
+                      f"{mean:+.2f} beyond its churn effect, spread between segments "
+                      f"{spread:.2f}")  # fmt: skip
     backfires = learned.effects[learned.effects["verdict"] == "backfires"]
     for row in backfires.itertuples():
         console.print(f"[bold red]{row.action_id} backfires on {row.segment}[/]: churn "

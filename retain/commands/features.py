@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from features import check_output_path, write_frame
 from retain.commands.import_options import ImportFlags, with_import_flags
 from retain.commands.options import EngineOption, InputFormatOption, RequiredEventsOption
 from retain.commands.window_options import (
@@ -61,7 +60,13 @@ def features(
     reading: ImportFlags = ImportFlags(),
 ) -> None:
     """Build point-in-time behavioural features for every user seen before the cutoff."""
-    from features import feature_frame, load_events, write_feature_table
+    from features import (
+        check_output_path,
+        feature_frame,
+        load_events,
+        write_feature_table,
+        write_frame,
+    )
 
     cutoff = parse_as_of(as_of)
     window = windows.apply()

@@ -65,7 +65,8 @@ def score_on_spark(
                 cutoff, loaded.report.max_event_time, windows.active_window_days
             )
             cutoff = cutoff or guarded(lambda: latest_cutoff(loaded))
-            table = guarded(lambda: spark_features(loaded, cutoff, windows))
+            chosen = champions.feature_set  # the champions' set and recorded event types
+            table = guarded(lambda: spark_features(loaded, cutoff, windows, feature_set=chosen))
         bar.update(task, advance=1, description="scoring on Spark")
         scored = guarded(lambda: score_spark(table, champions, config))
         if with_features:

@@ -3,9 +3,11 @@
 Why a wrapper rather than `bentoml serve`: it checks the inputs before the server starts (a bad
 playbook, effects file, contact history, segmentation or date fails here, in one line), pins a
 relative SQLite store to this directory, and turns the few settings operators change (workers,
-access log) into BentoML's configuration. The decision flags are those of `retain score`,
-passed on as RETAIN_* variables (serving/api/settings.py), so the service decides as the CLI does;
-those that cannot apply to a score file are refused by name. The server runs as a process group
+access log) into BentoML's configuration. It listens on loopback unless `--host` says
+otherwise, and warns before it listens beyond this machine without an API key. The decision
+flags are those of `retain score`, passed on as RETAIN_* variables (serving/api/settings.py), so
+the service decides as the CLI does; those that cannot apply to a score file are refused by
+name. The server runs as a process group
 of its own that SIGTERM or Ctrl-C on `retain` stops whole (process_tree.py). Given neither
 --events nor --scores, it serves the score file the README's `retain score` (or `retain demo`)
 left in this folder.
@@ -13,6 +15,7 @@ left in this folder.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import sys
@@ -31,12 +34,25 @@ from retain.commands.options import (
 )
 from retain.commands.process_tree import run_process_tree
 from retain.commands.window_options import parse_as_of
-from retain.console import console, fail, guarded, refuse
+from retain.console import console, fail, guarded, refuse, warn
 
 SERVICE_NAME = "retain"  # the name in serving/api/service.py's @bentoml.service
+# Loopback unless asked: the service hands out every user's scores, so reaching it from other
+# machines is a choice the operator makes (with an API key), not a default.
+DEFAULT_HOST = "127.0.0.1"
 # Where `retain serve` looks for a score file when given neither --events nor --scores: the
 # README's `retain score … --out scores.parquet`, then `retain demo`'s output.
 DEFAULT_SCORE_FILES = (Path("scores.parquet"), Path("retain-output") / "scores.parquet")
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` is reachable from this machine only (127.0.0.0/8, ::1, localhost)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:  # a host name: it may resolve to any interface
+        return False
 
 
 def default_scores(folder: Path) -> Path | None:
@@ -72,7 +88,14 @@ def _source(
 @with_service_decision_flags
 def serve(
     port: Annotated[int, typer.Option("--port", help="HTTP port.", min=1, max=65535)] = 3000,
-    host: Annotated[str, typer.Option("--host", help="Interface to listen on.")] = "0.0.0.0",
+    host: Annotated[
+        str,
+        typer.Option(
+            "--host",
+            help="Interface to listen on (default: this machine only; 0.0.0.0 for every "
+            "interface, with RETAIN_API_KEY set).",
+        ),
+    ] = DEFAULT_HOST,
     events: EventsOption = None,
     scores: Annotated[
         Path | None,
@@ -134,6 +157,12 @@ def serve(
     # Same as the catalogue: a bad decision file or setting fails here, in one line.
     settings = guarded(lambda: ServiceSettings.from_env(env))
     guarded(lambda: decision_inputs(settings))
+    if not settings.api_key and not is_loopback(host):
+        warn(
+            f"--host {host} listens beyond this machine and no API key is set: anyone who can "
+            f"reach port {port} can read every user's scores and the lists; set RETAIN_API_KEY "
+            f"(clients send it as X-API-Key), or listen on {DEFAULT_HOST}"
+        )
     # The server runs from the repository root: pin a relative SQLite store to this directory.
     uri = resolve_tracking_uri(tracking_uri)
     db_file = sqlite_path(uri)

@@ -1,5 +1,5 @@
-"""`retain train | tune | backtest`: the training stage's commands (promote and rollback are in
-promote.py).
+"""`retain train`, and what the training stage's commands share (tune.py, backtest.py,
+promote.py and evaluate.py use the config loader, the progress runner and the metric cells).
 
 These are plain Typer command functions; `retain/cli.py` registers them on the root app. Heavy
 imports (LightGBM, MLflow, Optuna) happen inside the commands so `retain --help` stays fast.
@@ -20,7 +20,6 @@ from rich.table import Table
 
 from retain.commands.options import (
     ConfigOption,
-    ModelKind,
     ModelOption,
     TrackingOption,
     TrainingEventsOption,
@@ -32,8 +31,9 @@ if TYPE_CHECKING:
     from training import ExperimentConfig
 
 T = TypeVar("T")
-# Metrics that count something (rows, boosting rounds): shown as whole numbers.
-_COUNT_METRIC = re.compile(r"(^|_)rows$|^best_iteration$|^n_")
+# Metrics that count something (rows, boosting rounds, with or without the `oot_` of their
+# logged name): shown as whole numbers.
+_COUNT_METRIC = re.compile(r"(^|_)rows$|(^|_)best_iteration$|^n_")
 
 
 def experiment_config(path: Path | None, windows: WindowFlags | None = None) -> ExperimentConfig:
@@ -42,11 +42,6 @@ def experiment_config(path: Path | None, windows: WindowFlags | None = None) -> 
 
     config = guarded(lambda: load_config(path))
     return guarded(lambda: config.with_windows((windows or WindowFlags()).apply(config.windows)))
-
-
-def _kinds(model: ModelKind | None, default: tuple[str, ...]) -> tuple[ModelKind, ...]:
-    """The one model asked for (the parser checked the name), else the config's models."""
-    return (model,) if model is not None else default  # type: ignore[return-value]
 
 
 def metric_cell(metric: str, value: float | None) -> str:
@@ -78,7 +73,7 @@ def run_guarded(action: Callable[[], T]) -> T:
     return guarded(action, RuntimeError)
 
 
-def _under_progress(
+def under_progress(
     description: str, total: int | None, work: Callable[[Callable[..., None]], T]
 ) -> T:
     """Run `work(move)` under one progress bar, `move(**fields)` updating it (`total=None`: a
@@ -106,7 +101,7 @@ def train(
     from training import train_models
 
     cfg = experiment_config(config, windows)
-    results = _under_progress(
+    results = under_progress(
         "training",
         None,
         lambda move: train_models(
@@ -114,10 +109,16 @@ def train(
             events,
             tracking_uri=tracking_uri,
             register_model=register,
-            models=_kinds(model, cfg.models),
+            # None: the config's models, or the purchase-log preset's when training chooses it
+            models=(model,) if model is not None else None,
             on_step=lambda message: move(description=message),
         ),
     )
+    said: set[str] = set()
+    for note in (note for result in results for note in result.notes):
+        if note not in said:  # a note about the log concerns every model: said once
+            said.add(note)
+            err_console.print(Panel(note, title="NOTE", style="yellow"))
     lost = False
     for result in results:
         if not result.trained:  # too short a log for an optional model: said, not fatal
@@ -135,106 +136,3 @@ def train(
             err_console.print(Panel(result.warning, title="WARNING", style="bold red"))
     if lost and strict:
         raise typer.Exit(1)
-
-
-@with_window_flags
-def tune(
-    config: ConfigOption = None,
-    trials: Annotated[
-        int | None, typer.Option("--trials", help="Trials to add to the study.", min=1)
-    ] = None,
-    events: TrainingEventsOption = None,
-    model: ModelOption = None,
-    storage: Annotated[
-        str, typer.Option("--storage", help="Optuna RDB storage; the study resumes from it.")
-    ] = "sqlite:///optuna.db",
-    study_name: Annotated[
-        str | None, typer.Option("--study-name", help="Default: <config name>-<model>.")
-    ] = None,
-    out: Annotated[
-        Path | None,
-        typer.Option(
-            "--out", help="Where the tuned config goes (default: experiments/<name>-tuned.yaml)."
-        ),
-    ] = None,
-    tracking_uri: TrackingOption = None,
-    windows: WindowFlags = WindowFlags(),
-) -> None:
-    """Search LightGBM parameters with Optuna (nested MLflow runs); write the best as a config."""
-    from training import tune as run_tune
-
-    cfg = experiment_config(config, windows)
-    kind = _kinds(model, (cfg.tuning.model,))[0]
-    n = trials or cfg.tuning.trials
-    result = _under_progress(
-        f"tuning the {kind} model",
-        n,
-        lambda move: run_tune(
-            cfg,
-            events,
-            trials=n,
-            kind=kind,
-            storage=storage,
-            study_name=study_name,
-            out_path=out,
-            tracking_uri=tracking_uri,
-            on_trial=lambda number, note: move(advance=1, description=f"trial {number}: {note}"),
-        ),
-    )
-    table = Table(title=f"best of study {result.study_name}")
-    table.add_column("parameter")
-    table.add_column("value", justify="right")
-    for key, value in result.best_params.items():
-        table.add_row(key, f"{value:.4g}" if isinstance(value, float) else str(value))
-    table.add_row(f"OOT-fit {result.metric}", f"{result.best_value:.4f}", style="bold")
-    console.print(table)
-    console.print(
-        f"parent run id [bold]{result.parent_run_id}[/] ({len(result.trial_run_ids)} nested trial "
-        f"runs; {result.n_complete} complete, {result.n_pruned} pruned in the study)"
-    )
-    console.print(
-        f"tuned config written to [bold]{result.config_path}[/]; train it with "
-        f"`retain train --config {result.config_path}`"
-    )
-
-
-@with_window_flags
-def backtest(
-    events: TrainingEventsOption = None,
-    config: ConfigOption = None,
-    model: ModelOption = None,
-    origins: Annotated[
-        int, typer.Option("--origins", help="Successive OOT cutoffs to evaluate at.", min=2)
-    ] = 3,
-    tracking_uri: TrackingOption = None,
-    windows: WindowFlags = WindowFlags(),
-) -> None:
-    """Rolling-origin backtest: train and evaluate at successive cutoffs; report stability."""
-    from training import backtest as run_backtest
-
-    cfg = experiment_config(config, windows)
-    results = _under_progress(
-        "building the features",
-        None,
-        lambda move: run_backtest(
-            cfg,
-            events,
-            origins=origins,
-            models=_kinds(model, cfg.models),
-            tracking_uri=tracking_uri,
-            on_origin=lambda t, done, total: move(
-                completed=done, total=total, description=f"origin {t:%Y-%m-%d}"
-            ),
-        ),
-    )
-    for result in results:
-        table = Table(
-            title=f"{result.kind} model: metric stability over {len(result.per_origin)} origins"
-        )
-        for column in ("metric", "mean", "std", "min", "max", "cv"):
-            table.add_column(column, justify="left" if column == "metric" else "right")
-        for metric, row in result.summary.iterrows():
-            cells = (metric_cell(str(metric), float(row[c])) for c in ("mean", "std", "min", "max"))
-            table.add_row(str(metric), *cells, metric_cell("cv", float(row["cv"])))
-        console.print(table)
-        console.print(f"{result.kind}: backtest run id [bold]{result.run_id}[/]")

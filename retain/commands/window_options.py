@@ -14,7 +14,7 @@ from typing import Any
 
 import typer
 
-from features import WindowConfig, as_naive_utc
+from features import WindowConfig
 from retain.commands.options import WINDOW_OPTIONS, flag_group
 from retain.console import warn
 
@@ -57,6 +57,8 @@ def warn_if_far_past_the_data(
     is right for the date asked, but it is almost always a typo (2030 for 2023) or the wrong
     file, and it used to pass without a word. Returns whether it warned.
     """
+    from features import as_naive_utc  # here: the feature engine (Ibis) is not needed for --help
+
     if cutoff is None or last_event is None:
         return False
     gap = as_naive_utc(cutoff) - as_naive_utc(last_event)

@@ -12,17 +12,11 @@ in constant time.
 from __future__ import annotations
 
 import hmac
-import json
 import os
-from collections.abc import Awaitable, Callable, MutableMapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
+from serving.api.asgi import App, Receive, Scope, Send, send_json
 from serving.api.settings import API_KEY_ENV, API_KEY_HEADER
-
-Scope = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
-Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
-App = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 OPEN_PATHS = frozenset({"/livez", "/readyz", "/healthz"})
 
@@ -60,18 +54,6 @@ class ApiKeyMiddleware:
             await self.app(scope, receive, send)
             return
         problem = "missing" if given is None else "wrong"
-        body = json.dumps(
-            {"error": f"{problem} API key: send the key in the {API_KEY_HEADER} header"}
-        ).encode("utf-8")
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 401,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode("ascii")),
-                    (b"www-authenticate", API_KEY_HEADER.encode("ascii")),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        message = f"{problem} API key: send the key in the {API_KEY_HEADER} header"
+        challenge = [(b"www-authenticate", API_KEY_HEADER.encode("ascii"))]
+        await send_json(send, 401, {"error": message}, challenge)

@@ -11,22 +11,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    Strict,
-    StringConstraints,
-    ValidationError,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, Strict, StringConstraints
 
 from features import FEATURE_SET
-from serving.decisions import ChurnListQuery
 
 MAX_IDS = 10_000
 MAX_ID_LENGTH = 256
-MAX_LIST_ROWS = 10_000  # the HTTP lists; bigger ones belong to `retain churn-list|action-plan`
+MAX_LIST_ROWS = 10_000  # rows in one answer; longer lists are paged (serving/api/list_requests.py)
 
 UserId = Annotated[str, StringConstraints(min_length=1, max_length=MAX_ID_LENGTH)]
 # Numbers are numbers: without Strict, pydantic would read `true` as 1 and `false` as 0.0.
@@ -37,6 +28,11 @@ Status = Literal["ok", "unknown_user"]
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+class NoParameters(_Strict):
+    """The body of an endpoint that takes nothing: none, or `{}`. A field is refused (400),
+    never silently ignored, so a client that thinks it is filtering learns that it is not."""
 
 
 class UserIdsRequest(_Strict):
@@ -50,44 +46,6 @@ class ExplainRequest(_Strict):
 
     user_id: UserId
     top_k: StrictInt = Field(5, ge=1, le=len(FEATURE_SET.columns))
-
-
-class ChurnListRequest(ChurnListQuery):
-    """The churn-list filters of `retain churn-list`, with a row cap over HTTP.
-
-    Ranked by value at risk (churn probability × value at stake) unless `sort_by` says otherwise.
-    """
-
-    min_risk: StrictFloat = Field(0.0, ge=0, le=1)
-    top: StrictInt = Field(100, ge=1, le=MAX_LIST_ROWS)  # type: ignore[assignment]
-
-
-class ActionPlanRequest(_Strict):
-    """The same filters as the churn list; the plan is always ranked by expected gain."""
-
-    stages: tuple[str, ...] = ()
-    tiers: tuple[str, ...] = ()
-    actions: tuple[str, ...] = ()
-    min_risk: StrictFloat = Field(0.0, ge=0, le=1)
-    top: StrictInt = Field(100, ge=1, le=MAX_LIST_ROWS)
-
-    @model_validator(mode="after")
-    def _known_filters(self) -> ActionPlanRequest:
-        """The churn list's checks: an unknown stage or tier is a 400 that names it."""
-        try:
-            self.query()
-        except ValidationError as error:
-            raise ValueError(
-                "; ".join(
-                    item["msg"].removeprefix("Value error, ")
-                    for item in error.errors(include_url=False)
-                )
-            ) from None
-        return self
-
-    def query(self) -> ChurnListQuery:
-        """As the query `serving.decisions.churn_list.action_plan` takes (it ignores the sort)."""
-        return ChurnListQuery(**self.model_dump())
 
 
 class ScoreItem(BaseModel):
@@ -121,11 +79,15 @@ class RecommendItem(ScoreItem):
 
 
 class SnapshotInfo(BaseModel):
-    """Which scoring run the service answers from."""
+    """Which scoring run the service answers from: `source` is the name of the event log or
+    score file it was read from, never its path on the server; `snapshot_id` is what the lists'
+    pages carry (the same in every worker serving the same models and files)."""
 
+    snapshot_id: str
     as_of: datetime | None
     users: int
     source: str
+    source_kind: Literal["events", "scores"]
     model_versions: dict[str, str | None]
 
 
@@ -219,8 +181,23 @@ class ChurnListRow(BaseModel):
     reasons: list[str]
 
 
-class ChurnListResponse(BaseModel):
-    """The ranked rows and how many users matched before `top` cut the list."""
+class ListPage(BaseModel):
+    """Where this answer stands in its list (serving/api/list_requests.py says why).
+
+    `total` rows make the list (the matching users, cut at `top`); this answer holds the rows
+    from `offset` on, at most `limit`; `next_offset` asks for the next page (null: this was the
+    last). `snapshot_id` names the snapshot the ranks come from: send it back with later pages.
+    """
+
+    snapshot_id: str
+    total: int
+    offset: int
+    limit: int
+    next_offset: int | None = None
+
+
+class ChurnListResponse(ListPage):
+    """One page of the ranked list; `matched` counts the users the filters kept (before `top`)."""
 
     as_of: datetime | None
     matched: int
@@ -260,8 +237,9 @@ class ActionPlanRow(BaseModel):
     reasons: list[str]
 
 
-class ActionPlanResponse(BaseModel):
-    """Whom we contact, by expected gain; totals over every matching user, not only `top`.
+class ActionPlanResponse(ListPage):
+    """Whom we contact, by expected gain, one page of it; `matched`, `cost` and
+    `expected_gain` add up every matching contacted user, not only `top` or this page.
 
     `decisions` is the whole run's summary (null for a score file written without it).
     """
@@ -287,17 +265,21 @@ class ModelFacts(BaseModel):
 
 
 class WorkerInfo(BaseModel):
-    """Which worker process answered (several workers serve one port)."""
+    """Which worker answered (several workers serve one port): its index, not its process id."""
 
     index: int | None
-    pid: int
 
 
 class ModelInfoResponse(BaseModel):
     """Versions, training time and out-of-time metrics of the three models, the snapshot and
-    what its decisions achieve (null for a score file written without the summary)."""
+    what its decisions achieve (null for a score file written without the summary).
+
+    `registry` says which kind of MLflow store the champions come from, without its path or
+    credentials (`sqlite (local file)`, `http://mlflow:5000`).
+    """
 
     feature_set_id: str
+    registry: str
     churn: ModelFacts
     recall: ModelFacts | None = None  # null: no recall champion (see notes)
     value: ModelFacts

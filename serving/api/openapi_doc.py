@@ -1,24 +1,31 @@
-"""The OpenAPI document BentoML generates, completed with the answers it does not know about.
+"""The OpenAPI document BentoML generates, completed with what it does not know about.
 
-Why: clients (and the schemathesis tests) rely on /docs.json to say every status a request can
-get and every body shape. BentoML documents 200, 400, 404 and 500 for each API, but
+Why: clients (and the schemathesis tests) rely on /docs.json to say every operation, every
+status a request can get and every body shape. BentoML's document falls short in these ways,
+and `complete_document` mends each:
+- its `info` is BentoML's boilerplate: replaced by Retain's (serving/api/openapi_info.py);
+- its schema names end in `IODescriptor`, a class of BentoML's making: the suffix is dropped;
 - its 400 body for a request that fails validation carries `detail` as the list of pydantic
   errors (field, message, type), while its document declares `detail` a string;
 - it cannot know the answers that come from our middleware and code: 401 (API key,
   serving.api.auth), 413 and 415 (body too large, not JSON: serving.api.request_guard), 503 (no
   champion yet, serving.api.state) and 409 (`/explain` on a score file without features,
-  `/what_if` on a score file with a holdout assignment);
+  `/what_if` on a score file with a holdout assignment, a list page of a snapshot no longer
+  served);
+- it documents POST only: the reads BentoML never routes as GET (serving.api.read_routes
+  answers them) get their GET operation, with the body's fields as query parameters;
 - BentoML drops `null` from the optional top-level fields of a response (`as_of`, and
   `churn_probability` of an unknown user in /explain) and of a request (`budget` of /what_if,
   where null means no budget): they are marked `nullable` again, from the pydantic models;
 - a request body whose schema has required fields (/score, /recommend, /explain) is required
   (BentoML leaves every body optional; a missing one gets 400);
-- the filters of both lists (churn list and action plan) accept only known stages, tiers and
-  action ids (a typo fails loudly), which the pydantic schema states only as "strings"; the
-  action ids are the catalogue's (RETAIN_CATALOGUE), so they are filled in when the document
-  is served.
-`complete_document` adds exactly these; `OpenApiDocMiddleware` applies it to what BentoML serves
-at /docs.json, so the served document and the generated one cannot drift apart.
+- the filters of both lists accept only known stages, tiers and action ids (a typo fails
+  loudly), which the pydantic schema states only as "strings"; the action ids are the
+  catalogue's (RETAIN_CATALOGUE), so they are filled in when the document is served; a filter
+  and its deprecated alias (`stage` and `stages`) are not given together;
+- the CSV lists say where their page stands in headers, which it cannot know.
+`OpenApiDocMiddleware` applies `complete_document` to what BentoML serves at /docs.json, so
+the served document and the generated one cannot drift apart.
 """
 
 from __future__ import annotations
@@ -26,14 +33,17 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 import types
 import typing
-from collections.abc import MutableMapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import BaseModel
 
-from serving.api.auth import App, Receive, Scope, Send
+from serving.api.asgi import App, Receive, Scope, Send, rewrite_json_answers
+from serving.api.list_answers import NEXT_OFFSET_HEADER, SNAPSHOT_HEADER, TOTAL_HEADER
+from serving.api.list_requests import FILTER_ALIASES
 from serving.api.models import (
     ActionPlanResponse,
     ChurnListResponse,
@@ -43,7 +53,9 @@ from serving.api.models import (
     RefreshResponse,
     ScoreResponse,
 )
+from serving.api.openapi_info import TAGS, contact, info
 from serving.api.operator_models import RiskChangeResponse, WhatIfRequest, WhatIfResponse
+from serving.api.read_routes import READS, query_parameters
 from serving.decisions import STAGES, TIERS
 from serving.reporting import SegmentSummaryResponse
 
@@ -69,13 +81,20 @@ _EXTRA = {
     "415": "Request body declared as something other than JSON",
     "503": "Not ready: no champion model in the registry yet",
 }
+_BODY_ONLY = ("413", "415")  # a GET has no body to refuse
+_LIST_PATHS = ("/churn_list", "/churn_list_csv", "/action_plan", "/action_plan_csv")
+_PAGE_GONE = "The snapshot_id sent is no longer served: fetch the list again from offset 0"
 _CONFLICTS = {
     "/explain": "Explanations unavailable: the served score file has no feature columns",
     "/what_if": "Cannot decide again: the served score file has a holdout assignment",
+    **{path: _PAGE_GONE for path in _LIST_PATHS},
 }
-
-
-_LIST_PATHS = ("/churn_list", "/churn_list_csv", "/action_plan", "/action_plan_csv")
+_CSV_HEADERS = {
+    TOTAL_HEADER: ({"type": "integer"}, True, "Rows in the whole list (after `top`)"),
+    NEXT_OFFSET_HEADER: ({"type": "integer"}, False, "The next page's offset (absent: last)"),
+    SNAPSHOT_HEADER: ({"type": "string"}, True, "The snapshot the ranks come from"),
+}
+_IO_SUFFIX = re.compile(r"(\w+)IODescriptor\b")
 RESPONSE_MODELS: dict[str, type[BaseModel]] = {
     "/score": ScoreResponse,
     "/recommend": RecommendResponse,
@@ -115,52 +134,108 @@ def _error_response(description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": _ERROR_REF}}}
 
 
-def _churn_list_filters(request_schema: dict[str, Any], action_ids: Sequence[str]) -> None:
+def _without_io_suffix(node: Any) -> Any:
+    """Every `XIODescriptor` (schema names, titles, references) as `X`."""
+    if isinstance(node, dict):
+        return {_without_io_suffix(k): _without_io_suffix(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_without_io_suffix(item) for item in node]
+    if isinstance(node, str):
+        return _IO_SUFFIX.sub(r"\1", node)
+    return node
+
+
+def _one_of_pattern(allowed: Sequence[str]) -> str:
+    """A comma-separated list of allowed values (`at_risk,dormant`), or nothing."""
+    value = "(?:" + "|".join(re.escape(item) for item in allowed) + ")"
+    return f"^(?:{value}(?:, ?{value})*)?$"
+
+
+def _list_filters(request_schema: dict[str, Any], action_ids: Sequence[str]) -> None:
+    """The allowed values of each filter and its alias; the two not given together."""
     properties = request_schema.get("properties", {})
-    for name, allowed in (("stages", STAGES), ("tiers", TIERS), ("actions", action_ids)):
-        items = properties.get(name, {}).get("items")
-        if isinstance(items, dict):
-            items["enum"] = list(allowed)
+    allowed = {"stage": STAGES, "tier": TIERS, "action": action_ids}
+    for name, alias in FILTER_ALIASES.items():
+        for field in (name, alias):
+            prop = properties.get(field, {})
+            for branch in prop.get("anyOf", [prop]):
+                if branch.get("type") == "array":
+                    branch["items"]["enum"] = list(allowed[name])
+                elif branch.get("type") == "string":
+                    branch["pattern"] = _one_of_pattern(allowed[name])
+    if all(name in properties for name in FILTER_ALIASES):
+        pairs = [{"required": [name, alias]} for name, alias in FILTER_ALIASES.items()]
+        request_schema["not"] = {"anyOf": pairs}
 
 
-def complete_document(document: dict[str, Any], action_ids: Sequence[str]) -> dict[str, Any]:
-    """A copy of BentoML's document with the real 400 detail, 401/409/413/503 answers and the
-    list filters' allowed values (`action_ids`: the served catalogue's)."""
-    completed = copy.deepcopy(document)
+def _csv_headers(responses: dict[str, Any]) -> None:
+    ok = responses.get("200", {})
+    ok["headers"] = {
+        name: {"schema": schema, "required": required, "description": description}
+        for name, (schema, required, description) in _CSV_HEADERS.items()
+    }
+
+
+def _complete_operation(path: str, operation: dict[str, Any], action_ids: Sequence[str]) -> None:
+    """One of our POST APIs: its extra answers, required body, nullable fields and filters."""
+    responses = operation["responses"]
+    for status, description in _EXTRA.items():
+        responses.setdefault(status, _error_response(description))
+    if path in _CONFLICTS:
+        responses.setdefault("409", _error_response(_CONFLICTS[path]))
+    request_body = operation.get("requestBody", {})
+    body_schema = request_body.get("content", {}).get("application/json", {}).get("schema", {})
+    if body_schema.get("required"):
+        request_body["required"] = True
+    if path in REQUEST_MODELS:
+        _restore_nullable(body_schema, REQUEST_MODELS[path])
+    if path in RESPONSE_MODELS:
+        ok = responses.get("200", {}).get("content", {}).get("application/json", {})
+        _restore_nullable(ok.get("schema", {}), RESPONSE_MODELS[path])
+    if path in _LIST_PATHS:
+        _list_filters(body_schema, action_ids)
+    if path.endswith("_csv"):
+        _csv_headers(responses)
+
+
+def _read_operation(post: dict[str, Any]) -> dict[str, Any]:
+    """The GET twin of a read's POST: the body's fields as query parameters, no body answers."""
+    body = post.get("requestBody", {}).get("content", {}).get("application/json", {})
+    get = {key: copy.deepcopy(value) for key, value in post.items() if key != "requestBody"}
+    get["operationId"] = f"{post['operationId']}__get"
+    get["parameters"] = query_parameters(body.get("schema", {}))
+    for status in _BODY_ONLY:
+        get["responses"].pop(status, None)
+    return get
+
+
+def complete_document(
+    document: dict[str, Any],
+    action_ids: Sequence[str],
+    api_contact: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """A copy of BentoML's document, completed as the module docstring lists (`action_ids`:
+    the served catalogue's; `api_contact`: the document's contact, default RETAIN_API_CONTACT)."""
+    completed = _without_io_suffix(copy.deepcopy(document))
+    completed["info"] = {**info(), "contact": api_contact or contact()}
+    completed["tags"] = copy.deepcopy(TAGS)
     schemas = completed.setdefault("components", {}).setdefault("schemas", {})
     schemas["ErrorMessage"] = _ERROR_SCHEMA
     invalid = schemas.get("InvalidArgument", {}).get("properties", {})
     if "detail" in invalid:
         invalid["detail"] = _VALIDATION_DETAIL
-    for name in ("ChurnListRequestIODescriptor", "ActionPlanRequestIODescriptor"):
+    for name in ("ChurnListRequest", "ActionPlanRequest"):
         if name in schemas:
-            _churn_list_filters(schemas[name], action_ids)
-    for path, item in completed.get("paths", {}).items():
-        for operation in item.values():
-            if not isinstance(operation, dict) or "responses" not in operation:
-                continue
-            responses = operation["responses"]
-            if "x-bentoml-name" in operation:  # one of our APIs
-                for status, description in _EXTRA.items():
-                    responses.setdefault(status, _error_response(description))
-                if path in _CONFLICTS:
-                    responses.setdefault("409", _error_response(_CONFLICTS[path]))
-                request_body = operation.get("requestBody", {})
-                body_schema = request_body.get("content", {}).get("application/json", {})
-                if body_schema.get("schema", {}).get("required"):
-                    request_body["required"] = True
-                if path in REQUEST_MODELS:
-                    _restore_nullable(body_schema.get("schema", {}), REQUEST_MODELS[path])
-                if path in RESPONSE_MODELS:
-                    ok = responses.get("200", {}).get("content", {}).get("application/json", {})
-                    _restore_nullable(ok.get("schema", {}), RESPONSE_MODELS[path])
-                if path in _LIST_PATHS:
-                    body = operation.get("requestBody", {}).get("content", {})
-                    _churn_list_filters(
-                        body.get("application/json", {}).get("schema", {}), action_ids
-                    )
-            elif path == "/metrics":
-                responses.setdefault("401", _error_response(_EXTRA["401"]))
+            _list_filters(schemas[name], action_ids)
+    paths = completed.get("paths", {})
+    for path, item in paths.items():
+        post = item.get("post")
+        if isinstance(post, dict) and "x-bentoml-name" in post:  # one of our APIs
+            _complete_operation(path, post, action_ids)
+            if post["x-bentoml-name"] in READS:
+                item["get"] = _read_operation(post)
+        elif path == "/metrics":
+            item["get"]["responses"].setdefault("401", _error_response(_EXTRA["401"]))
     return completed
 
 
@@ -170,6 +245,7 @@ class OpenApiDocMiddleware:
     def __init__(self, app: App) -> None:
         self.app = app
         self._action_ids: tuple[str, ...] | None = None
+        self._contact = contact()  # RETAIN_API_CONTACT, read when the server builds its app
 
     def action_ids(self) -> tuple[str, ...]:
         """The served catalogue's action ids (RETAIN_CATALOGUE, else the packaged one)."""
@@ -183,21 +259,10 @@ class OpenApiDocMiddleware:
         if scope["type"] != "http" or scope["path"] != DOC_PATH or scope["method"] != "GET":
             await self.app(scope, receive, send)
             return
-        start: MutableMapping[str, Any] = {}
-        chunks: list[bytes] = []
 
-        async def capture(message: MutableMapping[str, Any]) -> None:
-            if message["type"] == "http.response.start":
-                start.update(message)
-            elif message["type"] == "http.response.body":
-                chunks.append(message.get("body", b""))
+        def rewrite(status: int, body: bytes) -> dict[str, Any]:
+            return complete_document(json.loads(body), self.action_ids(), self._contact)
 
-        await self.app(scope, receive, capture)
-        body = b"".join(chunks)
-        if start.get("status") == 200:
-            completed = complete_document(json.loads(body), self.action_ids())
-            body = json.dumps(completed).encode("utf-8")
-        headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
-        headers.append((b"content-length", str(len(body)).encode("ascii")))
-        await send({"type": "http.response.start", "status": start["status"], "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+        await rewrite_json_answers(
+            self.app, scope, receive, send, lambda status: status == 200, rewrite
+        )

@@ -12,12 +12,11 @@ JSON gets 415 with a message instead.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import MutableMapping
 from typing import Any
 
-from serving.api.auth import App, Receive, Scope, Send
+from serving.api.asgi import App, Receive, Scope, Send, send_json
 from serving.api.settings import DEFAULT_MAX_BODY_BYTES, ENV_PREFIX, SettingsError
 
 MAX_BODY_ENV = f"{ENV_PREFIX}MAX_BODY_BYTES"
@@ -29,22 +28,6 @@ def max_body_bytes_from_env() -> int:
     if not raw.isdigit() or int(raw) < 1024:
         raise SettingsError(f"{MAX_BODY_ENV} must be a whole number of bytes >= 1024, not {raw!r}")
     return int(raw)
-
-
-async def send_json(send: Send, status: int, payload: dict[str, Any]) -> None:
-    """A complete JSON answer on a raw ASGI `send`."""
-    body = json.dumps(payload).encode("utf-8")
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode("ascii")),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
 
 
 def _is_json(content_type: bytes) -> bool:

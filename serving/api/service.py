@@ -7,15 +7,18 @@ what `retain score` writes too. The state is replaced whole when `@champion` or 
 moves (`serving.api.state`: polled every RETAIN_REFRESH_SECONDS, or `POST /refresh`); a request
 reads it once, so its answer never mixes two snapshots. No champion yet: the worker runs but
 is not ready. A champion that cannot be loaded stops `bentoml serve` before any worker starts
-(the deployment hook). Requests and responses are the pydantic models of `serving.api.models`;
-BentoML answers bad bodies with 400, `serving.api.request_guard` oversized (413) and non-JSON (415)
-ones.
+(the deployment hook). Requests and responses are the pydantic models of `serving.api.models`
+(the lists': `serving.api.list_requests`, with the CLI's filter names and paging); BentoML
+answers bad bodies with 400, worded by `serving.api.error_bodies`, `serving.api.request_guard`
+oversized (413) and non-JSON (415) ones. The reads also answer GET (`serving.api.read_routes`),
+through the same methods.
 Configuration comes from the environment (`serving.api.settings`): the decision settings (catalogue,
 learned effects, budget, contact history, segmentation) are those of `retain score`, so the
 service decides with the same economics. The two operator lists are the churn list (whom we are
 about to lose, by value at risk) and the action plan (whom we contact, by expected gain), both
-from `serving.decisions.churn_list`, as in the CLI. The same process serves the operator page at
-/ui/ (`serving.api.operator_page`), which reads only these endpoints. Start it with `retain serve`
+from `serving.decisions.churn_list`, as in the CLI, one page at a time
+(serving/api/list_answers.py). The same process serves the operator page at /ui/
+(`serving.api.operator_page`), which reads only these endpoints. Start it with `retain serve`
 or `bentoml serve serving.api.service:RetainService`.
 """
 
@@ -23,32 +26,38 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
+from pathlib import Path
 from typing import Annotated, Any
 
 import bentoml
 from bentoml.validators import ContentType
 from starlette.responses import JSONResponse
 
-from features import FEATURE_SET
 from serving.api import gauges, log_privacy, request_timer
 from serving.api.auth import ApiKeyMiddleware
+from serving.api.error_bodies import ErrorBodyMiddleware
+from serving.api.list_answers import (
+    ListRequestError,
+    as_csv,
+    as_json,
+    churn_page,
+    decision_facts,
+    plan_page,
+    with_reason_lists,
+)
+from serving.api.list_requests import ActionPlanRequest, ChurnListRequest
+from serving.api.model_info import model_info, worker
 from serving.api.models import (
-    ActionPlanRequest,
     ActionPlanResponse,
-    ChurnListRequest,
     ChurnListResponse,
-    DecisionFacts,
     ExplainRequest,
     ExplainResponse,
-    ModelFacts,
     ModelInfoResponse,
+    NoParameters,
     RecommendResponse,
     RefreshResponse,
     ScoreResponse,
-    SnapshotInfo,
     UserIdsRequest,
-    WorkerInfo,
 )
 from serving.api.openapi_doc import OpenApiDocMiddleware
 from serving.api.operator_models import (
@@ -58,16 +67,13 @@ from serving.api.operator_models import (
     WhatIfResponse,
 )
 from serving.api.operator_page import PAGE_PATH, page_app
+from serving.api.read_routes import ReadRoutesMiddleware, read_schemas
 from serving.api.request_guard import RequestGuardMiddleware
 from serving.api.risk_change import compare_risk
 from serving.api.settings import ServiceSettings
 from serving.api.state import ServingState, StateHolder, build_snapshot, preflight
 from serving.api.what_if import plan_with_budget
-from serving.decisions import NO_ACTION, matching
-from serving.decisions import action_plan as planned_list
-from serving.decisions import churn_list as ranked_list
 from serving.reporting import SegmentSummaryResponse
-from serving.scoring import split_reasons
 
 __all__ = ["RetainService", "build_snapshot"]
 
@@ -77,40 +83,9 @@ log = logging.getLogger("retain.service")
 CsvText = Annotated[str, ContentType("text/csv")]
 
 
-def _facts(info: Any) -> ModelFacts | None:
-    if info is None:
-        return None
-    return ModelFacts(
-        name=info.name,
-        version=info.version,
-        run_id=info.run_id,
-        trained_at=info.trained_at,
-        feature_set_id=info.feature_set_id,
-        aliases=list(info.aliases),
-        metrics=dict(info.metrics),
-    )
-
-
-def _decision_facts(state: ServingState) -> DecisionFacts | None:
-    decisions = state.snapshot.decisions
-    return None if decisions is None else DecisionFacts.model_validate(decisions.as_dict())
-
-
-def _with_reason_lists(rows: Any) -> list[dict[str, Any]]:
-    """Rows as JSON records, the joined reason texts as lists again."""
-    records = rows.to_dict(orient="records")
-    for record in records:
-        record["reasons"] = split_reasons(record["reasons"])
-    return records
-
-
 def _error(status: int, message: str) -> Any:
     """A JSON error answer; BentoML passes a returned Response through untouched."""
     return JSONResponse({"error": message}, status_code=status)
-
-
-def _worker() -> WorkerInfo:
-    return WorkerInfo(index=bentoml.server_context.worker_index, pid=os.getpid())
 
 
 @bentoml.service(name="retain", traffic={"timeout": 120}, workers=1)
@@ -217,99 +192,70 @@ class RetainService:
             return state
         try:
             found = state.snapshot.explain(request.user_id, state.champions, request.top_k)
-        except LookupError as error:
-            return _error(409, str(error))
+        except LookupError as error:  # the message names the source: its name, not its path
+            source = state.snapshot.source
+            return _error(409, str(error).replace(source, Path(source).name))
         if found is None:
             return ExplainResponse(user_id=request.user_id, status="unknown_user")
         return ExplainResponse.model_validate(found)
 
-    @staticmethod
-    def _churn_rows(state: ServingState, query: ChurnListRequest) -> tuple[int, Any]:
-        known = state.catalogue.ids
-        matched = int(matching(state.snapshot.scores, query, known).sum())
-        return matched, ranked_list(state.snapshot.scores, query, known)
-
     @bentoml.api
     async def churn_list(self, query: ChurnListRequest, /) -> ChurnListResponse:
         """Whom we are about to lose: the filters of `retain churn-list`, by value at risk
-        (churn probability × value at stake) unless `sort_by` says otherwise, as JSON."""
+        (churn probability × value at stake) unless `sort_by` says otherwise, one page as JSON.
+        Also GET, with the fields as query parameters."""
         state = self._state()
         if not isinstance(state, ServingState):
             return state
         try:
-            matched, rows = self._churn_rows(state, query)
-        except ValueError as error:
-            return _error(400, str(error))
-        return ChurnListResponse.model_validate(
-            {
-                "as_of": state.snapshot.as_of,
-                "matched": matched,
-                "rows": _with_reason_lists(rows),
-            }
-        )
+            return ChurnListResponse.model_validate(as_json(churn_page(state, query)))
+        except ListRequestError as error:
+            return error.response()
 
     @bentoml.api
     async def churn_list_csv(self, query: ChurnListRequest, /) -> CsvText:
-        """The same list as CSV (reasons joined by "; "), ready for a spreadsheet."""
+        """The same page as CSV (reasons joined by "; "), ready for a spreadsheet; the list's
+        total, next offset and snapshot id are in the headers. Also GET."""
         state = self._state()
         if not isinstance(state, ServingState):
             return state
         try:
-            _, rows = self._churn_rows(state, query)
-        except ValueError as error:
-            return _error(400, str(error))
-        return rows.to_csv(index=False)
-
-    @staticmethod
-    def _plan_rows(state: ServingState, request: ActionPlanRequest) -> tuple[Any, Any]:
-        """(matching contacted users, the first `top` of them ranked by expected gain)."""
-        query = request.query()
-        scores = state.snapshot.scores
-        keep = matching(scores, query, state.catalogue.ids)
-        contacted = scores.loc[keep & (scores["action"] != NO_ACTION).to_numpy()]
-        return contacted, planned_list(scores, query, state.catalogue.ids)
+            return as_csv(churn_page(state, query))
+        except ListRequestError as error:
+            return error.response()
 
     @bentoml.api
     async def action_plan(self, request: ActionPlanRequest, /) -> ActionPlanResponse:
         """Whom we contact: users with an action, with what, at what cost and expected gain,
-        ranked by expected gain (the churn list's filters; `retain action-plan` as JSON).
+        ranked by expected gain (the churn list's filters; `retain action-plan` as JSON), one
+        page. Also GET.
 
         `matched`, `cost` and `expected_gain` add up every matching contacted user (not only
-        the `top` rows); `decisions` is the whole run's gain against its upper bound.
+        this page); `decisions` is the whole run's gain against its upper bound.
         """
         state = self._state()
         if not isinstance(state, ServingState):
             return state
         try:
-            contacted, rows = self._plan_rows(state, request)
-        except ValueError as error:
-            return _error(400, str(error))
-        return ActionPlanResponse.model_validate(
-            {
-                "as_of": state.snapshot.as_of,
-                "matched": len(contacted),
-                "cost": float(contacted["action_cost"].sum()),
-                "expected_gain": float(contacted["expected_gain"].sum()),
-                "rows": _with_reason_lists(rows),
-                "decisions": _decision_facts(state),
-            }
-        )
+            return ActionPlanResponse.model_validate(as_json(plan_page(state, request)))
+        except ListRequestError as error:
+            return error.response()
 
     @bentoml.api
     async def action_plan_csv(self, request: ActionPlanRequest, /) -> CsvText:
-        """The same plan as CSV (reasons joined by "; "), ready for a campaign tool."""
+        """The same page of the plan as CSV, ready for a campaign tool (paging in the headers,
+        as /churn_list_csv). Also GET."""
         state = self._state()
         if not isinstance(state, ServingState):
             return state
         try:
-            _, rows = self._plan_rows(state, request)
-        except ValueError as error:
-            return _error(400, str(error))
-        return rows.to_csv(index=False)
+            return as_csv(plan_page(state, request))
+        except ListRequestError as error:
+            return error.response()
 
     @bentoml.api
-    def segment_summary(self) -> SegmentSummaryResponse:
-        """Users by stage × tier, value at risk, the action plan and the report's charts.
+    def segment_summary(self, _: NoParameters, /) -> SegmentSummaryResponse:
+        """Users by stage × tier, value at risk, the action plan and the report's charts (also GET).
 
         Sync on purpose: the first call draws the charts (about a second of CPU), which BentoML
         then runs in a worker thread instead of blocking the event loop.
@@ -337,9 +283,9 @@ class RetainService:
                 "as_of": state.snapshot.as_of,
                 "basis": plan.basis,
                 "plan": plan.summary.as_dict(),
-                "served": _decision_facts(state),
+                "served": decision_facts(state),
                 "by_action": plan.by_action,
-                "rows": _with_reason_lists(plan.rows),
+                "rows": with_reason_lists(plan.rows),
             }
         )
 
@@ -355,31 +301,17 @@ class RetainService:
         )
 
     @bentoml.api
-    async def model_info(self) -> ModelInfoResponse:
+    async def model_info(self, _: NoParameters, /) -> ModelInfoResponse:
         """Champion versions, training time, out-of-time metrics, the served snapshot and what
-        its decisions achieve against the upper bound."""
+        its decisions achieve against the upper bound; no server paths (also GET)."""
         state = self._state()
         if not isinstance(state, ServingState):
             return state
-        return ModelInfoResponse(
-            feature_set_id=FEATURE_SET.id,
-            churn=_facts(state.champions.churn_info),
-            recall=_facts(state.champions.recall_info),
-            value=_facts(state.champions.value_info),
-            notes=state.champions.notes,
-            snapshot=SnapshotInfo(
-                as_of=state.snapshot.as_of,
-                users=len(state.snapshot),
-                source=state.snapshot.source,
-                model_versions=state.snapshot.model_versions,
-            ),
-            decisions=_decision_facts(state),
-            loaded_at=state.loaded_at,
-            worker=_worker(),
-        )
+        settings = self._holder.settings
+        return model_info(state, settings.tracking_uri, scores_file=settings.scores is not None)
 
     @bentoml.api
-    async def refresh(self) -> RefreshResponse:
+    async def refresh(self, _: NoParameters, /) -> RefreshResponse:
         """Rebuild this worker's snapshot now if `@champion` or the source moved (else no-op).
 
         Other workers follow at their next poll (RETAIN_REFRESH_SECONDS).
@@ -390,10 +322,19 @@ class RetainService:
             status=outcome.status,  # type: ignore[arg-type]
             detail=outcome.detail,
             model_versions=state.snapshot.model_versions if state is not None else {},
-            worker=_worker(),
+            worker=worker(),
         )
 
 
+# Outermost first: size and type, the document, the key; then GET reads become their POST, and
+# BentoML's error answers are reworded on their way out.
 RetainService.add_asgi_middleware(RequestGuardMiddleware)
 RetainService.add_asgi_middleware(OpenApiDocMiddleware)
 RetainService.add_asgi_middleware(ApiKeyMiddleware, open_prefixes=(PAGE_PATH,))
+RetainService.add_asgi_middleware(
+    ReadRoutesMiddleware,
+    reads=read_schemas({name: api.input_spec for name, api in RetainService.apis.items()}),
+)
+RetainService.add_asgi_middleware(
+    ErrorBodyMiddleware, paths=[f"/{name}" for name in RetainService.apis]
+)

@@ -22,6 +22,7 @@ to RETAIN_EVENTS only: a score file was already segmented and decided.
 | RETAIN_API_KEY           | when set, required (X-API-Key) everywhere but /livez, /readyz, /ui/ |
 | RETAIN_REFRESH_SECONDS   | how often a worker polls `@champion` and the files (0: never)       |
 | RETAIN_MAX_BODY_BYTES    | the largest request body accepted (default 8 MiB)                   |
+| RETAIN_API_CONTACT       | the OpenAPI document's contact: an e-mail address or a URL          |
 | MLFLOW_TRACKING_URI      | the registry the champions load from                                |
 """
 

@@ -124,7 +124,8 @@ def cell_metrics(effects: pd.DataFrame) -> dict[str, float]:
     """`<action>.<stage>/<tier>.<measure>` metrics for MLflow (NaN left out)."""
     metrics: dict[str, float] = {}
     measures = ("churn_effect", "churn_effect_low", "churn_effect_high", "relative_effect",
-                "learned_effect", "value_effect", "n_treated", "n_control")  # fmt: skip
+                "learned_effect", "value_effect", "revenue_effect", "beyond_churn_pooled",
+                "n_treated", "n_control")  # fmt: skip
     for row in effects.to_dict("records"):
         for measure in measures:
             value = row.get(measure)

@@ -15,11 +15,17 @@ scores at the campaign's cutoff, which a `--holdout-share` list carries): the nu
 the policy's gain formula, p × effect × value at stake, reproduce the incremental revenue the
 campaign measured on that cell's average user. It counts what the action does to the spend of
 users who stay (more visits, more orders), which a churn-only effect misses; its interval is the
-value effect's divided by the same mean. Revenue is far noisier than churn, so it is shrunk
-toward the churn-basis learned effect (the measured effect if the action worked through
-retention alone; sd `prior_sd`), not toward the catalogue: where the revenue says little, the
-measured churn effect (a backfire, say) still counts. A cell without a measurable revenue
-effect keeps its churn-basis learned effect.
+value effect's divided by the same mean. Revenue is far noisier than churn. So a cell's learned
+effect is its churn-basis learned effect (precise, and measured on the cell itself: a backfire
+seen in the churn rate stays) plus the revenue the action adds *beyond* that churn effect
+(`revenue_effect` − `churn_basis_effect`: mostly what retained users spend more or less), and
+that part is pooled over the action's cells (serving/campaigns/pooling.py): each cell moves
+toward the action's pooled value (`beyond_churn_pooled`) by as much as the spread between its
+segments (`beyond_churn_sd`), estimated from the data, says their differences are noise. An
+action with a single measurable cell has nothing to pool with; that cell's part beyond churn is
+shrunk toward 0 (sd `prior_sd`). What is borrowed never lifts a cell whose own churn rate
+backfires above its churn-basis effect: other segments' spending cannot overrule a measured
+harm. A cell without a measurable revenue effect keeps its churn-basis learned effect.
 
 Intervals are normal (Wald) ones; the variances use Agresti–Caffo's one-added-success-and-failure
 so that a 0 % or 100 % arm still has an honest width. The relative effect's standard error comes
@@ -41,6 +47,7 @@ import pandas as pd
 from scipy.stats import norm
 
 from serving.campaigns.outcomes import CHURN_PROBABILITY, CHURNED, FUTURE_VALUE, VALUE_AT_STAKE
+from serving.campaigns.pooling import pool_cells
 from serving.decisions import ACTION_ID, CONTROL, GROUP, SEGMENT, TREATED, ActionCatalogue
 
 EFFECT_COLUMNS: tuple[str, ...] = (
@@ -62,6 +69,9 @@ EFFECT_COLUMNS: tuple[str, ...] = (
     "value_exposure",
     "revenue_effect",
     "revenue_effect_se",
+    "churn_basis_effect",
+    "beyond_churn_pooled",
+    "beyond_churn_sd",
     "prior_effect",
     "learned_effect",
     "learned_effect_se",
@@ -111,18 +121,44 @@ def _shrunk(prior: float, estimate: float, se: float, config: EstimationConfig) 
 
 
 def _cell(rows: pd.DataFrame, prior: float, config: EstimationConfig) -> dict[str, object]:
-    """All estimates for one action × segment."""
+    """All estimates for one action × segment (the revenue basis is learned across cells)."""
     out = _churn_cell(rows, prior, config)
     if config.effect_basis == "churn":
         return out
-    revenue = _revenue_cell(rows, out, config)
-    out |= revenue
-    if "revenue_effect" not in revenue:
-        return out
-    churn_basis = float(out["learned_effect"])  # type: ignore[arg-type]
-    return out | _shrunk(
-        churn_basis, revenue["revenue_effect"], revenue["revenue_effect_se"], config
-    )
+    return out | _revenue_cell(rows, out, config)
+
+
+def _learn_revenue(table: pd.DataFrame, config: EstimationConfig) -> pd.DataFrame:
+    """Revenue-basis learned effects: each measurable cell's churn-basis effect plus its part
+    beyond churn, pooled over the action's measurable cells (`pool_cells`) or, for a lone
+    cell, shrunk toward 0; never above the churn basis where the churn rate backfires; cells
+    without a revenue effect keep the churn basis.
+
+    The part beyond churn is weighed by the revenue effect's error alone: the churn-basis
+    effect it is taken from is far more precise.
+    """
+    table = table.assign(churn_basis_effect=table["learned_effect"])
+    measured = table["revenue_effect"].notna() & (table["revenue_effect_se"] > 0)
+    for _, cells in table[measured].groupby("action_id", sort=False):
+        churn_basis = cells["churn_basis_effect"].to_numpy(dtype=float)
+        beyond = cells["revenue_effect"].to_numpy(dtype=float) - churn_basis
+        se = cells["revenue_effect_se"].to_numpy(dtype=float)
+        churn_se = cells["learned_effect_se"].to_numpy(dtype=float)
+        if len(cells) == 1:
+            shrunk = _shrunk(0.0, float(beyond[0]), float(se[0]), config)
+            part, part_se = shrunk["learned_effect"], shrunk["learned_effect_se"]
+        else:
+            pooled = pool_cells(beyond, se)
+            part, part_se = pooled.learned, pooled.learned_se
+            table.loc[cells.index, "beyond_churn_pooled"] = pooled.mean
+            table.loc[cells.index, "beyond_churn_sd"] = pooled.spread
+        learned = churn_basis + part
+        backfires = (cells["verdict"] == BACKFIRES).to_numpy()
+        table.loc[cells.index, "learned_effect"] = np.where(
+            backfires, np.minimum(learned, churn_basis), learned
+        )
+        table.loc[cells.index, "learned_effect_se"] = np.sqrt(churn_se**2 + np.square(part_se))
+    return table
 
 
 def _revenue_cell(
@@ -210,6 +246,8 @@ def estimate_effects(
         prior = _prior(catalogue, str(action_id), str(segment))
         records.append({"action_id": action_id, "segment": segment, **_cell(rows, prior, config)})
     table = pd.DataFrame.from_records(records).reindex(columns=list(EFFECT_COLUMNS))
+    if config.effect_basis == "revenue":
+        table = _learn_revenue(table, config)
     return table.astype({"n_treated": int, "n_control": int, "value_n": int})
 
 

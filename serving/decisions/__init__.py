@@ -38,6 +38,7 @@ from serving.decisions.campaign_log import (
 )
 from serving.decisions.churn_list import (
     ChurnListQuery,
+    SortKey,
     action_plan,
     churn_list,
     matching,
@@ -122,6 +123,7 @@ __all__ = [
     "SegmentConfig",
     "Segmentation",
     "Signal",
+    "SortKey",
     "TierConfig",
     "ValueTiers",
     "action_plan",

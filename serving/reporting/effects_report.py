@@ -18,6 +18,17 @@ import pandas as pd
 
 from serving.campaigns import EffectsFile, learned_catalogue
 from serving.decisions import NO_ACTION, STAGES, TIERS, ActionCatalogue, decide
+from serving.reporting.labels import Wording, action_names, stage_label, tier_label
+from serving.reporting.tables import html_table
+
+GAIN_HEADERS = {
+    "users_prior_plan": "Users (prior plan)",
+    "gain_prior_as_planned": "Gain of the prior plan, as planned",
+    "gain_prior_revalued": "Gain of the prior plan, re-valued",
+    "users_learned_plan": "Users (learned plan)",
+    "gain_learned_plan": "Gain of the learned plan",
+    "change": "Change",
+}
 
 
 def comparison_table(effects_file: EffectsFile) -> pd.DataFrame:
@@ -111,13 +122,21 @@ def gain_change(
     return table.astype({"users_prior_plan": int, "users_learned_plan": int})
 
 
+def _segment_words(segment: str) -> str:
+    """`at_risk/high` → "At risk / High"."""
+    stage, _, tier = segment.partition("/")
+    return f"{stage_label(stage)} / {tier_label(tier)}" if tier else segment
+
+
 def effects_section(
     scores: pd.DataFrame,
     catalogue: ActionCatalogue,
     effects_file: EffectsFile,
     budget: float | None = None,
+    wording: Wording | None = None,
 ) -> str:
     """The HTML of the section (tables only: the numbers are the point)."""
+    wording = wording or Wording(action_names=action_names(catalogue))
     comparison = comparison_table(effects_file)
     gains = gain_change(scores, catalogue, effects_file, budget)
     segment = scores["lifecycle_stage"].astype(str) + "/" + scores["value_tier"].astype(str)
@@ -134,10 +153,12 @@ def effects_section(
         )
     total = gains.loc["total"] if "total" in gains.index else None
     headline = (
-        f"<p>Expected gain of the prior plan, as planned: {total['gain_prior_as_planned']:,.2f};"
-        f" re-valued with the learned effects: {total['gain_prior_revalued']:,.2f}; the plan "
-        f"chosen with the learned effects: {total['gain_learned_plan']:,.2f} "
-        f"(<b>change {total['change']:+,.2f}</b>).</p>"
+        f"<p>Expected gain of the prior plan, as planned: "
+        f"{wording.money(total['gain_prior_as_planned'])}; re-valued with the learned effects: "
+        f"{wording.money(total['gain_prior_revalued'])}; the plan chosen with the learned "
+        f"effects: {wording.money(total['gain_learned_plan'])} "
+        f"(<b>change {total['change']:+,.2f}{' ' + wording.currency if wording.currency else ''}"
+        "</b>).</p>"
         if total is not None
         else ""
     )
@@ -148,9 +169,21 @@ def effects_section(
             f" · MLflow run {html.escape(effects_file.mlflow_run_id or 'none')} · effect ="
             " share of churn removed; learned = measured, shrunk toward the prior when thin</p>",
             *warnings,
-            comparison.to_html(index=False, float_format="{:.2f}".format, border=0),
+            html_table(
+                comparison.assign(segment=comparison["segment"].map(_segment_words)),
+                wording,
+                formats={c: "{:.2f}" for c in ("prior", "measured", "learned (used)")},
+                headers={"measured 95% interval": "Measured (95% interval)"},
+            ),
             "<h3>Change in expected gain</h3>",
             headline,
-            gains.to_html(float_format="{:,.2f}".format, border=0),
+            html_table(
+                gains.rename(index=lambda a: "Total" if a == "total" else wording.action(a)),
+                wording,
+                formats={c: "{:,.2f}" for c in GAIN_HEADERS if not c.startswith("users")},
+                headers={
+                    k: wording.unit(v) if "users" not in k else v for k, v in GAIN_HEADERS.items()
+                },
+            ),
         ]
     )

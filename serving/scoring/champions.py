@@ -1,11 +1,14 @@
-"""The champion models that scoring uses, checked against the feature set this build computes.
+"""The champion models that scoring uses, and the one feature set they were trained on.
 
 Why a separate step: batch scoring and the service must load the same three models (churn,
 recall, value) the same way (by the `champion` alias, version resolved once) and refuse the
-same mistakes. A model trained on another feature set would read columns by name and silently
-score nonsense, so the mismatch is an error here, before any user is scored. The windows the
-models were trained with are recovered from their runs, checked to agree, so scoring defines
-"active" and the horizons as the models learnt them.
+same mistakes. Scoring builds one feature table for all champions, so they must agree on one
+feature set (`behavioural_v1`, or `behavioural_v2` with the same event types); the set and its
+event types come from the models' runs, never from the log being scored, so a v2 model trained
+on `view` and `login` columns gets exactly those columns on any log. A set this build cannot
+compute, columns the set lacks, or champions that disagree are errors here, before any user is
+scored. The windows the models were trained with are recovered from their runs, checked to
+agree, so scoring defines "active" and the horizons as the models learnt them.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from features import FEATURE_SET, WindowConfig
+from features import FEATURE_SET, FEATURE_SETS, FeatureSet, WindowConfig, feature_set
 from training import ModelInfo
 
 _WINDOW_PARAMS = ("churn_horizon_days", "value_horizon_days", "active_window_days")
@@ -37,7 +40,7 @@ _NEEDS: dict[str, tuple[str, ...]] = {
 
 
 class FeatureSetMismatchError(ValueError):
-    """A registered model was trained on a feature set other than the one this build computes."""
+    """A model's feature set cannot be built here, or the champions disagree on theirs."""
 
 
 class ChampionsUnavailableError(LookupError):
@@ -58,6 +61,7 @@ class Champions:
     churn_info: ModelInfo
     recall_info: ModelInfo | None
     value_info: ModelInfo
+    feature_set: FeatureSet = FEATURE_SET  # what all of them were trained on (see above)
 
     @property
     def versions(self) -> dict[str, str | None]:
@@ -118,22 +122,55 @@ def refuse_window_flags(flags: dict[str, Any], windows: WindowConfig) -> None:
             )
 
 
-def check_feature_set(estimator: Any, info: ModelInfo) -> None:
-    """Refuse a model whose feature set is not `FEATURE_SET.id`, or that needs unknown columns."""
+def check_feature_set(estimator: Any, info: ModelInfo) -> FeatureSet:
+    """The feature set (with its recorded event types) a model was trained on; refuse a set
+    this build does not compute, or a model that needs columns its set lacks."""
     declared = getattr(estimator, "feature_set_id", None) or info.feature_set_id
-    if declared != FEATURE_SET.id:
+    if declared not in FEATURE_SETS:
+        known = ", ".join(repr(name) for name in FEATURE_SETS)
         raise FeatureSetMismatchError(
             f"model {info.name} version {info.version} was trained on feature set "
-            f"{declared!r}, but this build computes {FEATURE_SET.id!r}; retrain it "
-            "(`retain train`) or promote a model trained on this feature set"
+            f"{declared!r}, which this build does not compute (it computes {known}); retrain it "
+            "(`retain train`) or promote a model trained on one of those"
         )
+    try:
+        chosen = feature_set(declared, info.event_types)
+    except ValueError as error:
+        raise FeatureSetMismatchError(
+            f"model {info.name} version {info.version}: {error}"
+        ) from None
     names = list(getattr(estimator, "feature_names_", []))
-    unknown = [name for name in names if name not in FEATURE_SET.columns]
+    unknown = [name for name in names if name not in chosen.columns]
     if unknown:
+        recorded = ", ".join(chosen.event_types) or "none"
         raise FeatureSetMismatchError(
             f"model {info.name} version {info.version} needs columns absent from "
-            f"{FEATURE_SET.id}: {', '.join(unknown)}"
+            f"{chosen.id} (event types recorded with its run: {recorded}): {', '.join(unknown)}"
         )
+    return chosen
+
+
+def agreed_feature_set(chosen: list[tuple[ModelInfo, FeatureSet]]) -> FeatureSet:
+    """The one feature set every champion was trained on; refuse champions that disagree.
+
+    Why refuse rather than build each model its own table: the scores, stages, reasons and
+    decisions of one run must come from one set of features, and a mixed set of champions is
+    usually a promotion half done (a v2 churn model promoted, its v2 value model not yet).
+    """
+    first = chosen[0][1]
+    if all(fs == first for _, fs in chosen):
+        return first
+
+    def described(info: ModelInfo, fs: FeatureSet) -> str:
+        types = f" (event types {', '.join(fs.event_types)})" if fs.event_types else ""
+        return f"{info.name} v{info.version} on {fs.id}{types}"
+
+    listed = "; ".join(described(info, fs) for info, fs in chosen)
+    raise FeatureSetMismatchError(
+        f"the champions were trained on different feature sets: {listed}. Scoring builds one "
+        "feature table for all of them: promote models trained on one feature set (retrain the "
+        "others with that `feature_set` in their experiment config)"
+    )
 
 
 def check_capabilities(kind: str, estimator: Any, info: ModelInfo) -> None:
@@ -195,14 +232,15 @@ def load_champions(tracking_uri: str | None = None) -> Champions:
 
     A missing recall champion is not an error (`Champions.notes` says what scoring does
     instead). Raises ChampionsUnavailableError when the churn or value champion is missing,
-    FeatureSetMismatchError when
-    a model was trained on another feature set or lacks what decisions need, and
+    FeatureSetMismatchError when a model's feature set cannot be built here, the champions
+    disagree on it, or a model lacks what decisions need, and
     WindowMismatchError when the models were trained with different windows.
     """
     from training import load_champion
 
     point_mlflow_at(tracking_uri)
     loaded: dict[str, tuple[Any, ModelInfo | None]] = {}
+    chosen: list[tuple[ModelInfo, FeatureSet]] = []
     for kind in MODEL_KINDS:
         try:
             estimator, info = load_champion(kind)  # type: ignore[arg-type]
@@ -211,7 +249,7 @@ def load_champions(tracking_uri: str | None = None) -> Champions:
                 raise ChampionsUnavailableError(str(error)) from None
             loaded[kind] = (None, None)
             continue
-        check_feature_set(estimator, info)
+        chosen.append((info, check_feature_set(estimator, info)))
         check_capabilities(kind, estimator, info)
         loaded[kind] = (estimator, info)
     champions = Champions(
@@ -221,6 +259,7 @@ def load_champions(tracking_uri: str | None = None) -> Champions:
         churn_info=loaded["churn"][1],  # type: ignore[arg-type]
         recall_info=loaded["recall"][1],
         value_info=loaded["value"][1],  # type: ignore[arg-type]
+        feature_set=agreed_feature_set(chosen),
     )
     champions.windows()  # refuse disagreeing champions at load, not at the first scoring run
     return champions

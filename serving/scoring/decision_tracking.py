@@ -100,11 +100,24 @@ def record_scoring_run(
         output=output,
         source=source.resolve(),
         model_versions=model_versions,
-        feature_set_id=FEATURE_SET.id,
+        feature_set_id=_feature_set_of(scores),
         data_fingerprint=data_fingerprint(source),
         windows=windows.model_dump(mode="json"),
     )
     return log_decision_run(manifest, decisions)
+
+
+def _feature_set_of(scores: Any) -> str:
+    """The feature set the scores were computed from (their `feature_set_id` column: the
+    champions'); FEATURE_SET for an empty table or one written before the column existed."""
+    import pandas as pd
+
+    if "feature_set_id" not in scores.columns:
+        return FEATURE_SET.id
+    if isinstance(scores, pd.DataFrame):
+        return str(scores["feature_set_id"].iloc[0]) if len(scores) else FEATURE_SET.id
+    first = scores.select("feature_set_id").first()  # a Spark DataFrame
+    return str(first[0]) if first is not None else FEATURE_SET.id
 
 
 def record_snapshot(snapshot: Snapshot, source: Path, windows: WindowConfig) -> str | None:

@@ -22,7 +22,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from features import ACTIVE_FLAG, FEATURE_SET, LoadedEvents, WindowConfig
+from features import ACTIVE_FLAG, FEATURE_SET, FeatureSet, LoadedEvents, WindowConfig
 from serving.decisions import (
     ASSIGNMENT,
     DECISIONS_ATTR,
@@ -107,15 +107,16 @@ def latest_cutoff(events: LoadedEvents) -> datetime:
     return datetime.combine(last.date(), datetime.min.time()) + timedelta(days=1)
 
 
-def feature_matrix(features: pd.DataFrame) -> pd.DataFrame:
-    """The FEATURE_SET columns as float64, the form both models were trained on."""
-    missing = [column for column in FEATURE_SET.columns if column not in features.columns]
+def feature_matrix(features: pd.DataFrame, feature_set: FeatureSet = FEATURE_SET) -> pd.DataFrame:
+    """The columns of `feature_set` (the champions') as float64, the form the models were
+    trained on."""
+    missing = [column for column in feature_set.columns if column not in features.columns]
     if missing:
         raise ValueError(
-            f"feature frame lacks {FEATURE_SET.id} columns: {', '.join(missing)} "
-            "(was it built by another version of `retain features`?)"
+            f"feature frame lacks {feature_set.id} columns: {', '.join(missing)} "
+            "(was it built by another version of `retain features`, or for another set?)"
         )
-    return features[list(FEATURE_SET.columns)].astype("float64")
+    return features[list(feature_set.columns)].astype("float64")
 
 
 def _contributions(model: Any, matrix: pd.DataFrame, config: ScoringConfig) -> pd.DataFrame:
@@ -200,7 +201,7 @@ def score_features(
     if features["as_of"].nunique() > 1:
         raise ValueError("feature frame mixes several cutoffs; score one cutoff at a time")
     features = features.reset_index(drop=True)
-    matrix = feature_matrix(features)
+    matrix = feature_matrix(features, champions.feature_set)
     as_of = pd.Timestamp(features["as_of"].iloc[0]).to_pydatetime() if len(features) else None
     segmentation = config.segmentation.for_windows(champions.windows())
     active = _active(features)
@@ -241,7 +242,7 @@ def score_features(
         churn_model_version=versions["churn"],
         recall_model_version=versions["recall"],
         value_model_version=versions["value"],
-        feature_set_id=FEATURE_SET.id,
+        feature_set_id=champions.feature_set.id,
     )
     # A missing model's version (no recall champion) is a missing string, not the text "None".
     scores = scores[list(SCORE_COLUMNS)].astype({column: "str" for column in VERSION_COLUMNS})
@@ -260,15 +261,18 @@ def score_events(
     config: ScoringConfig | None = None,
     windows: WindowConfig | None = None,
 ) -> ScoredUsers:
-    """Build features at `as_of` (default: the latest cutoff) with the models' windows, score.
+    """Build features at `as_of` (default: the latest cutoff) with the models' windows and
+    feature set, score.
 
     `windows` defaults to the windows the churn model was trained with, so "active" and the
-    features mean what they meant in training.
+    features mean what they meant in training; the feature set (v2: with the event types the
+    runs recorded, not this log's most frequent ones) is the champions'.
     """
     from features import feature_frame
 
     cutoff = as_of or latest_cutoff(events)
-    frame = feature_frame(events, cutoff, windows or champions.windows())
+    chosen = champions.feature_set
+    frame = feature_frame(events, cutoff, windows or champions.windows(), feature_set=chosen)
     if frame.empty:
         raise ValueError(f"no user has an event before {cutoff:%Y-%m-%d %H:%M}; nothing to score")
     return score_features(frame, champions, config)

@@ -11,6 +11,7 @@ not depend on which batch they fell in.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -29,8 +30,11 @@ def reason_reference(matrix: pd.DataFrame, active: np.ndarray) -> pd.DataFrame:
     return typical_values(matrix, np.where(active, ACTIVE_POPULATION, LAPSED_POPULATION))
 
 
-def spark_reason_reference(features: Any) -> pd.DataFrame:
-    """`reason_reference` of a Spark feature table (double columns), computed by Spark.
+def spark_reason_reference(
+    features: Any, columns: Sequence[str] = FEATURE_SET.columns
+) -> pd.DataFrame:
+    """`reason_reference` of a Spark feature table's `columns` (doubles: the champions'
+    feature set), computed by Spark.
 
     `percentile` is exact and interpolates as numpy's median does; NaN is turned into null so
     that, as in pandas, missing values are ignored. The reasons round both sides to the same
@@ -43,7 +47,7 @@ def spark_reason_reference(features: Any) -> pd.DataFrame:
     medians = features.groupBy(population.alias("_population")).agg(
         *(
             sf.percentile(sf.nanvl(sf.col(c).cast("double"), no_value), 0.5).alias(c)
-            for c in FEATURE_SET.columns
+            for c in columns
         )
     )
     table = medians.toPandas().set_index("_population").rename_axis(None)

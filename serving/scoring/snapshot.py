@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features import ACTIVE_FLAG, FEATURE_SET
+from features import ACTIVE_FLAG, FEATURE_SET, FeatureSet
 from serving.decisions import (
     DECISION_COLUMNS,
     DECISIONS_ATTR,
@@ -168,14 +168,13 @@ class Snapshot:
         returning = self._columns["return_probability"]  # type: ignore[attr-defined]
         return np.array([value is None for value in returning], dtype=bool)
 
-    def _reference(self, features: pd.DataFrame) -> pd.DataFrame:
+    def _reference(self, features: pd.DataFrame, feature_set: FeatureSet) -> pd.DataFrame:
         """The typical feature values the reasons were worded against, as scoring computed
         them over this run's users (kept after the first explanation)."""
         if self._reason_reference is None:  # type: ignore[attr-defined]
             active = self._active_users  # type: ignore[attr-defined]
-            object.__setattr__(
-                self, "_reason_reference", reason_reference(feature_matrix(features), active)
-            )
+            matrix = feature_matrix(features, feature_set)
+            object.__setattr__(self, "_reason_reference", reason_reference(matrix, active))
         return self._reason_reference  # type: ignore[attr-defined]
 
     def explain(self, user_id: str, champions: Any, top_k: int) -> dict[str, Any] | None:
@@ -197,12 +196,12 @@ class Snapshot:
                 f"{self.source} has no feature columns, so explanations are unavailable; "
                 "serve from events (RETAIN_EVENTS) or a score file written with --with-features"
             )
-        matrix = feature_matrix(self.features.iloc[[row]])
+        matrix = feature_matrix(self.features.iloc[[row]], champions.feature_set)
         active = self._active_users[[row]]  # type: ignore[attr-defined]
         lapsed = not active[0]
         contributions = churn_contributions(champions, matrix, active, _explain_config()).iloc[0]
         bias = float(contributions.get("bias", np.nan))
-        reference = self._reference(self.features)
+        reference = self._reference(self.features, champions.feature_set)
         population = reason_populations(active, champions, reference)[0]
         explained = explain_contributions(
             matrix.iloc[0], contributions, reference.loc[population], top_k

@@ -4,7 +4,7 @@ segments, decisions and reasons as `serving.scoring.pipeline.score_features` (DE
 How the work splits, and why:
 
 1. **Probabilities on the executors.** The churn and recall champions are applied with
-   `mlflow.pyfunc.spark_udf(..., env_manager="local")` over the FEATURE_SET columns, by version
+   `mlflow.pyfunc.spark_udf(..., env_manager="local")` over their feature set's columns, by version
    number (resolved once from `@champion` by `load_champions`, so the numbers and the recorded
    versions cannot disagree if the alias moves mid-run). "local" means the executors use the
    Python environment they run in; on a cluster that environment must have this project's
@@ -39,7 +39,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from features import ACTIVE_FLAG, FEATURE_SET
+from features import ACTIVE_FLAG
 from serving.decisions import (
     ASSIGNMENT,
     DECISION_COLUMNS,
@@ -140,7 +140,7 @@ def _row_wise(
     def run(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         for batch in batches:
             batch = batch.reset_index(drop=True)
-            matrix = feature_matrix(batch)
+            matrix = feature_matrix(batch, champions.feature_set)
             active = batch[ACTIVE_FLAG].to_numpy(dtype=float) == 1
             returning = np.where(active, np.nan, batch["_recall"].to_numpy(dtype=float))
             churn = np.where(active, batch["_churn"].to_numpy(dtype=float), 1.0 - returning)
@@ -194,12 +194,12 @@ def score_spark(
     from pyspark.sql import functions as sf
 
     config = config or ScoringConfig()
-    needed = ("user_id", "as_of", ACTIVE_FLAG, *FEATURE_SET.columns)
-    missing = [c for c in needed if c not in features.columns]
+    chosen = champions.feature_set
+    present = set(features.columns)
+    missing = [c for c in ("user_id", "as_of", ACTIVE_FLAG, *chosen.columns) if c not in present]
     if missing:
         raise ValueError(
-            f"feature table lacks {FEATURE_SET.id} columns: {', '.join(missing)} "
-            "(was it built by another version of `retain features`?)"
+            f"feature table lacks {chosen.id} columns (the champions' set): {', '.join(missing)}"
         )
     if decision not in ("auto", "driver", "partitions"):
         raise ValueError(f"decision must be auto, driver or partitions, not {decision!r}")
@@ -210,7 +210,7 @@ def score_spark(
         )
     on_driver = decision == "driver" or (decision == "auto" and _global_limits(config))
     session = features.sparkSession
-    inputs = [sf.col(c).cast("double").alias(c) for c in FEATURE_SET.columns]
+    inputs = [sf.col(c).cast("double").alias(c) for c in chosen.columns]
     base = features.select(
         sf.col("user_id").cast("string").alias("user_id"),
         "as_of",
@@ -223,13 +223,13 @@ def score_spark(
     as_of = _single_cutoff(base)
     base = base.drop("as_of")
     churn_udf, recall_udf = champion_udfs(session, champions)
-    model_input = sf.struct(*(sf.col(c) for c in FEATURE_SET.columns))
+    model_input = sf.struct(*(sf.col(c) for c in chosen.columns))
     predicted = base.withColumn("_churn", churn_udf(model_input))
     # No recall champion: the churn model's probability for lapsed users too (Champions.notes).
     returning = recall_udf(model_input) if recall_udf is not None else 1.0 - sf.col("_churn")
     predicted = predicted.withColumn("_recall", returning)
     schema = _ROW_SCHEMA if on_driver else _DECIDED_SCHEMA
-    reference = spark_reason_reference(base)
+    reference = spark_reason_reference(base, chosen.columns)
     table = predicted.mapInPandas(_row_wise(champions, config, reference, not on_driver), schema)
     summary = None
     if on_driver:
@@ -281,7 +281,7 @@ def _constant_or_column(name: str, as_of: datetime, champions: Champions) -> Any
         "churn_model_version": sf.lit(champions.churn_info.version),
         "recall_model_version": sf.lit(champions.versions["recall"]).cast("string"),
         "value_model_version": sf.lit(champions.value_info.version),
-        "feature_set_id": sf.lit(FEATURE_SET.id),
+        "feature_set_id": sf.lit(champions.feature_set.id),
     }
     return constants[name].alias(name) if name in constants else sf.col(name)
 

@@ -16,7 +16,7 @@ import pandas.testing as pdt
 import pytest
 
 from features import FEATURE_SET, WindowConfig, feature_frame, from_frame, load_events
-from features.behavioural_v2 import BEHAVIOURAL_V2, behavioural_v2, resolve_v2
+from features.behavioural_v2_set import BEHAVIOURAL_V2, behavioural_v2, resolve_v2
 from features.cadence import purchase_buyers
 from features.clv_summary import CLV_COLUMNS, buyer_summary
 from features.engines import connect, to_frame

@@ -17,7 +17,7 @@ from scipy import optimize, special
 
 from features import WindowConfig, feature_frame, from_frame
 from features import clv_fit as f
-from features.behavioural_v2 import BEHAVIOURAL_V2
+from features.behavioural_v2_set import BEHAVIOURAL_V2
 from features.engines import connect
 from tests.conftest import shared_file
 

@@ -15,7 +15,17 @@ EXPERIMENTS = Path(__file__).resolve().parents[2] / "experiments"
 def test_every_shipped_experiment_validates(path: Path) -> None:
     config = load_config(path)
     assert config.name == path.stem
-    assert config.feature_set == "behavioural_v1"
+    assert config.feature_set in ("behavioural_v1", "behavioural_v2")
+
+
+def test_behavioural_v1_stays_the_default_and_types_need_v2() -> None:
+    assert parse_config({}).feature_set == "behavioural_v1"
+    v2 = parse_config({"feature_set": "behavioural_v2", "event_types": ["view", "login"]})
+    assert v2.chosen_feature_set().event_types == ("view", "login")
+    with pytest.raises(ConfigError, match="no per-event-type columns"):
+        parse_config({"event_types": ["view"]})  # v1 with types: refused, not ignored
+    with pytest.raises(ConfigError, match="distinct"):
+        parse_config({"feature_set": "behavioural_v2", "event_types": ["view", "view"]})
 
 
 def test_there_is_a_baseline_config_per_model() -> None:

@@ -22,7 +22,7 @@ import pytest
 
 from training.config import ExperimentConfig
 from training.datasets import TrainingData
-from training.evaluate import Outcome, evaluate
+from training.evaluation import Outcome, evaluate
 
 ECE_BOUND = 0.05
 
@@ -182,16 +182,18 @@ def test_unconditional_value_mixes_the_heads_with_the_lost_probability(value: Ou
 
 
 def test_each_value_head_is_level_calibrated_on_the_fit_half_only(value: Outcome) -> None:
-    """On the OOT fit half the retained head matches retained users' spend exactly (that is
-    the calibration); the report half, which it never saw, is judged with its own noise."""
+    """On the OOT fit half the unconditional value matches everyone's spend exactly and the
+    retained head retained users' spend up to the one factor both heads share (that is the
+    calibration); the report half, which it never saw, is judged with its own noise."""
     data, model = value.data, value.estimator
     assert data.lost_fit is not None
     kept = data.lost_fit.to_numpy() == 0
+    assert model.predict(data.X_fit).sum() == pytest.approx(data.y_fit.sum(), rel=1e-6)
     fitted = model.value_if_retained(data.X_fit)[kept].sum()
-    assert fitted == pytest.approx(data.y_fit.to_numpy()[kept].sum(), rel=1e-6)
+    assert fitted == pytest.approx(data.y_fit.to_numpy()[kept].sum(), rel=0.02)
     # Heavy-tailed spend: the two halves' means differ by chance; bound the report-half bias
     # by 2.5 standard errors of that difference (about ±50% on this small fixture; the
-    # demo-sized test in test_value_bias.py holds it to ±10%).
+    # demo-sized test in test_value_bias.py holds it to ±5%).
     y_fit, y_report = data.y_fit.to_numpy(), data.y_report.to_numpy()
     noise = np.sqrt(y_fit.var() / len(y_fit) + y_report.var() / len(y_report)) / y_report.mean()
     assert abs(value.metrics["bias"]) < 2.5 * noise

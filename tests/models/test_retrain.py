@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from monitoring.retrain import RetrainBusyError, exclusive_lock, retrain
+from monitoring.retraining import RetrainBusyError, exclusive_lock, retrain
 from retain.cli import app
 from tests.models.test_promotion import _weak
 from training.config import ExperimentConfig

@@ -1,9 +1,12 @@
-"""The value model's level out of time on the demo's own data (issue "Decisions that pay").
+"""The value model's level out of time on the demo's own data (issues "Decisions that pay"
+and 17 item 4: mean bias within ±5% on the report half).
 
 Why a demo-sized simulation of its own: spend is heavy-tailed, and on the 4,000-user fixture
 the two OOT halves' mean spend differs by a third by chance, so no calibration fitted on one
-half can be judged to ±10% on the other there. The demo's 20,000 users (same seed, same config
-as `retain demo`) are where the issue measured a −25% bias (18.04 predicted vs 24.17 actual).
+half can be judged on the other there. The demo's 20,000 users (same seed, same config as
+`retain demo`) are where the issue measured a −25% bias (18.04 predicted vs 24.17 actual); there
+the two halves' mean spend agree (25.61 vs 25.62), and the per-head scales alone left the
+report half at −5.1% (−1.4% on the fit half itself); the mixture scale brings it to −3.7%.
 """
 
 from __future__ import annotations
@@ -15,10 +18,10 @@ import pytest
 from simulator.simulation import SimulationConfig, write_simulation
 from training.config import ExperimentConfig, load_config
 from training.datasets import ModelData, build_training_data
-from training.evaluate import evaluate
+from training.evaluation import evaluate
 
 DEMO_CONFIG = Path(__file__).resolve().parents[2] / "experiments" / "demo.yaml"
-BIAS_BOUND = 0.10
+BIAS_BOUND = 0.05
 
 pytestmark = pytest.mark.slow
 
@@ -31,7 +34,7 @@ def demo_value(tmp_path_factory: pytest.TempPathFactory) -> tuple[ModelData, Exp
     return build_training_data(path, config).for_model("value"), config
 
 
-def test_value_bias_on_the_report_half_is_within_ten_percent(
+def test_value_bias_on_the_report_half_is_within_five_percent(
     demo_value: tuple[ModelData, ExperimentConfig],
 ) -> None:
     data, config = demo_value

@@ -50,19 +50,46 @@ class ServingStore:
         return env
 
 
-@pytest.fixture(scope="session")
-def serving_store(tmp_path_factory: pytest.TempPathFactory) -> ServingStore:
-    """A 3,000-user simulated log and champions trained on it (first versions are champions)."""
+def _build_store(root: Path) -> ServingStore:
+    """Simulate the fixture log into `root` and train every model on it (first versions are
+    champions)."""
     from simulator.simulation import SimulationConfig, write_simulation
     from training.config import ExperimentConfig
     from training.train import train_models
 
-    root = tmp_path_factory.mktemp("serving_store")
+    root.mkdir(parents=True, exist_ok=True)
     events = root / "events.parquet"
     write_simulation(SimulationConfig(users=SIM_USERS, days=SIM_DAYS, seed=SIM_SEED), events)
     uri = f"sqlite:///{root / 'mlflow.db'}"
     train_models(ExperimentConfig(), events, tracking_uri=uri)
     return ServingStore(root=root, events=events, tracking_uri=uri)
+
+
+@pytest.fixture(scope="session")
+def serving_store(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> ServingStore:
+    """A 3,000-user simulated log and champions trained on it, private to this test process.
+
+    Why built once and cloned: training costs ~50 s of CPU. Under pytest-xdist the first worker
+    to get here builds a pristine store in the run's shared temporary folder (a file lock keeps
+    the other waiting), and every worker then works on its own copy, because scoring runs and
+    promotions write to the MLflow database and the workers must not see each other's runs.
+    """
+    if worker_id == "master":  # not distributed: this process is the only user
+        return _build_store(tmp_path_factory.mktemp("serving_store"))
+    from filelock import FileLock
+
+    shared = tmp_path_factory.getbasetemp().parent  # the same folder for every worker
+    pristine = ServingStore(
+        root=shared / "serving_store",
+        events=shared / "serving_store" / "events.parquet",
+        tracking_uri=f"sqlite:///{shared / 'serving_store' / 'mlflow.db'}",
+    )
+    with FileLock(str(shared / "serving_store.lock")):
+        built = shared / "serving_store.built"
+        if not built.exists():
+            _build_store(pristine.root)
+            built.touch()
+    return clone_store(pristine, tmp_path_factory.mktemp("serving_store") / "store")
 
 
 @pytest.fixture(scope="session")
@@ -85,6 +112,19 @@ def scored(loaded_events, champions):
     from serving.scoring.pipeline import score_events
 
     return score_events(loaded_events, champions)
+
+
+def stop_with_parent() -> None:
+    """In the child before exec: SIGTERM it when the test process dies (Linux prctl).
+
+    Why: a run stopped by a timeout or a killed xdist worker never reaches the fixture's
+    teardown; `retain serve` then lived on, holding a port and CPU, until someone killed it.
+    On SIGTERM `retain serve` stops its whole process tree, as it does for an operator.
+    """
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
 def _free_port() -> int:
@@ -151,6 +191,7 @@ def running_service(
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=stop_with_parent,
         )
     base = f"http://127.0.0.1:{port}"
     probe = "/readyz" if wait_ready else "/livez"

@@ -291,3 +291,47 @@ def test_retain_effects_logs_a_run_and_writes_a_versioned_file(campaigns, tmp_pa
     )  # fmt: skip
     assert unscored.exit_code == 2
     assert "needs the log's churn_probability, value_at_stake" in unscored.output
+
+
+def test_retain_effects_on_the_revenue_basis_pools_each_actions_cells(campaigns, tmp_path):
+    # The simulated log with Retain-like scores (p × value at stake = 30 for everyone), as a
+    # `--holdout-share` list would carry them.
+    scored = tmp_path / "scored.parquet"
+    pd.read_parquet(campaigns.log).assign(churn_probability=0.3, value_at_stake=100.0).to_parquet(
+        scored
+    )
+    out = tmp_path / "effects.yaml"
+    result = CliRunner().invoke(
+        app,
+        ["effects", "--campaigns", str(scored), "--events", str(campaigns.events), "--out",
+         str(out), "--tracking-uri", f"sqlite:///{tmp_path / 'mlflow.db'}", "--no-uplift",
+         "--effect-basis", "revenue"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "revenue basis: vip_care pooled over 3 segments" in result.output
+    written = load_effects(out)
+    assert written.estimation["effect_basis"] == "revenue"
+    table = written.table()
+    assert table["value_exposure"].dropna().tolist() == pytest.approx(
+        [30.0] * table["value_exposure"].notna().sum()
+    )
+    measured = table[table["revenue_effect"].notna()]
+    pooled = table[table["beyond_churn_pooled"].notna()]
+    # Every action with two or more measured cells is pooled, all of its measured cells.
+    assert set(pooled["action_id"]) == {
+        a for a, n in measured["action_id"].value_counts().items() if n >= 2
+    }
+    assert len(pooled) == measured["action_id"].isin(pooled["action_id"]).sum()
+    assert BACKFIRE in set(zip(pooled["action_id"], pooled["segment"], strict=True))
+    for _, cells in pooled.groupby("action_id"):
+        assert cells["beyond_churn_pooled"].nunique() == 1
+        # Each cell's part beyond churn lands between its own and its action's pooled one...
+        churn_basis = cells["churn_basis_effect"].to_numpy()
+        own = cells["revenue_effect"].to_numpy() - churn_basis
+        part = cells["learned_effect"].to_numpy() - churn_basis
+        low = np.minimum(own, cells["beyond_churn_pooled"].to_numpy()) - 1e-9
+        high = np.maximum(own, cells["beyond_churn_pooled"].to_numpy()) + 1e-9
+        kept = (cells["verdict"] != "backfires").to_numpy()
+        assert ((part >= low) & (part <= high))[kept].all()
+        # ...except that a measured backfire is never lifted above its churn-basis effect.
+        assert ((part >= np.minimum(low, 0)) & (part <= 1e-12))[~kept].all()

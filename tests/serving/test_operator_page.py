@@ -205,35 +205,35 @@ def test_filters_and_sorting_change_the_rows_exactly_as_the_api_does(page, servi
     everyone = shown(page)
     # A tier whose filter visibly changes the list (which one depends on the trained model:
     # the top of the default ranking can be all one tier).
-    tier = next(t for t in ("high", "mid", "low") if api_ids(service, tiers=[t]) != everyone)
+    tier = next(t for t in ("high", "mid", "low") if api_ids(service, tier=[t]) != everyone)
     tiers_group = page.get_by_role("group", name="Value tier")
     tiers_group.get_by_label(TIER_LABELS[tier], exact=True).check()
-    in_tier = shown(page, tiers=[tier])
-    assert in_tier == api_ids(service, tiers=[tier])
+    in_tier = shown(page, tier=[tier])
+    assert in_tier == api_ids(service, tier=[tier])
     assert set(column(page, CHURN_TABLE, 7)) == {TIER_LABELS[tier]}
 
     # A risk floor at the median of the rows shown, so that it must drop some of them.
-    rows = service.post("/churn_list", json={"tiers": [tier]}).json()["rows"]
+    rows = service.post("/churn_list", json={"tier": [tier]}).json()["rows"]
     floor = round(float(np.median([row["churn_probability"] for row in rows])), 2)
     page.get_by_label("Minimum churn risk").fill(str(floor))
     page.get_by_label("Minimum churn risk").press("Enter")
-    risky = shown(page, tiers=[tier], min_risk=floor)
-    assert risky == api_ids(service, tiers=[tier], min_risk=floor) and risky != in_tier
+    risky = shown(page, tier=[tier], min_risk=floor)
+    assert risky == api_ids(service, tier=[tier], min_risk=floor) and risky != in_tier
     risks = [r["churn_probability"] for r in rows if r["user_id"] in set(risky)]
     assert all(risk >= floor for risk in risks)
 
     page.get_by_role("button", name="Churn risk").click()
-    by_risk = shown(page, tiers=[tier], min_risk=floor, sort_by="risk")
-    assert by_risk == api_ids(service, tiers=[tier], min_risk=floor, sort_by="risk")
+    by_risk = shown(page, tier=[tier], min_risk=floor, sort_by="risk")
+    assert by_risk == api_ids(service, tier=[tier], min_risk=floor, sort_by="risk")
     header = page.locator("#churn-table th[data-sort=risk]")
     assert header.get_attribute("aria-sort") == "descending"
 
     # the filters apply to the action plan too (which is always ranked by expected gain)
-    plan = shown(page, PLAN_TABLE, tiers=[tier], min_risk=floor)
-    assert plan == api_ids(service, "/action_plan", tiers=[tier], min_risk=floor)
+    plan = shown(page, PLAN_TABLE, tier=[tier], min_risk=floor)
+    assert plan == api_ids(service, "/action_plan", tier=[tier], min_risk=floor)
 
     page.get_by_role("button", name="Clear filters").click()
-    assert shown(page, tiers=[], min_risk=0, sort_by="value_at_risk") == everyone
+    assert shown(page, tier=[], min_risk=0, sort_by="value_at_risk") == everyone
 
 
 @pytest.mark.slow
@@ -246,7 +246,7 @@ def test_the_download_is_the_api_csv_for_the_filters_shown(page, service, api_ke
     page.get_by_label("Rows to show").fill("40")
     page.get_by_label("Rows to show").press("Enter")  # submits the filters: both lists reload
     page.get_by_label("Rank by").select_option("risk")
-    query = {"stages": ["at_risk", "dormant"], "top": 40, "sort_by": "risk"}
+    query = {"stage": ["at_risk", "dormant"], "top": 40, "sort_by": "risk"}
     on_screen = shown(page, **query)
     with page.expect_download() as download_info:
         page.get_by_role("button", name="Download churn list CSV").click()
@@ -259,7 +259,7 @@ def test_the_download_is_the_api_csv_for_the_filters_shown(page, service, api_ke
     table = pd.read_csv(Path(download.path()), dtype={"user_id": "str"})
     assert table["user_id"].tolist() == on_screen and len(on_screen) == 40
 
-    plan_query = {"stages": ["at_risk", "dormant"], "top": 40}
+    plan_query = {"stage": ["at_risk", "dormant"], "top": 40}
     plan_shown = shown(page, PLAN_TABLE, **plan_query)
     with page.expect_download() as download_info:
         page.get_by_role("button", name="Download action plan CSV").click()
@@ -411,8 +411,8 @@ def test_clicking_a_user_explains_their_risk_both_ways_and_their_decision(page, 
 def test_a_user_without_an_action_is_told_why(page, service, api_key):
     open_with_key(page, api_key)
     page.get_by_role("group", name="Next best action").get_by_label("No action").check()
-    ids = shown(page, actions=["no_action"])
-    assert ids == api_ids(service, actions=["no_action"]) and ids
+    ids = shown(page, action=["no_action"])
+    assert ids == api_ids(service, action=["no_action"]) and ids
     _open_user(page, CHURN_TABLE, ids[0])
     item = service.post("/recommend", json={"user_ids": [ids[0]]}).json()["items"][0]
     assert item["action"] == "no_action"

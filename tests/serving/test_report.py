@@ -12,7 +12,8 @@ from typer.testing import CliRunner
 
 from retain.cli import app
 from serving.reporting.charts import action_plan, segment_figures
-from serving.reporting.report import build_report, model_sections
+from serving.reporting.model_section import model_sections
+from serving.reporting.report import build_report
 
 runner = CliRunner()
 
@@ -77,7 +78,8 @@ def test_report_is_self_contained_with_every_section(scored, serving_store) -> N
         assert heading in page
     users = re.search(r"users scored<b>([\d,]+)</b>", page)
     assert users and int(users.group(1).replace(",", "")) == len(scored.scores)
-    assert "churn model v1" in page and "roc_auc" in page and "recency_rule" in page
+    assert "churn model v1" in page and "ROC-AUC" in page and "Recency rule" in page
+    assert "Churn model v1</h3>" in page and ">roc_auc<" not in page  # (warnings quote ids)
     assert "recall model v" in page
     spent = scored.scores["action_cost"].sum() / 1000.0
     assert f"{spent:.0%} of 1,000" in page
@@ -107,7 +109,7 @@ def test_report_shows_the_decisions_and_the_action_plan(score_file, scored) -> N
     assert f"{summary.contacted:,} of {summary.users:,}" in page
     plan = action_plan(scores, ChurnListQuery(top=50))
     assert "Whom we contact first" in page
-    positions = [page.index(f"<td>{user_id}</td>") for user_id in plan["user_id"].head(10)]
+    positions = [page.index(f">{user_id}</td>") for user_id in plan["user_id"].head(10)]
     assert positions == sorted(positions)  # in the plan's order: highest expected gain first
     assert "budget used" in page and ("no budget" in page) == (summary.budget is None)
 
@@ -122,6 +124,9 @@ def test_report_command_writes_html_with_cohorts(score_file: Path, serving_store
     assert result.exit_code == 0, result.output
     page = out.read_text()
     assert "cohort retention" in page and "No event log given" not in page
+    # the simulator's sessions give the default funnel; scored at the log's end: not stale
+    assert "Weekly KPIs by segment" in page and "Funnel: View → Add to cart → Purchase" in page
+    assert "Up to date: scores as of" in page and "Stale scores" not in page
     assert not list(tmp_path.glob(".report.html.*"))  # atomic write left no temporary file
 
 

@@ -142,14 +142,21 @@ def test_the_largest_allowed_request_is_answered(service, scored):
     ],
 )
 def test_bad_requests_get_400_with_a_message(service, body, where):
+    """The message names the field (or says the body is not JSON), in the client's words: no
+    class of BentoML's making; `detail` keeps pydantic's error types for programs."""
     for endpoint in ("/score", "/recommend"):
         response = service.post(
             endpoint, content=body, headers={"Content-Type": "application/json"}
         )
         assert response.status_code == 400, response.text
         payload = response.json()
-        assert "validation error" in payload["error"]
-        assert where in response.text
+        assert payload["error"].startswith("invalid request: "), payload
+        named = "the body is not valid JSON" if where == "json_invalid" else "user_ids"
+        if where == "extra_forbidden":
+            named = "limit: Extra inputs are not permitted"
+        assert named in payload["error"], payload
+        assert "IODescriptor" not in response.text and "validation error for" not in response.text
+        assert where in response.text  # pydantic's error type (or the field) in `detail`
 
 
 def test_a_missing_or_wrong_api_key_is_401(service):
@@ -317,8 +324,9 @@ def test_action_plan_requests_are_checked_like_the_churn_list(service):
     for body, where in (
         ({"stages": ["at-risk"]}, "unknown stage"),
         ({"actions": ["free_pony"]}, "unknown action"),
+        ({"stage": "active,at-risk"}, "unknown stage"),
         ({"sort_by": "risk"}, "extra_forbidden"),  # the plan is always ranked by gain
-        ({"top": 10_001}, "less_than_equal"),
+        ({"limit": 10_001}, "less_than_equal"),  # one answer's cap; longer lists are paged
     ):
         for endpoint in ("/action_plan", "/action_plan_csv"):
             response = service.post(endpoint, json=body)
@@ -326,13 +334,15 @@ def test_action_plan_requests_are_checked_like_the_churn_list(service):
             assert where in response.text, (endpoint, body, response.text)
 
 
-def test_churn_list_filter_typos_are_400(service):
+def test_churn_list_filter_typos_are_400(service, scored):
     bad_action = service.post("/churn_list", json={"actions": ["free_pony"]})
     assert bad_action.status_code == 400 and "unknown action" in bad_action.json()["error"]
     bad_stage = service.post("/churn_list_csv", json={"stages": ["at-risk"]})
     assert bad_stage.status_code == 400 and "unknown stage" in bad_stage.text
-    too_many = service.post("/churn_list", json={"top": 10_001})
-    assert too_many.status_code == 400
+    too_many = service.post("/churn_list", json={"limit": 10_001})
+    assert too_many.status_code == 400 and "limit: " in too_many.json()["error"]
+    longer = service.post("/churn_list", json={"top": 10_001, "limit": 5})  # paged, not refused
+    assert longer.status_code == 200 and longer.json()["total"] == len(scored.scores)
 
 
 def test_model_info_matches_the_registry(service, serving_store, scored):
@@ -358,6 +368,13 @@ def test_model_info_matches_the_registry(service, serving_store, scored):
     _assert_decisions(decisions, scored.decisions)
     assert decisions["contacted"] == int((scored.scores["action"] != "no_action").sum())
     assert 0 < decisions["share_of_bound"] <= 1
+    # what is served, not where the server keeps it (issue 19): names, no paths, no process ids
+    assert body["snapshot"]["source"] == serving_store.events.name
+    assert body["snapshot"]["source_kind"] == "events"
+    assert body["registry"] == "sqlite (local file)"
+    assert set(body["worker"]) == {"index"}
+    text = service.get("/model_info").text
+    assert str(serving_store.root) not in text and "sqlite:" not in text
 
 
 def test_bentoml_build_succeeds(serving_store):

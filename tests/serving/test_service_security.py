@@ -14,7 +14,9 @@ import pytest
 from pydantic import BaseModel
 
 from serving.api import auth
-from serving.api.models import ChurnListRequest, ExplainRequest, UserIdsRequest
+from serving.api.list_requests import ActionPlanRequest, ChurnListRequest
+from serving.api.models import ExplainRequest, NoParameters, UserIdsRequest
+from serving.api.operator_models import RiskChangeRequest, WhatIfRequest
 from serving.api.settings import DEFAULT_MAX_BODY_BYTES
 
 pytestmark = pytest.mark.slow
@@ -96,7 +98,8 @@ def _field_types(model: type[BaseModel]) -> list[typing.Any]:
 
 
 def test_no_request_takes_a_file_path(service):
-    for model in (UserIdsRequest, ExplainRequest, ChurnListRequest):
+    requests = (UserIdsRequest, ExplainRequest, ChurnListRequest, ActionPlanRequest, NoParameters)
+    for model in (*requests, RiskChangeRequest, WhatIfRequest):
         assert not any(isinstance(t, type) and issubclass(t, Path) for t in _field_types(model)), (
             model
         )

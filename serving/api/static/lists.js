@@ -36,9 +36,9 @@ function currentFilters() {
   const minRisk = Number.parseFloat($("#min-risk").value);
   const top = Number.parseInt($("#top").value, 10);
   return {
-    stages: ticked("stages"),
-    tiers: ticked("tiers"),
-    actions: ticked("actions"),
+    stage: ticked("stages"),  // the CLI's names (--stage, --tier, --action)
+    tier: ticked("tiers"),
+    action: ticked("actions"),
     min_risk: Number.isFinite(minRisk) ? Math.min(Math.max(minRisk, 0), 1) : 0,
     top: Number.isFinite(top) ? Math.min(Math.max(top, 1), 10000) : 100,
   };

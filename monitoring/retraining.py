@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from monitoring.config import MonitorThresholds
-from monitoring.event_health import event_health
+from monitoring.event_health_checks import event_health
 from monitoring.status import Check, worst_status
 
 if TYPE_CHECKING:
