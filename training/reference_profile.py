@@ -24,6 +24,7 @@ from typing import Any
 import pandas as pd
 
 from features import FEATURE_SET
+from training.json_object import json_object
 from training.psi_bins import DEFAULT_BINS, ColumnProfile, column_profile, profile_from_dict
 
 PROFILE_VERSION = 1
@@ -142,13 +143,7 @@ class ReferenceProfile:
 
     @classmethod
     def from_json(cls, text: str) -> ReferenceProfile:
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as error:
-            raise ProfileError(f"reference profile is not valid JSON: {error}") from None
-        if not isinstance(data, dict):
-            raise ProfileError("reference profile must be a JSON object")
-        return cls.from_dict(data)
+        return cls.from_dict(json_object(text, ProfileError, "reference profile"))
 
     def write(self, path: str | Path) -> Path:
         """Write the JSON to `path` (a file, or a folder that gets `reference_profile.json`)."""

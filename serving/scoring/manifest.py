@@ -21,6 +21,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from training import json_object
+
 MANIFEST_ARTIFACT = "manifest.json"
 MANIFEST_VERSION = 1
 SERVICE_SNAPSHOT = "service snapshot"  # the output of a snapshot: its scores are not kept
@@ -126,13 +128,7 @@ class ScoringManifest:
 
     @classmethod
     def from_json(cls, text: str) -> ScoringManifest:
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as error:
-            raise ManifestError(f"manifest is not valid JSON: {error}") from None
-        if not isinstance(data, dict):
-            raise ManifestError("a manifest must be a JSON object")
-        return cls.from_dict(data)
+        return cls.from_dict(json_object(text, ManifestError, "manifest"))
 
 
 def _finite(value: float) -> float | None:
