@@ -85,12 +85,14 @@ def write_feature_table(
     out: str | Path,
     *,
     labels: bool = False,
+    feature_set: FeatureSet | str = FEATURE_SET,
 ) -> WrittenTable:
-    """Build the features at `as_of` on Spark and write them into `out`, partition `cutoff=`."""
+    """Build the features at `as_of` on Spark and write them into `out`, partition `cutoff=`
+    (`feature_set` as in `spark_features`)."""
     from pyspark.sql import functions as sf
 
     label = cutoff_label(as_of)
-    frame = spark_features(events, as_of, windows, labels=labels)
+    frame = spark_features(events, as_of, windows, labels=labels, feature_set=feature_set)
     frame = frame.withColumn(PARTITION_COLUMN, sf.lit(label))
     target = Path(out)
     (

@@ -56,6 +56,22 @@ def features(
             help="Write --out as a partitioned Parquet folder (`cutoff=<date>/`) with Spark.",
         ),
     ] = False,
+    feature_set_id: Annotated[
+        str,
+        typer.Option(
+            "--feature-set",
+            help="Which registered set to build: behavioural_v1 (default, what models train on "
+            "unless their config says otherwise) or behavioural_v2.",
+        ),
+    ] = "behavioural_v1",
+    event_types: Annotated[
+        str | None,
+        typer.Option(
+            "--event-types",
+            help="behavioural_v2 only: the event types that get per-type columns, comma "
+            "separated (default: the log's most frequent types before the cutoff).",
+        ),
+    ] = None,
     windows: WindowFlags = WindowFlags(),
     reading: ImportFlags = ImportFlags(),
 ) -> None:
@@ -63,12 +79,18 @@ def features(
     from features import (
         check_output_path,
         feature_frame,
+        feature_set,
         load_events,
+        resolve_feature_set,
         write_feature_table,
         write_frame,
     )
 
     cutoff = parse_as_of(as_of)
+    types = tuple(t.strip() for t in (event_types or "").split(",") if t.strip())
+    if event_types is not None and not types:
+        fail("--event-types: name at least one event type, or leave the flag out")
+    chosen = guarded(lambda: feature_set(feature_set_id, types))
     window = windows.apply()
     to_table = partitioned or not out.suffix
     if to_table and engine != "spark":
@@ -84,22 +106,30 @@ def features(
             lambda: load_events(events, engine, fmt=input_format, import_profile=import_profile)
         )
         warn_if_far_past_the_data(cutoff, loaded.report.max_event_time, window.active_window_days)
+        # Fixed once (v2's default event types are counted now), so the output says what it holds.
+        chosen = guarded(lambda: resolve_feature_set(chosen, loaded, cutoff))
         if to_table:  # Spark reads, builds and writes; nothing is collected
             bar.update(task, advance=1, description="building and writing features (spark)")
             written = guarded(
-                lambda: write_feature_table(loaded, cutoff, window, out, labels=labels)
+                lambda: write_feature_table(
+                    loaded, cutoff, window, out, labels=labels, feature_set=chosen
+                )
             )
             rows, columns, where = written.rows, written.columns, f"{out}/cutoff={written.cutoff}/"
             label_totals = written.labels
         else:
             bar.update(task, advance=1, description="building features")
-            frame = guarded(lambda: feature_frame(loaded, cutoff, window, labels=labels))
+            frame = guarded(
+                lambda: feature_frame(loaded, cutoff, window, labels=labels, feature_set=chosen)
+            )
             bar.update(task, advance=1, description="writing")
             guarded(lambda: write_frame(frame, out))
             rows, columns, where = len(frame), frame.shape[1], str(out)
             label_totals = _label_totals(frame) if labels else None
         bar.update(task, completed=3, description="done")
     _print_written(loaded, rows, columns, cutoff, where, time.perf_counter() - started)
+    if chosen.event_types:
+        console.print(f"{chosen.id}: per-type columns for {', '.join(chosen.event_types)}")
     if label_totals:
         console.print(
             f"labels: {int(label_totals['labelled']):,} users active at the cutoff, churn rate "

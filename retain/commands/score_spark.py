@@ -67,6 +67,8 @@ def score_on_spark(
             cutoff = cutoff or guarded(lambda: latest_cutoff(loaded))
             chosen = champions.feature_set  # the champions' set and recorded event types
             table = guarded(lambda: spark_features(loaded, cutoff, windows, feature_set=chosen))
+            if with_features:  # read twice (scored, then joined back): build it once
+                table = table.persist()
         bar.update(task, advance=1, description="scoring on Spark")
         scored = guarded(lambda: score_spark(table, champions, config))
         if with_features:

@@ -153,3 +153,46 @@ def test_an_as_of_far_past_the_data_is_warned_about(tiny_csv, tmp_path, as_of, e
     assert f"is {days} days after the last event (2024-06-30)" in line
     assert "90-day active window" in line
     assert out.exists()  # a warning, not a refusal: the cutoff may be meant
+
+
+def test_features_builds_the_set_and_event_types_asked_for(tiny_csv, tmp_path):
+    """`--feature-set behavioural_v2 --event-types login` adds v2's columns and exactly the
+    login per-type columns (names written out by the naming rule, not read from the code)."""
+    out = tmp_path / "v2.parquet"
+    args = ["features", "--events", str(tiny_csv), "--as-of", "2024-04-01", "--out", str(out)]
+    result = runner.invoke(
+        app, [*args, "--feature-set", "behavioural_v2", "--event-types", "login"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "behavioural_v2: per-type columns for login" in " ".join(result.output.split())
+    columns = set(pd.read_parquet(out).columns)
+    per_type = {
+        "type_login_count_total",
+        "type_login_count_30d",
+        "type_login_count_prev_30d",
+        "type_login_trend_30d",
+        "type_login_days_since_last",
+    }
+    assert per_type <= columns
+    assert {c for c in columns if c.startswith("type_")} == per_type
+    assert {"purchase_overdue", "clv_p_alive"} <= columns
+    v1 = tmp_path / "v1.parquet"
+    assert runner.invoke(app, ["features", *args[1:6], str(v1)]).exit_code == 0
+    assert not {"purchase_overdue", "clv_p_alive"} & set(pd.read_parquet(v1).columns)
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--feature-set", "behavioural_v9"], "unknown feature set 'behavioural_v9'"),
+        (["--event-types", "login"], "has no per-event-type columns"),
+        (["--feature-set", "behavioural_v2", "--event-types", " , "], "name at least one"),
+    ],
+)
+def test_a_feature_set_flag_that_cannot_apply_is_refused(tiny_csv, tmp_path, flags, message):
+    out = tmp_path / "f.parquet"
+    args = ["features", "--events", str(tiny_csv), "--as-of", "2024-04-01", "--out", str(out)]
+    result = runner.invoke(app, [*args, *flags])
+    assert result.exit_code != 0
+    assert message in " ".join(result.output.split())
+    assert not out.exists()
