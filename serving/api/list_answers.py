@@ -4,8 +4,9 @@ Why here and not in the service class: the churn list and the action plan share 
 their paging and their CSV form; written once, the JSON and CSV answers of one request cannot
 disagree, and `serving/api/service.py` stays a list of endpoints. The lists themselves come from
 `serving.decisions.churn_list`, as in `retain churn-list` and `retain action-plan`: the whole
-ranked list is made, then the page is cut out of it, so ranks and ties are the CLI's. How a
-client pages is in `serving/api/list_requests.py`.
+ranked list is made (once per snapshot and query: `serving/api/ranked_lists.py`), then the page
+is cut out of it, so ranks and ties are the CLI's. How a client pages is in
+`serving/api/list_requests.py`.
 """
 
 from __future__ import annotations
@@ -95,11 +96,20 @@ def _matching(state: ServingState, request: ListRequest) -> Any:
         raise ListRequestError(400, str(error)) from None
 
 
+def _ranked(state: ServingState, kind: str, request: ListRequest) -> pd.DataFrame:
+    """The whole ranked list, ranked once per snapshot and query (pages are slices of it)."""
+    make = churn_list if kind == "churn_list" else action_plan
+    query = request.query()
+    return state.lists.get(
+        (kind, query), lambda: make(state.snapshot.scores, query, state.catalogue.ids)
+    )
+
+
 def churn_page(state: ServingState, request: ChurnListRequest) -> dict[str, Any]:
     """One page of the churn list and how many users the filters matched."""
     served = _checked_snapshot(state, request)
     matched = int(_matching(state, request).sum())
-    ranked = churn_list(state.snapshot.scores, request.query(), state.catalogue.ids)
+    ranked = _ranked(state, "churn_list", request)
     return {"as_of": state.snapshot.as_of, "matched": matched, **_page(served, request, ranked)}
 
 
@@ -108,7 +118,7 @@ def plan_page(state: ServingState, request: ActionPlanRequest) -> dict[str, Any]
     served = _checked_snapshot(state, request)
     scores = state.snapshot.scores
     contacted = scores.loc[_matching(state, request) & (scores["action"] != NO_ACTION).to_numpy()]
-    ranked = action_plan(scores, request.query(), state.catalogue.ids)
+    ranked = _ranked(state, "action_plan", request)
     return {
         "as_of": state.snapshot.as_of,
         "matched": len(contacted),

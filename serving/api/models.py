@@ -13,8 +13,6 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, Strict, StringConstraints
 
-from features import FEATURE_SET
-
 MAX_IDS = 10_000
 MAX_ID_LENGTH = 256
 MAX_LIST_ROWS = 10_000  # rows in one answer; longer lists are paged (serving/api/list_requests.py)
@@ -41,11 +39,16 @@ class UserIdsRequest(_Strict):
     user_ids: list[UserId] = Field(min_length=1, max_length=MAX_IDS)
 
 
+MAX_EXPLAIN_FEATURES = 200
+
+
 class ExplainRequest(_Strict):
     """One user, and how many contributions to show (largest in absolute size first)."""
 
     user_id: UserId
-    top_k: StrictInt = Field(5, ge=1, le=len(FEATURE_SET.columns))
+    # Up to every column a served feature set has (v2 with per-type columns has more than v1);
+    # a top_k above the champions' own count returns them all.
+    top_k: StrictInt = Field(5, ge=1, le=MAX_EXPLAIN_FEATURES)
 
 
 class ScoreItem(BaseModel):

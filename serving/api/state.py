@@ -27,11 +27,12 @@ from __future__ import annotations
 import gc
 import logging
 import threading
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from serving.api.ranked_lists import RankedLists
 from serving.api.risk_change import PreviousRun, previous_run
 from serving.api.settings import ServiceSettings
 from serving.decisions import (
@@ -86,7 +87,8 @@ class ServingState:
     `segmentation` is the one the snapshot was segmented with (the models' active window
     applied); the defaults for a score file, which carries its stages already. `contacts` is
     the history the snapshot was decided with (the budget what-if decides with it again);
-    `previous` what is kept of the snapshot served before this one (serving.api.risk_change).
+    `previous` what is kept of the snapshot served before this one (serving.api.risk_change);
+    `lists` the rankings clients are paging through (serving.api.ranked_lists).
     """
 
     champions: Champions
@@ -98,6 +100,7 @@ class ServingState:
     loaded_at: datetime
     contacts: ContactHistory | None = None
     previous: PreviousRun | None = None
+    lists: RankedLists = field(default_factory=RankedLists)  # pages cut from one ranking
 
 
 @dataclass(frozen=True)

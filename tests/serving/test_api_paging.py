@@ -17,6 +17,7 @@ import pytest
 
 from serving.api.list_answers import ListRequestError, churn_page, plan_page, snapshot_id
 from serving.api.list_requests import ActionPlanRequest, ChurnListRequest
+from serving.api.ranked_lists import RankedLists
 
 USERS = 25_000
 ACTIONS = ("no_action", "habit_nudge", "retention_email", "vip_care")
@@ -49,7 +50,10 @@ def state() -> SimpleNamespace:
     )
     snapshot = SimpleNamespace(scores=scores, as_of=None, decisions=None)
     return SimpleNamespace(
-        snapshot=snapshot, catalogue=SimpleNamespace(ids=ACTIONS), source=("test", USERS)
+        snapshot=snapshot,
+        catalogue=SimpleNamespace(ids=ACTIONS),
+        source=("test", USERS),
+        lists=RankedLists(),
     )
 
 
