@@ -3,6 +3,8 @@
 Why a stage of its own: training runs, tuning trials, backtests and promotion all need "fit on
 these cutoffs, measure on the OOT report half"; keeping it free of MLflow makes it testable
 and reusable, and guarantees model and baselines are always measured on identical rows.
+The model it returns is what would be registered: LightGBM stacked with the baselines on the
+OOT fit half (`training.stacking`, `training.value_stacking`), or LightGBM alone where that wins.
 """
 
 from __future__ import annotations
@@ -26,7 +28,10 @@ from training.metrics import (
     recall_metrics,
     value_metrics,
 )
+from training.stack_terms import LIGHTGBM
+from training.stacking import StackedChurnClassifier, StackedRecallClassifier, StackSummary
 from training.value_diagnostics import value_diagnostics
+from training.value_stacking import StackedValueRegressor
 
 Estimator = ChurnClassifier | RecallClassifier | ValueRegressor
 CLASSIFIERS: tuple[ModelKind, ...] = ("churn", "recall")
@@ -49,6 +54,7 @@ class Outcome:
     predictions: np.ndarray  # the model's predictions on the OOT report half
     baseline_predictions: dict[str, np.ndarray] = field(default_factory=dict)
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)  # logged as CSV with the run
+    stack: StackSummary | None = None  # what stacking chose on the fit half (None: not stacked)
 
     @property
     def shortfalls(self) -> dict[str, list[str]]:
@@ -124,17 +130,43 @@ def baselines_for(kind: ModelKind, config: ExperimentConfig) -> dict[str, Any]:
     return value_baselines(config.windows.value_horizon_days)
 
 
+def stack_members(
+    kind: ModelKind, model: Estimator, baselines: dict[str, Any], data: ModelData
+) -> tuple[Any, StackSummary | None]:
+    """The model stacked with the fitted `baselines` on the OOT fit half (training.stacking),
+    or the model itself when LightGBM alone wins there; with what the stack chose.
+
+    A value model without the `lost` outcome has no heads to blend and is returned as it is.
+    """
+    if kind == "value":
+        if data.lost_fit is None or not getattr(model, "conditional", False):
+            return model, None
+        stack: Any = StackedValueRegressor(model)
+        stack.fit(data.X_fit, data.y_fit, data.lost_fit, baselines)
+    else:
+        stacked = StackedChurnClassifier if kind == "churn" else StackedRecallClassifier
+        stack = stacked(model, getattr(model, "calibration", "sigmoid"), kind)
+        stack.fit(data.X_fit, data.y_fit, baselines)
+    summary = stack.summary()
+    summary.lightgbm_report_metrics = score(
+        kind, data.y_report, predict(kind, model, data.X_report)
+    )
+    return (model if summary.choice == LIGHTGBM else stack), summary
+
+
 def evaluate(
     data: ModelData,
     config: ExperimentConfig,
     estimator: Estimator | None = None,
     callbacks: list[Callable[..., Any]] | None = None,
     with_baselines: bool = True,
+    stack: bool = True,
 ) -> Outcome:
     """Fit the model (early stopping/calibration on the OOT fit half) and the baselines on the
-    training cutoffs; score all on the OOT report half."""
+    training cutoffs, stack them on the OOT fit half (unless `stack` is False or there are no
+    baselines), and score all on the OOT report half."""
     kind = data.kind
-    model = estimator if estimator is not None else make_estimator(kind, config)
+    model: Any = estimator if estimator is not None else make_estimator(kind, config)
     model.fit(
         data.X_train,
         data.y_train,
@@ -143,6 +175,12 @@ def evaluate(
         callbacks=callbacks,
         **data.fit_outcomes(),
     )
+    baselines = baselines_for(kind, config) if with_baselines else {}
+    for baseline in baselines.values():
+        baseline.fit(data.X_train, data.y_train)
+    summary = None
+    if stack and baselines:
+        model, summary = stack_members(kind, model, baselines, data)
     predictions = predict(kind, model, data.X_report)
     metrics = score(kind, data.y_report, predictions)
     metrics["best_iteration"] = float(model.best_iteration_)
@@ -150,13 +188,12 @@ def evaluate(
     if kind == "value":
         extra, tables = value_diagnostics(model, data, predictions)
         metrics.update(extra)
-    baseline_metrics: dict[str, dict[str, float]] = {}
-    baseline_predictions: dict[str, np.ndarray] = {}
-    if with_baselines:
-        for name, baseline in baselines_for(kind, config).items():
-            baseline.fit(data.X_train, data.y_train)
-            baseline_predictions[name] = predict(kind, baseline, data.X_report)
-            baseline_metrics[name] = score(kind, data.y_report, baseline_predictions[name])
+    baseline_predictions = {
+        name: predict(kind, baseline, data.X_report) for name, baseline in baselines.items()
+    }
+    baseline_metrics = {
+        name: score(kind, data.y_report, values) for name, values in baseline_predictions.items()
+    }
     return Outcome(
         kind=kind,
         estimator=model,
@@ -166,4 +203,5 @@ def evaluate(
         predictions=predictions,
         baseline_predictions=baseline_predictions,
         tables=tables,
+        stack=summary,
     )

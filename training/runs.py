@@ -3,7 +3,10 @@
 Why all in one place: "tracking is complete and boring" only holds if every path that trains
 a model (train, retrain, the demo) logs through the same function. Metric names (one
 vocabulary with tune, backtest and evaluate: `training.metric_names`): the model's OOT metrics
-are `oot_<metric>`; each baseline's are `<baseline>_oot_<metric>`.
+are `oot_<metric>`; each baseline's are `<baseline>_oot_<metric>`. A stacked model
+(training.stacking) also logs its choice and weights as `<kind>.stack.*` params, each
+candidate's fit-half metrics as `<candidate>_oot_fit_<metric>` and LightGBM alone on the report
+half as `lightgbm_oot_<metric>`.
 Artifacts: `plots/`, `tables/` (importances, contributions, and for the value model its decile
 calibration), `config/`, and for the value model `tiers/retained_value_percentiles.json`, the
 tier cut points serving reads back (they are also inside the pickled model). Every run also
@@ -85,6 +88,8 @@ def run_params(
             if name in effective
         }
     )
+    if outcome.stack is not None:  # what stacking chose on the fit half (training.stacking)
+        params.update(outcome.stack.params(outcome.kind))
     params.update(
         {
             "config_name": config.name,
@@ -238,6 +243,8 @@ def log_training_run(
         mlflow.log_text(config.to_yaml(), "config/resolved_config.yaml")
         metrics = report_metrics(outcome.metrics, outcome.baseline_metrics)
         metrics["beats_baselines"] = float(outcome.beats_baselines)
+        if outcome.stack is not None:
+            metrics.update(outcome.stack.metrics())
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp)
             plots.save_all(_figures(outcome), folder / "plots")  # type: ignore[arg-type]
