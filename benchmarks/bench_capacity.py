@@ -14,6 +14,14 @@ each step: the machine is shared, so the load average says how much of it we had
     .venv/bin/python benchmarks/bench_capacity.py --users 100000 1000000 5000000 \
         --spark-users 100000 --out benchmarks/.data/capacity.jsonl
 
+With `--stream-users`, only the streamed `retain score` path (serving/scoring/stream_run.py)
+runs (`_capacity_stream.py`): load, count, features, scores, reasons and capacity-limited decisions in batches sized
+for `--memory-gb` (or `--batch-users`), written to Parquet, on models trained on a ~50k-user
+hash sample of the same log. It reports users per minute, the batches, the child's CPU seconds
+and peak RSS (the kernel's ru_maxrss of the child: what "bounded memory" is about):
+
+    .venv/bin/python benchmarks/bench_capacity.py --stream-users 10000000 --memory-gb 4
+
 Results feed docs/capacity.md.
 """
 
@@ -22,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -32,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import DATA, peak_gb, simulated_events
 
 DAYS = 365
+STREAM_SCRIPT = Path(__file__).resolve().parent / "_capacity_stream.py"
 
 
 def _uptime() -> str:
@@ -70,7 +80,7 @@ def _champions(churn, value):
     def info(name: str) -> ModelInfo:
         return ModelInfo(name, "1", "bench", datetime.now(UTC), FEATURE_SET.id)
 
-    return Champions(churn, value, info("retain-churn"), info("retain-value"))
+    return Champions(churn, None, value, info("retain-churn"), None, info("retain-value"))
 
 
 def _registered(champions, users: int, frame):
@@ -99,14 +109,41 @@ def _registered(champions, users: int, frame):
     )
 
 
+def train_pair(X, labelled, valid):  # noqa: N803
+    """The churn classifier and the value regressor (with its `lost` outcome, which gives the
+    value if retained and if lost) on the rows not in `valid`, stopped early on `valid`."""
+    from training.config import ChurnModelConfig, ValueModelConfig
+    from training.estimators import ChurnClassifier, ValueRegressor
+    from training.model_data import lost_outcome
+
+    lost = lost_outcome(labelled).to_numpy()
+    c, v = ChurnModelConfig(), ValueModelConfig()
+    churn = ChurnClassifier(
+        params=c.params.lightgbm(),
+        num_boost_round=c.num_boost_round,
+        early_stopping_rounds=c.early_stopping_rounds,
+    ).fit(X[~valid], labelled["churned"][~valid], X[valid], labelled["churned"][valid])
+    value = ValueRegressor(
+        params=v.params.lightgbm(),
+        num_boost_round=v.num_boost_round,
+        early_stopping_rounds=v.early_stopping_rounds,
+    ).fit(
+        X[~valid],
+        labelled["future_value"][~valid],
+        X[valid],
+        labelled["future_value"][valid],
+        lost=lost[~valid],
+        lost_valid=lost[valid],
+    )
+    return churn, value
+
+
 def worker(users: int, spark: bool, max_train_users: int) -> None:
     import numpy as np
     import pyarrow.parquet as pq
 
     from features import WindowConfig, feature_frame, load_events
     from serving.scoring.pipeline import ScoringConfig, feature_matrix, score_features
-    from training.config import ChurnModelConfig, ValueModelConfig
-    from training.estimators import ChurnClassifier, ValueRegressor
 
     results: dict = {"users": users, "uptime_start": _uptime()}
     started = time.perf_counter()
@@ -131,23 +168,7 @@ def worker(users: int, spark: bool, max_train_users: int) -> None:
     X = feature_matrix(labelled)  # noqa: N806
     results["train_rows"] = int((~valid).sum())
 
-    def train():
-        c, v = ChurnModelConfig(), ValueModelConfig()
-        churn = ChurnClassifier(
-            params=c.params.lightgbm(),
-            num_boost_round=c.num_boost_round,
-            early_stopping_rounds=c.early_stopping_rounds,
-        ).fit(X[~valid], labelled["churned"][~valid], X[valid], labelled["churned"][valid])
-        value = ValueRegressor(
-            params=v.params.lightgbm(),
-            num_boost_round=v.num_boost_round,
-            early_stopping_rounds=v.early_stopping_rounds,
-        ).fit(
-            X[~valid], labelled["future_value"][~valid], X[valid], labelled["future_value"][valid]
-        )
-        return churn, value
-
-    churn, value = _timed(results, "train", train)
+    churn, value = _timed(results, "train", lambda: train_pair(X, labelled, valid))
     results["trees"] = [int(churn.best_iteration_), int(value.best_iteration_)]
     champions = _champions(churn, value)
     config = ScoringConfig(attribution="path")
@@ -218,10 +239,25 @@ def main() -> None:
         "--max-train-users", type=int, default=0, help="Train on a sample of this many users."
     )
     parser.add_argument("--decide-users", type=int, help="Only time tiers + decide on n users.")
+    parser.add_argument(
+        "--stream-users",
+        type=int,
+        nargs="+",
+        help="Only the streamed `retain score` path at these sizes (e.g. 10000000).",
+    )
+    parser.add_argument("--memory-gb", type=float, default=4.0, help="Streamed runs' target.")
+    parser.add_argument("--batch-users", type=int, default=0, help="Instead of --memory-gb.")
+    parser.add_argument("--reasons", default="path", choices=["path", "treeshap"])
     parser.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.decide_users:
         decide_only(args.decide_users)
+        return
+    if args.stream_users:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        for users in args.stream_users:
+            flags = [str(users), str(args.batch_users), str(args.memory_gb), args.reasons]
+            _child(STREAM_SCRIPT, flags, args.out)
         return
     if args.worker:
         worker(int(args.worker[0]), args.worker[1] == "spark", int(args.worker[2]))
@@ -230,21 +266,33 @@ def main() -> None:
     for users in args.users:
         kind = "spark" if users in args.spark_users else "duckdb"
         print(f"{users:,} users ({kind}) … {_uptime()}", flush=True)
-        result = subprocess.run(
-            [sys.executable, __file__, "--worker", str(users), kind, str(args.max_train_users)],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if result.returncode != 0:
-            print(result.stderr[-3000:], flush=True)
-        lines = result.stdout.strip().splitlines()
-        if not lines:
-            continue
-        line = lines[-1]
-        with open(args.out, "a") as handle:
-            handle.write(line + "\n")
-        print(line, flush=True)
+        _child(Path(__file__), [str(users), kind, str(args.max_train_users)], args.out)
+
+
+def _child(script: Path, flags: list[str], out: Path) -> None:
+    """One size in a fresh process (its peak memory is its own); its last JSON line, with the
+    child's own CPU seconds and peak RSS from the kernel, is appended to `out`."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    result = subprocess.run(
+        [sys.executable, str(script), "--worker", *flags],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if result.returncode != 0:
+        print(result.stderr[-3000:], flush=True)
+    lines = result.stdout.strip().splitlines()
+    if not lines:
+        return
+    line = json.loads(lines[-1])
+    line["child_cpu_s"] = round(
+        after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime, 2
+    )
+    line["child_peak_gb"] = round(after.ru_maxrss / 1024**2, 2)  # the largest child so far
+    with open(out, "a") as handle:
+        handle.write(json.dumps(line) + "\n")
+    print(json.dumps(line), flush=True)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,11 @@ HERE = Path(__file__).resolve().parent
 SUITE: tuple[tuple[str, list[str], list[str]], ...] = (
     ("bench_features.py", [], ["--users", "50000", "--days", "120"]),
     ("bench_training.py", [], ["--users", "40000", "--rows", "50000"]),
-    ("bench_scoring.py", [], ["--users", "20000", "--requests", "300", "--treeshap-users", "2000"]),
+    (
+        "bench_scoring.py",
+        [],
+        ["--users", "20000", "--requests", "300", "--treeshap-users", "20000"],
+    ),
     ("bench_load.py", [], ["--seconds", "10"]),
 )
 

@@ -8,13 +8,14 @@ amount by reason, export columns left unused by name.
 Loading is lazy where re-reading is cheap: a query over Parquet re-reads and re-checks the rows
 (columnar, fast) rather than paying to copy them all into the engine first. Text formats (CSV,
 JSON lines) are parsed once and the checked rows cached on the engine, because re-parsing text
-for every cutoff costs more than the features themselves.
+for every cutoff costs more than the features themselves. Parquet on DuckDB whose footers prove
+every row clean (`parquet_stats.py`) is not even counted: the footers give the report.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -27,6 +28,7 @@ from ibis.backends import BaseBackend
 from features import contract as c
 from features.engines import connect, register_frame
 from features.import_profile import ImportProfile
+from features.parquet_stats import CleanRows, clean_rows
 from features.row_checks import FIRST_KEPT_CODE, ISSUE, normalise
 from features.sources import EventFiles, discover, read_raw
 
@@ -77,6 +79,21 @@ class LoadedEvents:
     report: LoadReport
     backend: BaseBackend
     engine: str
+
+
+def _clean_report(
+    clean: CleanRows, source: str, note: str, ignored_columns: tuple[str, ...]
+) -> LoadReport:
+    """The report of a log whose every row is proven clean: all read, all accepted."""
+    return LoadReport(
+        source=source,
+        rows_read=clean.rows,
+        rows_accepted=clean.rows,
+        min_event_time=clean.first_event_time,
+        max_event_time=clean.last_event_time,
+        note=note,
+        ignored_columns=ignored_columns,
+    )
 
 
 def _report(
@@ -135,16 +152,22 @@ def clean_events(
     cache: bool = False,
     skipped_lines: Callable[[], dict[str, int]] | None = None,
     import_profile: ImportProfile | None = None,
+    prove_clean: Callable[[Mapping[str, str]], CleanRows | None] | None = None,
 ) -> LoadedEvents:
     """Validate a raw table and count rejects; with `cache`, keep the checked rows on the engine.
 
     `skipped_lines` counts what the file reader skipped before any row existed; it is asked
-    after the first pass over the rows, when the reader has seen every line.
+    after the first pass over the rows, when the reader has seen every line. `prove_clean`
+    (given the contract-to-raw column mapping) may prove every row clean without that pass.
     """
     extra_rejected = extra_rejected or {}
     import_profile = import_profile or _NO_PROFILE
     plan = import_profile.plan(raw.columns, source)
     annotated = normalise(raw, engine, plan.sources, strict_amounts=import_profile.strict_amounts)
+    clean = prove_clean(plan.sources) if prove_clean and not extra_rejected else None
+    if clean is not None:
+        report = _clean_report(clean, source, note, plan.ignored)
+        return LoadedEvents(annotated.drop(ISSUE), report, backend=backend, engine=engine)
     if cache:
         annotated = annotated.cache()
     report = _report(annotated, source, extra_rejected, note, plan.ignored)
@@ -216,6 +239,8 @@ def load_events(
         return replace(loaded, report=replace(loaded.report, ignored_columns=()))
     files: EventFiles = discover(source)
     raw = read_raw(backend, files)
+    # Spark's row check also rejects garbled text, which no footer can rule out: it counts.
+    proof = files.fmt == "parquet" and engine == "duckdb"
     return clean_events(
         raw.table,
         backend,
@@ -224,6 +249,7 @@ def load_events(
         cache=files.fmt != "parquet",
         skipped_lines=raw.skipped_lines,
         import_profile=import_profile,
+        prove_clean=(lambda sources: clean_rows(files, sources)) if proof else None,
     )
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -28,7 +29,12 @@ from retain.commands.options import (
     TrackingOption,
     given_flags,
 )
-from retain.commands.score import score_events_for_command
+from retain.commands.score import (
+    BatchUsersOption,
+    MemoryOption,
+    Streaming,
+    score_events_for_command,
+)
 from retain.commands.tables import print_arms, print_list
 from retain.commands.window_options import WindowFlags, with_window_flags
 from retain.console import console, fail, guarded, refuse
@@ -115,6 +121,33 @@ def _from_score_file(scores: Path, decisions: DecisionFlags) -> Any:
     return table
 
 
+def _from_events(
+    events: Path,
+    as_of: str | None,
+    tracking_uri: str | None,
+    flags: WindowFlags,
+    decisions: DecisionFlags,
+    reasons: str | None,
+    streaming: Streaming,
+    listed: Callable[[Any], Any],
+) -> Any:
+    """The scores to list from, scored now. A streamed run keeps only each batch's rows that
+    `listed` picks (its own list): the whole run's list is the list of their union, as every
+    filter is per user and the order is total."""
+    import pandas as pd
+
+    kept: list[Any] = []
+
+    def keep(batch: Any) -> None:
+        kept.append(batch[batch["user_id"].isin(listed(batch)["user_id"])])
+
+    streaming = replace(streaming, each_batch=keep)
+    scored, _ = score_events_for_command(
+        events, as_of, tracking_uri, flags, decisions, reasons, streaming=streaming
+    )
+    return pd.concat(kept, ignore_index=True) if kept else scored.scores
+
+
 def _operator_list(
     view: View,
     *,
@@ -159,6 +192,8 @@ def _operator_list(
     ] = None,
     reasons: ReasonsOption = None,
     tracking_uri: TrackingOption = None,
+    batch_users: BatchUsersOption = None,
+    memory_gb: MemoryOption = None,
     decisions: DecisionFlags | None = None,
     windows: WindowFlags | None = None,
 ) -> None:
@@ -176,26 +211,28 @@ def _operator_list(
             "--segments": decisions.segments,
             "--at-risk-threshold": decisions.at_risk_threshold,
             "--tracking-uri": tracking_uri,
+            **Streaming(batch_users, memory_gb).flags(),
             **given_flags(flags),
         }
         refuse(refused, "with --scores (they need the events and the models: use --events)")
     _check_out_format(out, out_format)
     query = _query(stage, tier, action, min_risk, _rows(top, every), sort_by)
+    known = decisions.playbook().ids
+    make = churn_list if view == "churn" else action_plan
     if scores is not None:
         table = _from_score_file(scores, decisions)
     else:
-        scored, _ = score_events_for_command(
+        table = _from_events(
             events,  # type: ignore[arg-type]
             as_of,
             tracking_uri,
             flags,
             decisions,
             reasons,
+            Streaming(batch_users, memory_gb),
+            lambda batch: make(batch, query, known),
         )
-        table = scored.scores
     print_arms(table)
-    known = decisions.playbook().ids
-    make = churn_list if view == "churn" else action_plan
     listed = guarded(lambda: make(table, query, known))
     if out is None:
         print_list(listed, "churn list" if view == "churn" else "action plan")

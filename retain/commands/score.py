@@ -8,6 +8,8 @@ file, no champion, a feature-set mismatch, a typo in a filter) end in one red li
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -37,6 +39,87 @@ if TYPE_CHECKING:
     from features import ImportProfile
 
 
+BatchUsersOption = Annotated[
+    int | None,
+    typer.Option(
+        "--batch-users",
+        min=1,
+        help="Stream: score in batches of at most this many users (memory follows the batch; "
+        "budget and capacities still hold over everyone). Default: runs above "
+        "1,000,000 users stream by themselves, batches sized for --memory-gb.",
+    ),
+]
+MemoryOption = Annotated[
+    float | None,
+    typer.Option(
+        "--memory-gb",
+        min=1.0,
+        help="Memory target of a streamed run (default 4): sets the batch size; users that fit "
+        "one batch are scored at once.",
+    ),
+]
+
+
+@dataclass(frozen=True)
+class Streaming:
+    """How a command asked to stream (flags as given) and what a streamed run does with its
+    batches: `out` gets the score file, `each_batch` sees every batch's table."""
+
+    batch_users: int | None = None
+    memory_gb: float | None = None
+    out: Path | None = None
+    with_features: bool = False
+    each_batch: Callable[[Any], None] | None = None
+
+    def flags(self) -> dict[str, object]:
+        return {"--batch-users": self.batch_users, "--memory-gb": self.memory_gb}
+
+
+def _stream_plan(loaded: Any, cutoff: Any, champions: Any, config: Any, streaming: Streaming):
+    """The batches to stream in, or None to score everyone at once (serving.choose_plan).
+
+    A run that would stream only because it is large, but cannot (a holdout, a feature set
+    fitted on the population), is scored at once with a note; asked for by flag, it is refused
+    by the streamed run itself.
+    """
+    from serving import check_streamable, choose_plan, count_users, latest_cutoff
+
+    users = count_users(loaded, cutoff or latest_cutoff(loaded))
+    plan = choose_plan(users, streaming.batch_users, streaming.memory_gb)
+    if plan is None or any(v is not None for v in streaming.flags().values()):
+        return plan
+    try:
+        check_streamable(champions, config)
+    except ValueError as why:
+        console.print(f"[yellow]{users:,} users scored at once, not streamed:[/] {why}")
+        return None
+    return plan
+
+
+def _streamed(
+    loaded: Any,
+    champions: Any,
+    plan: Any,
+    cutoff: Any,
+    config: Any,
+    windows: Any,
+    streaming: Streaming,
+) -> Any:
+    from serving import score_streamed
+
+    return score_streamed(
+        loaded,
+        champions,
+        streaming.out,
+        plan,
+        as_of=cutoff,
+        config=config,
+        windows=windows,
+        with_features=streaming.with_features,
+        each_batch=streaming.each_batch,
+    )
+
+
 def score_events_for_command(
     events: Path,
     as_of: str | None,
@@ -45,24 +128,35 @@ def score_events_for_command(
     decisions: DecisionFlags,
     attribution: str | None,
     import_profile: ImportProfile | None = None,
+    streaming: Streaming | None = None,
 ) -> tuple[Any, Any]:
     """Load champions and events, build features, score: the shared body of `score`,
-    `churn-list` and `action-plan`. Returns the scored run and the champions' windows (what
-    the run's manifest records)."""
+    `churn-list` and `action-plan`. Returns the scored run (a `ScoredUsers`, or a `StreamedRun`
+    whose batches went to `streaming`) and the champions' windows (what the run's manifest
+    records)."""
 
     from features import load_events
     from serving import score_events
 
     cutoff = parse_as_of(as_of) if as_of else None
     config = decisions.scoring_config(attribution)
+    streaming = streaming or Streaming()
     with progress() as bar:
         task = bar.add_task("loading the champion models", total=3)
         champions, windows = champions_for(tracking_uri, window_flags)
         bar.update(task, advance=1, description=f"loading events from {events}")
         loaded = guarded(lambda: load_events(events, import_profile=import_profile))
         warn_if_far_past_the_data(cutoff, loaded.report.max_event_time, windows.active_window_days)
-        bar.update(task, advance=1, description="building features and scoring")
-        scored = guarded(lambda: score_events(loaded, champions, cutoff, config, windows))
+        bar.update(task, advance=1, description="counting users")
+        plan = guarded(lambda: _stream_plan(loaded, cutoff, champions, config, streaming))
+        if plan is None:
+            bar.update(task, description="building features and scoring")
+            scored = guarded(lambda: score_events(loaded, champions, cutoff, config, windows))
+        else:
+            bar.update(task, description=f"streaming {plan.users:,} users in {plan.batches} "
+                       "batches")  # fmt: skip
+            scored = guarded(lambda: _streamed(loaded, champions, plan, cutoff, config, windows,
+                                               streaming))  # fmt: skip
         bar.update(task, advance=1, description="scored")
     console.print(loaded.report.summary())
     if scored.decisions is not None:
@@ -98,6 +192,8 @@ def score(
             help="With --engine spark: a partitioned feature table from `retain features`.",
         ),
     ] = None,
+    batch_users: BatchUsersOption = None,
+    memory_gb: MemoryOption = None,
     decisions: DecisionFlags | None = None,
     windows: WindowFlags | None = None,
     reading: ImportFlags | None = None,
@@ -116,6 +212,7 @@ def score(
         from retain.commands.score_spark import score_on_spark
 
         refuse(given_flags(reading), "with --engine spark (not wired there yet)")
+        refuse(Streaming(batch_users, memory_gb).flags(), "with --engine spark (it partitions)")
 
         score_on_spark(
             events=events,
@@ -133,9 +230,16 @@ def score(
     if events is None:
         fail("give --events (with --engine spark, --features reads a feature table instead)")
     guarded(lambda: check_output_path(out))
-    scored, trained_windows = score_events_for_command(
-        events, as_of, tracking_uri, flags, decisions, reasons, reading.resolve()
+    totals: list[Any] = []
+    streaming = Streaming(
+        batch_users, memory_gb, out, with_features, lambda table: totals.append(stage_totals(table))
     )
+    scored, trained_windows = score_events_for_command(
+        events, as_of, tracking_uri, flags, decisions, reasons, reading.resolve(), streaming
+    )
+    if getattr(scored, "plan", None) is not None:  # a StreamedRun: the file is written
+        _report_streamed(scored, totals, events, trained_windows)
+        return
     frame = scored.scores
     if with_features:
         extra = [c for c in scored.features.columns if c not in frame.columns]
@@ -144,23 +248,39 @@ def score(
     guarded(lambda: write_frame(frame, out))
     console.print(summary_table(stage_totals(scored.scores)))
     print_arms(scored.scores)
-    _track(scored, events, out, trained_windows)
+    _track(scored.scores, scored.as_of, scored.decisions, events, out, trained_windows)
     console.print(f"wrote {len(frame):,} users as of {scored.as_of:%Y-%m-%d %H:%M} UTC to {out}")
 
 
-def _track(scored: Any, events: Path, out: Path, windows: Any) -> None:
+def _report_streamed(run: Any, totals: list[Any], events: Path, windows: Any) -> None:
+    """A streamed run wrote its file batch by batch: sum the batches' totals, record it."""
+    import pandas as pd
+
+    from serving import narrow_scores
+
+    by_stage = pd.concat(totals).groupby("lifecycle_stage", sort=True).sum().reset_index()
+    console.print(summary_table(by_stage))
+    table = guarded(lambda: narrow_scores(run.output))
+    _track(table, run.as_of, run.decisions, events, run.output, windows)
+    console.print(
+        f"wrote {run.users:,} users as of {run.as_of:%Y-%m-%d %H:%M} UTC to {run.output} "
+        f"(streamed in {run.plan.batches} batches, the largest {run.largest_batch:,} users)"
+    )
+
+
+def _track(scores: Any, as_of: Any, decisions: Any, events: Path, out: Path, windows: Any) -> None:
     """Record the run's manifest and decisions in MLflow (experiment retain-scoring); say where."""
     from serving import SCORING_EXPERIMENT, VERSION_COLUMNS, record_scoring_run
 
-    first = scored.scores.iloc[0]  # scoring refuses an empty population
+    first = scores.iloc[0]  # scoring refuses an empty population
     run_id = record_scoring_run(
-        scored.scores,
-        as_of=scored.as_of,
+        scores,
+        as_of=as_of,
         engine="duckdb",
         output=out,
         source=events,
         model_versions={c.removesuffix("_model_version"): str(first[c]) for c in VERSION_COLUMNS},
         windows=windows,
-        decisions=scored.decisions,
+        decisions=decisions,
     )
     console.print(f"manifest logged to MLflow: experiment {SCORING_EXPERIMENT}, run {run_id}")

@@ -17,6 +17,7 @@ from serving.decisions.actions import (
     load_catalogue,
     parse_catalogue,
 )
+from serving.decisions.allocation_stream import StreamedAllocation
 from serving.decisions.campaign_log import (
     ACTION_ID,
     CONTROL,
@@ -46,6 +47,7 @@ from serving.decisions.churn_list import (
     value_at_risk,
 )
 from serving.decisions.contacts import ContactHistory, load_contacts
+from serving.decisions.decision_summary import DecisionSummary
 from serving.decisions.explanations import LOWERS, RAISES, explain_contributions
 from serving.decisions.holdout import (
     ASSIGNMENT,
@@ -59,7 +61,7 @@ from serving.decisions.policy import (
     DECISION_COLUMNS,
     DECISION_REASONS,
     DECISIONS_ATTR,
-    DecisionSummary,
+    USER_COLUMNS,
     decide,
     decide_run,
 )
@@ -109,6 +111,7 @@ __all__ = [
     "TIER",
     "TIERS",
     "TREATED",
+    "USER_COLUMNS",
     "USER_ID",
     "Action",
     "ActionCatalogue",
@@ -124,6 +127,7 @@ __all__ = [
     "Segmentation",
     "Signal",
     "SortKey",
+    "StreamedAllocation",
     "TierConfig",
     "ValueTiers",
     "action_plan",

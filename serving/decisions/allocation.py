@@ -121,17 +121,24 @@ def _greedy(
     return budget
 
 
-def _allocate_by_prices(p: Problem, reduced: np.ndarray) -> np.ndarray:
-    """Step 3 of the module docstring (before the re-assignment); the row per user, -1: none."""
+def _serve_positive(
+    p: Problem, reduced: np.ndarray, choice: np.ndarray, left: np.ndarray, budget: float
+) -> float:
+    """Serve pairs with a positive reduced gain, best first, within `left` and `budget`."""
 
     def positive(r: int, users: np.ndarray) -> np.ndarray:
         value = reduced[r, users]
         return np.where(value > 0, value, -np.inf)
 
+    users = np.flatnonzero(reduced.max(axis=0) > 0)
+    return _greedy(p, positive, range(len(p.cost)), users, choice, left, budget)
+
+
+def _allocate_by_prices(p: Problem, reduced: np.ndarray) -> np.ndarray:
+    """Step 3 of the module docstring (before the re-assignment); the row per user, -1: none."""
     choice = np.full(p.gain.shape[1], -1, dtype=np.int64)
     left, ranks = p.capacity.copy(), range(len(p.cost))
-    users = np.flatnonzero(reduced.max(axis=0) > 0)
-    budget = _greedy(p, positive, ranks, users, choice, left, p.budget)
+    budget = _serve_positive(p, reduced, choice, left, p.budget)
     users = np.flatnonzero((choice < 0) & (p.gain.max(axis=0) > -np.inf))
     free, paid = [r for r in ranks if p.cost[r] == 0], [r for r in ranks if p.cost[r] > 0]
     budget = _greedy(p, lambda r, u: p.gain[r, u], free, users, choice, left, budget)
@@ -241,6 +248,27 @@ def allocate(
         got = np.flatnonzero(choice >= 0)
         best = max(best, (p.gain[choice[got], got].sum(), choice), key=lambda b: b[0])
     return _outcome(p, best[1], thetas[0], bound, method)
+
+
+def allocate_at_prices(
+    p: Problem, theta: np.ndarray, left: np.ndarray, budget: float
+) -> tuple[np.ndarray, float]:
+    """One batch of a streamed run at fixed prices: each user's action index (-1: none) and the
+    budget left.
+
+    Why only step 3's first stage: the prices were solved once for the whole population, so a
+    pair with a positive reduced gain is worth serving wherever its user falls; filling the
+    leftovers batch by batch would hand them to whichever batch comes first. `left` (capacity
+    left per row of `p`, whole population) is updated in place: it and `budget` are the guard
+    that keeps every limit whatever the prices.
+    """
+    reduced = np.empty_like(p.gain)
+    lagrangian(p, theta, reduced)
+    choice = np.full(p.gain.shape[1], -1, dtype=np.int64)
+    budget = _serve_positive(p, reduced, choice, left, budget)
+    original = np.full(len(choice), -1, dtype=np.int64)
+    original[choice >= 0] = p.action[choice[choice >= 0]]
+    return original, budget
 
 
 def dual_bound(

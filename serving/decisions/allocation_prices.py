@@ -9,11 +9,13 @@ when the population is large, then corrected with the whole population's excess 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from serving.decisions.allocation_problem import Problem, lagrangian, lp_solution
 
-__all__ = ["solve_prices"]
+__all__ = ["sampled_prices", "solve_prices"]
 
 START_RADIUS = 100.0  # first trust region, in typical best gains per price
 REFINE_STEPS = 5  # whole-population price corrections after the sample
@@ -125,21 +127,44 @@ def solve_prices(
         near = _minimise(gain, p.use, p.supply * share, theta, _TAUS[-1] * scale, unit)[0]
         tried = sorted((lagrangian(p, t, out)[0], i, t) for i, t in enumerate((theta, near)))
         return [t for *_, t in tried], tried[0][0], "lp_prices"
-    theta, radius = np.zeros(len(p.supply)), START_RADIUS
-    best = (np.inf, theta)
-    for tau in _TAUS[:3] if sampled else _TAUS:  # a sample's noise exceeds finer smoothing
-        theta, radius = _minimise(gain, p.use, p.supply * share, theta, tau * scale, unit, radius)
-        if not sampled:
-            best = min(best, (lagrangian(p, theta, out)[0], theta), key=lambda b: b[0])
-    if sampled:  # quasi-Newton on the population's excess demand, smooth sample curvature
-        hess = _smoothed(gain, p.use, p.supply * share, theta, _TAUS[0] * scale)[2] / share
-        value, demand = lagrangian(p, theta, out)
-        best, excess, radius = (value, theta), p.supply - demand, 1.0
-        for _ in range(REFINE_STEPS):
-            theta, length = _trial(best[1], _direction(excess, hess, best[1]), unit, radius)
-            value, demand = lagrangian(p, theta, out)
-            if value < best[0]:
-                best, excess, radius = (value, theta), p.supply - demand, max(radius, 2 * length)
-            else:
-                radius = length / 4
-    return [best[1]], best[0], "sampled_prices" if sampled else "smoothed_prices"
+    if sampled:
+        theta, value = sampled_prices(gain, p.use, p.supply, share, lambda t: lagrangian(p, t, out))
+        return [theta], value, "sampled_prices"
+    theta, radius, best = np.zeros(len(p.supply)), START_RADIUS, (np.inf, None)
+    for tau in _TAUS:
+        theta, radius = _minimise(gain, p.use, p.supply, theta, tau * scale, unit, radius)
+        best = min(best, (lagrangian(p, theta, out)[0], theta), key=lambda b: b[0])
+    return [best[1]], best[0], "smoothed_prices"
+
+
+def sampled_prices(
+    gain: np.ndarray,
+    use: np.ndarray,
+    supply: np.ndarray,
+    share: float,
+    population: Callable[[np.ndarray], tuple[float, np.ndarray]],
+) -> tuple[np.ndarray, float]:
+    """Prices from a sample's gains (rows as in a Problem; limits scaled by its `share`),
+    corrected by quasi-Newton steps on the whole population's excess demand; and the lowest L.
+
+    `population(theta)` is L(theta) and the demand on each priced limit over every user: one
+    pass over an in-memory Problem, or over the batches of a streamed run
+    (serving/decisions/allocation_stream.py), which never holds all users at once.
+    """
+    scale = float(np.median(gain.max(axis=0)))
+    unit = scale / use.max(axis=0, initial=0.0)  # a price move worth a typical best gain
+    theta, radius = np.zeros(len(supply)), START_RADIUS
+    for tau in _TAUS[:3]:  # a sample's noise exceeds finer smoothing
+        theta, radius = _minimise(gain, use, supply * share, theta, tau * scale, unit, radius)
+    # quasi-Newton on the population's excess demand, with the sample's smooth curvature
+    hess = _smoothed(gain, use, supply * share, theta, _TAUS[0] * scale)[2] / share
+    value, demand = population(theta)
+    best, excess, radius = (value, theta), supply - demand, 1.0
+    for _ in range(REFINE_STEPS):
+        theta, length = _trial(best[1], _direction(excess, hess, best[1]), unit, radius)
+        value, demand = population(theta)
+        if value < best[0]:
+            best, excess, radius = (value, theta), supply - demand, max(radius, 2 * length)
+        else:
+            radius = length / 4
+    return best[1], best[0]

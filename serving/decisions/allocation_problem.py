@@ -16,7 +16,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import linprog
 
-__all__ = ["Problem", "best_rows", "lagrangian", "lp_solution", "prepare"]
+__all__ = ["Problem", "best_rows", "lagrangian", "lp_solution", "prepare", "priced_limits"]
 
 
 @dataclass(frozen=True)
@@ -58,16 +58,28 @@ def prepare(
     for row, a in enumerate(order):
         np.copyto(rows[row], gain[:, a], where=candidate[:, a] & (gain[:, a] > 0))
     cost, cap = cost[order], np.floor(cap[order])
+    users = np.count_nonzero(rows.max(axis=0, initial=-np.inf) > 0)
+    use, supply, priced = priced_limits(cost, cap, budget, users, np.isfinite(rows).sum(axis=1))
+    return Problem(rows, cost, cap, float(budget), order, use, supply, priced)
+
+
+def priced_limits(
+    cost: np.ndarray, cap: np.ndarray, budget: float, users: int, candidates: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`use`, `supply` and `priced` of a Problem whose rows (priority order) have these costs
+    and capacities, `users` users with a positive pair and `candidates` positive pairs per row.
+
+    Apart from `prepare` because a streamed run counts users and pairs batch by batch and lays
+    out the whole population's limits once (serving/decisions/allocation_stream.py).
+    """
     # A limit that no allocation can reach never binds: leave it out (price 0).
-    reach = np.count_nonzero(rows.max(axis=0, initial=-np.inf) > 0) * cost.max(initial=0)
-    priced = ([-1] if budget < reach else []) + [
-        int(r) for r in np.flatnonzero(cap < np.isfinite(rows).sum(axis=1))
-    ]
-    use = np.zeros((k, len(priced)))
+    reach = users * cost.max(initial=0)
+    priced = ([-1] if budget < reach else []) + [int(r) for r in np.flatnonzero(cap < candidates)]
+    use = np.zeros((len(cost), len(priced)))
     for j, r in enumerate(priced):
-        use[:, j] = cost if r < 0 else np.arange(k) == r
+        use[:, j] = cost if r < 0 else np.arange(len(cost)) == r
     supply = np.array([budget if r < 0 else cap[r] for r in priced], dtype=float)
-    return Problem(rows, cost, cap, float(budget), order, use, supply, np.array(priced, int))
+    return use, supply, np.array(priced, int)
 
 
 def best_rows(

@@ -31,6 +31,7 @@ import pandas as pd
 
 from serving.decisions.actions import NO_ACTION, ActionCatalogue
 from serving.decisions.contacts import ContactBlocks
+from serving.decisions.decision_summary import DecisionSummary
 from serving.decisions.holdout import (
     ASSIGNMENT,
     NOT_TARGETED,
@@ -38,7 +39,7 @@ from serving.decisions.holdout import (
     HoldoutConfig,
     assign_holdout,
 )
-from serving.decisions.policy import DecisionSummary, decide_run
+from serving.decisions.policy import decide_run
 
 
 def widened(catalogue: ActionCatalogue, share: float) -> ActionCatalogue:

@@ -27,8 +27,7 @@ the user got their best action; `capacity_reached` that their best action was fu
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -36,6 +35,7 @@ import pandas as pd
 from serving.decisions.actions import NO_ACTION, ActionCatalogue
 from serving.decisions.allocation import Allocation, Duals, allocate
 from serving.decisions.contacts import ContactBlocks
+from serving.decisions.decision_summary import DecisionRun, DecisionSummary
 from serving.decisions.segments import STAGES, TIERS
 
 DECISIONS_ATTR = "retain_decisions"  # where a score table carries its DecisionSummary (attrs)
@@ -51,61 +51,6 @@ DECISION_REASONS = (
     "no_eligible_action",  # no action in the catalogue targets this segment and risk
     "missing_scores",  # churn probability or value at stake is missing
 )
-
-
-@dataclass(frozen=True)
-class DecisionSummary:
-    """What a decision run achieved, against what any allocation could have achieved.
-
-    `upper_bound` is the LP relaxation's value (or a Lagrangian dual value above it): no plan
-    under the same limits can gain more, so `achieved / upper_bound` bounds the distance from
-    the optimum.
-    """
-
-    users: int
-    contacted: int
-    cost: float
-    achieved_gain: float
-    upper_bound: float
-    method: str
-    budget: float | None
-    by_action: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def share_of_bound(self) -> float:
-        """Achieved gain as a share of the upper bound (1.0 when nothing could be gained)."""
-        return 1.0 if self.upper_bound <= 0 else self.achieved_gain / self.upper_bound
-
-    def as_dict(self) -> dict[str, Any]:
-        """Plain values for JSON, Parquet metadata and MLflow."""
-        return {
-            "users": self.users,
-            "contacted": self.contacted,
-            "cost": round(self.cost, 6),
-            "achieved_gain": round(self.achieved_gain, 6),
-            "upper_bound": round(self.upper_bound, 6),
-            "share_of_bound": round(self.share_of_bound, 6),
-            "method": self.method,
-            "budget": self.budget,
-            "by_action": dict(self.by_action),
-        }
-
-    def line(self) -> str:
-        """One sentence for the command line."""
-        budget = "no budget" if self.budget is None else f"budget {self.budget:,.2f}"
-        return (
-            f"decisions: {self.contacted:,} of {self.users:,} users contacted at cost "
-            f"{self.cost:,.2f} ({budget}); expected gain {self.achieved_gain:,.2f} = "
-            f"{self.share_of_bound:.2%} of the upper bound {self.upper_bound:,.2f} ({self.method})"
-        )
-
-
-@dataclass(frozen=True)
-class DecisionRun:
-    """One decision per user (DECISION_COLUMNS, in the users' order) and the run's summary."""
-
-    frame: pd.DataFrame
-    summary: DecisionSummary
 
 
 def _codes(values: pd.Series, allowed: tuple[str, ...], column: str) -> np.ndarray:
@@ -197,27 +142,34 @@ def _reasons(
     )
 
 
-def decide_run(
+@dataclass(frozen=True)
+class DecisionInputs:
+    """Per user and action (n × k): expected gain, eligibility and the pairs that may be chosen.
+
+    What every decision run computes before it allocates: `decide_run` for a whole population,
+    a streamed run (serving/decisions/allocation_stream.py) for each batch at fixed prices.
+    """
+
+    gain: np.ndarray
+    eligible: np.ndarray
+    candidate: np.ndarray  # eligible, not blocked, scores present and gain > 0
+    missing: np.ndarray  # (n,) churn probability or value at stake missing
+    blocks: ContactBlocks
+
+
+def decision_inputs(
     users: pd.DataFrame,
     catalogue: ActionCatalogue,
-    *,
-    budget: float | None = None,
-    blocks: ContactBlocks | None = None,
-) -> DecisionRun:
-    """Decide for every user and summarise the run (see the module docstring).
-
-    `users` needs USER_COLUMNS (one row per user_id); the decisions keep their order. `budget`
-    caps the summed cost; `blocks` (from `serving.decisions.contacts`) removes cooldown pairs and
-    capped users.
-    """
+    budget: float | None,
+    blocks: ContactBlocks | None,
+) -> DecisionInputs:
+    """Gains, eligibility and candidates of `users` (USER_COLUMNS) under `catalogue`."""
     _check_users(users, budget)
-    n_users, actions = len(users), catalogue.actions
+    n_users = len(users)
     prob = users["churn_probability"].to_numpy(dtype=float, na_value=np.nan)
     stake = users["value_at_stake"].to_numpy(dtype=float, na_value=np.nan)
     stage = _codes(users["lifecycle_stage"], STAGES, "lifecycle_stage")
     tier = _codes(users["value_tier"], TIERS, "value_tier")
-    cost = np.array([a.cost for a in actions], dtype=float)
-    capacity = np.array([np.inf if a.capacity is None else a.capacity for a in actions], float)
     eligible, gain = expected_gains(catalogue, prob, stake, stage, tier)
     if blocks is None:
         blocks = ContactBlocks(
@@ -232,26 +184,39 @@ def decide_run(
     missing = np.isnan(prob) | np.isnan(stake)
     candidate = eligible & ~blocks.cooldown & ~blocks.capped[:, None] & (gain > 0)
     candidate &= ~missing[:, None]
-    if actions:
-        allocation = allocate(
-            np.where(candidate, gain, 0.0),
-            candidate,
-            cost,
-            capacity,
-            np.inf if budget is None else float(budget),
-        )
-    else:  # an empty playbook: nothing to allocate
-        none = np.full(n_users, -1, dtype=np.int64)
-        allocation = Allocation(none, 0.0, 0.0, Duals(0.0, np.zeros(0)), "unconstrained")
+    return DecisionInputs(gain, eligible, candidate, missing, blocks)
+
+
+def decision_frame(
+    users: pd.DataFrame,
+    catalogue: ActionCatalogue,
+    inputs: DecisionInputs,
+    allocation: Allocation,
+    capacity: np.ndarray,
+) -> pd.DataFrame:
+    """DECISION_COLUMNS of an allocation, with the reasons operators read.
+
+    `capacity` is what `decision_reason` calls full: the room the allocation had per action.
+    """
+    actions = catalogue.actions
     choice = allocation.choice
     got = choice >= 0
     rows = np.flatnonzero(got)
-    expected = np.zeros(n_users)
-    expected[rows] = gain[rows, choice[rows]]
+    expected = np.zeros(len(users))
+    expected[rows] = inputs.gain[rows, choice[rows]]
+    cost = np.array([a.cost for a in actions], dtype=float)
     names = np.array([a.id for a in actions] + [NO_ACTION], dtype=object)
     action_index = np.where(got, choice, len(actions))
-    reason = _reasons(allocation, gain, candidate, eligible, blocks, missing, capacity)
-    frame = pd.DataFrame(
+    reason = _reasons(
+        allocation,
+        inputs.gain,
+        inputs.candidate,
+        inputs.eligible,
+        inputs.blocks,
+        inputs.missing,
+        capacity,
+    )
+    return pd.DataFrame(
         {
             "user_id": users["user_id"].to_numpy(),
             "action": pd.Series(names[action_index], dtype="str"),
@@ -260,13 +225,46 @@ def decide_run(
             "decision_reason": pd.Series(reason.astype(object), dtype="str"),
         }
     )
-    counts = np.bincount(choice[got], minlength=len(actions))
+
+
+def decide_run(
+    users: pd.DataFrame,
+    catalogue: ActionCatalogue,
+    *,
+    budget: float | None = None,
+    blocks: ContactBlocks | None = None,
+) -> DecisionRun:
+    """Decide for every user and summarise the run (see the module docstring).
+
+    `users` needs USER_COLUMNS (one row per user_id); the decisions keep their order. `budget`
+    caps the summed cost; `blocks` (from `serving.decisions.contacts`) removes cooldown pairs and
+    capped users.
+    """
+    inputs = decision_inputs(users, catalogue, budget, blocks)
+    actions = catalogue.actions
+    cost = np.array([a.cost for a in actions], dtype=float)
+    capacity = np.array([np.inf if a.capacity is None else a.capacity for a in actions], float)
+    if actions:
+        allocation = allocate(
+            np.where(inputs.candidate, inputs.gain, 0.0),
+            inputs.candidate,
+            cost,
+            capacity,
+            np.inf if budget is None else float(budget),
+        )
+    else:  # an empty playbook: nothing to allocate
+        none = np.full(len(users), -1, dtype=np.int64)
+        allocation = Allocation(none, 0.0, 0.0, Duals(0.0, np.zeros(0)), "unconstrained")
+    frame = decision_frame(users, catalogue, inputs, allocation, capacity)
+    got = allocation.choice >= 0
+    achieved = float(frame["expected_gain"].sum())
+    counts = np.bincount(allocation.choice[got], minlength=len(actions))
     summary = DecisionSummary(
-        users=n_users,
+        users=len(users),
         contacted=int(got.sum()),
         cost=float(frame["action_cost"].sum()),
-        achieved_gain=float(expected.sum()),
-        upper_bound=max(float(allocation.upper_bound), float(expected.sum())),
+        achieved_gain=achieved,
+        upper_bound=max(float(allocation.upper_bound), achieved),
         method=allocation.method,
         budget=budget,
         by_action={a.id: int(n) for a, n in zip(actions, counts, strict=True) if n},

@@ -36,6 +36,9 @@ from serving.scoring.redecide import redecide
 from serving.scoring.score_files import read_scores
 from serving.scoring.snapshot import Snapshot, decisions_from_attrs, split_reasons
 from serving.scoring.spark import SparkScored, score_spark, score_summary, write_scores
+from serving.scoring.stream_output import narrow_scores
+from serving.scoring.stream_run import StreamedRun, score_streamed
+from serving.scoring.streaming import StreamPlan, check_streamable, choose_plan, count_users
 
 __all__ = [
     "MANIFEST_ARTIFACT",
@@ -51,11 +54,17 @@ __all__ = [
     "ScoringManifest",
     "Snapshot",
     "SparkScored",
+    "StreamPlan",
+    "StreamedRun",
     "build_manifest",
+    "check_streamable",
+    "choose_plan",
+    "count_users",
     "decisions_from_attrs",
     "latest_cutoff",
     "load_champions",
     "log_decision_run",
+    "narrow_scores",
     "point_mlflow_at",
     "read_scores",
     "record_scoring_run",
@@ -65,6 +74,7 @@ __all__ = [
     "refuse_window_flags",
     "score_events",
     "score_spark",
+    "score_streamed",
     "score_summary",
     "split_reasons",
     "write_scores",

@@ -73,8 +73,9 @@ class ScoringConfig:
     # Past contacts (serving/decisions/contacts.py): cooldowns and the catalogue's frequency cap.
     contacts: ContactHistory | None = None
     reasons_top_k: int = 3
-    # "treeshap": exact LightGBM pred_contrib (~2,000 users/s on 2 cores); "path": Saabas path
-    # attribution (serving/scoring/attribution.py), ~100x faster, same top reason for ~80% of users.
+    # "treeshap": exact TreeSHAP, equal to LightGBM's pred_contrib (serving/scoring/
+    # treeshap_fast.py: ~15 µs of CPU per user); "path": Saabas path attribution
+    # (serving/scoring/attribution.py), a little cheaper, same top reason for ~80% of users.
     attribution: Literal["treeshap", "path"] = "treeshap"
     # A random share of each action's targets kept as a control group
     # (serving/decisions/holdout.py); adds an `assignment` column (treated / control / none) after
@@ -127,7 +128,9 @@ def _contributions(model: Any, matrix: pd.DataFrame, config: ScoringConfig) -> p
         return PathAttribution(model).contributions(matrix)
     if config.attribution != "treeshap":
         raise ValueError(f"unknown attribution {config.attribution!r}; use treeshap or path")
-    return model.contributions(matrix)
+    from serving.scoring.treeshap_fast import exact_contributions
+
+    return exact_contributions(model, matrix)
 
 
 def value_tiers(champions: Champions, segmentation: Segmentation) -> ValueTiers:
@@ -183,7 +186,8 @@ def churn_contributions(
     return pd.concat(parts).loc[matrix.index]
 
 
-def _active(features: pd.DataFrame) -> np.ndarray:
+def active_mask(features: pd.DataFrame) -> np.ndarray:
+    """Which users were active at the cutoff (the churn model's); the others are lapsed."""
     if ACTIVE_FLAG not in features.columns:
         raise ValueError(f"feature frame lacks `{ACTIVE_FLAG}` (built by an older Retain?)")
     return features[ACTIVE_FLAG].to_numpy(dtype=float, na_value=0.0) == 1
@@ -204,14 +208,8 @@ def score_features(
     matrix = feature_matrix(features, champions.feature_set)
     as_of = pd.Timestamp(features["as_of"].iloc[0]).to_pydatetime() if len(features) else None
     segmentation = config.segmentation.for_windows(champions.windows())
-    active = _active(features)
-    scores = model_scores(matrix, active, champions)
-    probability = scores["churn_probability"].to_numpy()
-    users = scores.assign(
-        user_id=features["user_id"].astype("str"),
-        lifecycle_stage=assign_stages(features, probability, segmentation.stages),
-        value_tier=value_tiers(champions, segmentation).transform(scores["value_if_retained"]),
-    )
+    active = active_mask(features)
+    users = user_scores(features, matrix, active, champions, segmentation)
     blocks = None
     if config.contacts is not None:
         if as_of is None:
@@ -231,6 +229,42 @@ def score_features(
     reference = reason_reference(matrix, active)
     top_k = config.reasons_top_k
     reasons = reason_lines(matrix, contributions, active, champions, top_k, reference)
+    scores = score_table(users, features, decisions, reasons, champions)
+    # Travels with the table: Parquet keeps DataFrame.attrs, so the file says what it achieved.
+    scores.attrs[DECISIONS_ATTR] = summary.as_dict()
+    scores.attrs[SEGMENTATION_ATTR] = segmentation.model_dump(mode="json")
+    return ScoredUsers(scores=scores, features=features, as_of=as_of, decisions=summary)
+
+
+def user_scores(
+    features: pd.DataFrame,
+    matrix: pd.DataFrame,
+    active: np.ndarray,
+    champions: Champions,
+    segmentation: Segmentation,
+) -> pd.DataFrame:
+    """Model scores with `user_id`, stage and tier: what decisions read (USER_COLUMNS).
+
+    Per user only (tiers use the value model's stored cut points), so a streamed run
+    (serving/scoring/streaming.py) computes it batch by batch with the same result.
+    """
+    scores = model_scores(matrix, active, champions)
+    probability = scores["churn_probability"].to_numpy()
+    return scores.assign(
+        user_id=features["user_id"].astype("str"),
+        lifecycle_stage=assign_stages(features, probability, segmentation.stages),
+        value_tier=value_tiers(champions, segmentation).transform(scores["value_if_retained"]),
+    )
+
+
+def score_table(
+    users: pd.DataFrame,
+    features: pd.DataFrame,
+    decisions: pd.DataFrame,
+    reasons: np.ndarray,
+    champions: Champions,
+) -> pd.DataFrame:
+    """SCORE_COLUMNS (and `assignment` after a holdout) from the parts, rows in `users` order."""
     versions = champions.versions
     scores = users.assign(
         as_of=features["as_of"].to_numpy(),
@@ -238,7 +272,7 @@ def score_features(
         expected_gain=decisions["expected_gain"].to_numpy(),
         action_cost=decisions["action_cost"].to_numpy(),
         decision_reason=decisions["decision_reason"].to_numpy(),
-        reasons=pd.Series(reasons, dtype="str"),
+        reasons=pd.Series(reasons, dtype="str", index=users.index),
         churn_model_version=versions["churn"],
         recall_model_version=versions["recall"],
         value_model_version=versions["value"],
@@ -248,10 +282,7 @@ def score_features(
     scores = scores[list(SCORE_COLUMNS)].astype({column: "str" for column in VERSION_COLUMNS})
     if ASSIGNMENT in decisions.columns:
         scores = scores.assign(**{ASSIGNMENT: decisions[ASSIGNMENT].to_numpy()})
-    # Travels with the table: Parquet keeps DataFrame.attrs, so the file says what it achieved.
-    scores.attrs[DECISIONS_ATTR] = summary.as_dict()
-    scores.attrs[SEGMENTATION_ATTR] = segmentation.model_dump(mode="json")
-    return ScoredUsers(scores=scores, features=features, as_of=as_of, decisions=summary)
+    return scores
 
 
 def score_events(
