@@ -43,7 +43,7 @@ _EXPORTS: dict[str, str] = {
     "column_profile": "training.psi_bins",
     "numeric_profile": "training.psi_bins",
     "psi": "training.psi_bins",
-    "json_object": "training.json_object",
+    "json_object": "training.json_documents",
     "run_evaluation": "training.real_data",
     "comparison_rows": "training.real_data_report",
     "format_cell": "training.real_data_report",

@@ -24,7 +24,7 @@ from typing import Any
 import pandas as pd
 
 from features import FEATURE_SET
-from training.json_object import json_object
+from training.json_documents import json_object
 from training.psi_bins import DEFAULT_BINS, ColumnProfile, column_profile, profile_from_dict
 
 PROFILE_VERSION = 1

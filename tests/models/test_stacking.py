@@ -257,6 +257,9 @@ def test_stacks_round_trip_through_mlflow_and_serve_like_plain_models(
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
+    # This store's own experiment: a run started in an earlier test leaves MLflow's active
+    # experiment pointing at another store's id.
+    mlflow.set_experiment("stack-round-trip")
     churn, value = recency_decides.estimator, spend_decides.estimator
     X = recency_decides.data.X_report.head(300)  # noqa: N806
     # Champions as trained before stacking existed: the plain LightGBM models load and score.

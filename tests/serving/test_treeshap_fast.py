@@ -169,12 +169,17 @@ def test_the_wrong_number_of_columns_is_refused():
 def test_pipeline_reasons_are_the_ones_lightgbm_contributions_give(scored, champions):
     """The served table (exact reasons through the tables) against reasons worded from
     LightGBM's own `pred_contrib`, computed here for each population's model."""
-    from serving.scoring.pipeline import ScoringConfig, _active, churn_contributions, feature_matrix
+    from serving.scoring.pipeline import (
+        ScoringConfig,
+        active_mask,
+        churn_contributions,
+        feature_matrix,
+    )
     from serving.scoring.reason_inputs import reason_lines, reason_reference
 
     features = scored.features
     matrix = feature_matrix(features, champions.feature_set)
-    active = _active(features)
+    active = active_mask(features)
     parts = [champions.churn.contributions(matrix[active])]
     if champions.recall is not None:
         parts.append(-champions.recall.contributions(matrix[~active]))
