@@ -148,7 +148,10 @@ signal_file = Path(sys.argv[1])
 
 def half_then_hang(self, path, *args, **kwargs):
     Path(path).write_bytes(b"PAR1 half a file")
-    signal_file.write_text(str(path))
+    # Renamed into place so the test never reads a signal file that exists but is still empty.
+    pending = signal_file.with_suffix(".pending")
+    pending.write_text(str(path))
+    pending.rename(signal_file)
     time.sleep(600)
 
 pd.DataFrame.to_parquet = half_then_hang
