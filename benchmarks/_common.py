@@ -20,6 +20,24 @@ def peak_gb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
 
 
+def reset_peak() -> None:
+    """Start the peak-memory count again from the current resident size (Linux clear_refs).
+
+    Why: a benchmark that sets up in the same process (a model trained on a sample) would
+    otherwise report the set-up's peak as the measured step's; `step_peak_gb` reads the peak
+    since this call.
+    """
+    Path("/proc/self/clear_refs").write_text("5")
+
+
+def step_peak_gb() -> float:
+    """Peak resident memory in GiB since the last `reset_peak` (VmHWM; KiB in /proc)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024**2
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
 def run_child(script: Path, args: list[str]) -> dict:
     """Run `script --worker ...` in a fresh interpreter; it prints one JSON line last."""
     result = subprocess.run(

@@ -289,7 +289,8 @@ def _child(script: Path, flags: list[str], out: Path) -> None:
     line["child_cpu_s"] = round(
         after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime, 2
     )
-    line["child_peak_gb"] = round(after.ru_maxrss / 1024**2, 2)  # the largest child so far
+    # The largest child so far; a stream worker resets its peak before scoring (setup_peak_gb).
+    line["child_peak_gb"] = round(after.ru_maxrss / 1024**2, 2)
     with open(out, "a") as handle:
         handle.write(json.dumps(line) + "\n")
     print(json.dumps(line), flush=True)

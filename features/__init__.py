@@ -10,10 +10,10 @@ fitter before a feature is built.
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
+from features.lazy import lazy_exports
 
 _EXPORTS: dict[str, str] = {
+    "lazy_exports": "features.lazy",
     "BEHAVIOURAL_V2": "features.behavioural_v2_set",
     "behavioural_v2": "features.behavioural_v2_set",
     "resolve_v2": "features.behavioural_v2_set",
@@ -64,13 +64,4 @@ _EXPORTS: dict[str, str] = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'features' has no attribute {name!r}")
-    value = getattr(import_module(_EXPORTS[name]), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -14,8 +14,7 @@ importing this package must not pull in scikit-learn, SciPy and MLflow before a 
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
+from features import lazy_exports
 
 _EXPORTS: dict[str, str] = {
     "Band": "monitoring.config",
@@ -71,13 +70,4 @@ _EXPORTS: dict[str, str] = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'monitoring' has no attribute {name!r}")
-    value = getattr(import_module(_EXPORTS[name]), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

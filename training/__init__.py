@@ -9,8 +9,7 @@ engine up front.
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
+from features import lazy_exports
 
 _EXPORTS: dict[str, str] = {
     "BacktestResult": "training.backtesting",
@@ -78,13 +77,4 @@ _EXPORTS: dict[str, str] = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'training' has no attribute {name!r}")
-    value = getattr(import_module(_EXPORTS[name]), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -54,7 +54,7 @@ from serving.scoring.reason_inputs import ACTIVE_POPULATION, LAPSED_POPULATION
 STREAM_ABOVE_USERS = 1_000_000  # `retain score` streams by itself above this many users
 DEFAULT_MEMORY_GB = 4.0  # the memory target of a run that streams by itself
 BASE_GB = 0.8  # the process before any batch: Python, the models, DuckDB (0.53 GB measured)
-BATCH_GB_PER_MILLION = 2.7  # a batch's features, scores, reasons, output per 1M users (2.64)
+BATCH_GB_PER_MILLION = 1.8  # pass 1 of a batch per 1M users (1.4 at 10M users); see docs/capacity.md
 MIN_BATCH_USERS = 10_000
 SCORE_PREFIX = "_score_"  # the spill's copy of a user's scores, beside their features
 
@@ -156,14 +156,24 @@ def reason_reference(spills: list[Path], columns: tuple[str, ...]) -> pd.DataFra
     DuckDB's `quantile_cont(…, 0.5)` interpolates as numpy's median does and skips missing
     values as `typical_values` does; the result goes through `typical_values` (the median of one
     value is that value) so that it is rounded exactly as the whole-population reference.
+
+    One column per query: an exact median holds every value of its group, so all columns at
+    once held the whole population's features (5 GB at 10M users, the streamed run's peak);
+    one column holds 8 bytes per user, and the columnar scan reads only that column.
     """
     population = (
         f"CASE WHEN {ACTIVE_FLAG} = 1 THEN '{ACTIVE_POPULATION}' ELSE '{LAPSED_POPULATION}' END"
     )
-    medians = ", ".join(f'quantile_cont(CAST("{c}" AS DOUBLE), 0.5) AS "{c}"' for c in columns)
-    query = f"SELECT {population} AS _population, {medians} FROM read_parquet(?) GROUP BY 1"
+    files = [str(path) for path in spills]
+    medians: dict[str, pd.Series] = {}
     with duckdb.connect() as connection:
-        table = connection.execute(query, [[str(path) for path in spills]]).df()
-    table = table.sort_values("_population", ignore_index=True)
+        for column in columns:
+            query = (
+                f'SELECT {population} AS _population, quantile_cont(CAST("{column}" AS DOUBLE), '
+                f"0.5) AS median FROM read_parquet(?) GROUP BY 1"
+            )
+            found = connection.execute(query, [files]).df()
+            medians[column] = found.set_index("_population")["median"]
+    table = pd.DataFrame(medians).sort_index().rename_axis("_population").reset_index()
     values = table[list(columns)].astype("float64")
     return typical_values(values, table["_population"].to_numpy())

@@ -33,6 +33,7 @@ from serving.scoring.streaming import (
 pytestmark = pytest.mark.slow  # the session fixture trains the champions once
 
 BATCH_USERS = 800
+CHUNK_USERS = 300  # pass 3 goes in chunks smaller than a batch: each batch is cut in three
 # Both runs compute contributions with the same function (pipeline._contributions); path
 # attribution keeps this file fast. What is under test is that a user's reasons do not depend
 # on their batch (the reference is the whole population's), whatever the attribution.
@@ -46,12 +47,12 @@ def _unlimited():
     return catalogue.model_copy(update={"actions": actions})
 
 
-def _streamed(loaded_events, champions, out, config, batch_users=BATCH_USERS):
+def _streamed(loaded_events, champions, out, config, batch_users=BATCH_USERS, **options):
     cutoff = latest_cutoff(loaded_events)
     plan = plan_batches(count_users(loaded_events, cutoff), batch_users)
     batches = []
     run = score_streamed(
-        loaded_events, champions, out, plan, config=config, each_batch=batches.append
+        loaded_events, champions, out, plan, config=config, each_batch=batches.append, **options
     )
     return run, read_scores(out), batches
 
@@ -61,7 +62,7 @@ def unlimited_runs(loaded_events, champions, tmp_path_factory):
     config = ScoringConfig(catalogue=_unlimited(), attribution=REASONS)
     whole = score_events(loaded_events, champions, config=config).scores
     out = tmp_path_factory.mktemp("streamed") / "scores.parquet"
-    return whole, *_streamed(loaded_events, champions, out, config)
+    return whole, *_streamed(loaded_events, champions, out, config, chunk_users=CHUNK_USERS)
 
 
 def test_batches_partition_the_users(loaded_events):
@@ -76,9 +77,10 @@ def test_batches_partition_the_users(loaded_events):
 
 def test_streamed_run_equals_the_whole_population_run(unlimited_runs):
     whole, run, streamed, batches = unlimited_runs
-    assert run.plan.batches >= 3 and len(batches) == run.plan.batches
-    assert run.largest_batch <= BATCH_USERS
-    assert max(len(b) for b in batches) == run.largest_batch
+    assert run.plan.batches >= 3 and run.largest_batch <= BATCH_USERS
+    # Pass 3 wrote each batch in chunks: more parts than batches, none over the chunk size.
+    assert len(batches) > run.plan.batches and max(len(b) for b in batches) == CHUNK_USERS
+    assert sum(len(b) for b in batches) == len(whole)
     whole = whole.set_index("user_id").sort_index()
     streamed = streamed.set_index("user_id").sort_index()
     assert streamed.index.equals(whole.index)  # the same users, each once
@@ -158,13 +160,14 @@ def test_holdouts_and_population_fitted_feature_sets_are_refused(
 
 def test_the_plan_streams_above_the_threshold_and_sizes_batches_by_memory():
     assert choose_plan(999_999) is None  # small runs are scored at once
-    # 4 GB: (4 - 0.8 GB base) / 2.7 GB per million = 1,185,185 users a batch at most
+    # 4 GB: (4 - 0.8 GB base) / 1.8 GB per million = 1,777,777 users a batch at most, planned
+    # 4·√1,777,777 smaller: 1,772,444; 10M users need 6 buckets of 1,666,667
     plan = choose_plan(10_000_000)
     assert plan is not None and plan.users == 10_000_000
-    assert plan.batches == 9 and plan.batch_users <= 1_185_185
+    assert plan.batches == 6 and plan.batch_users <= 1_777_777
     assert choose_plan(500, batch_users=100).batches == 9  # buckets of 100 - 4·√100 = 60 users
-    # 2 GB: 1.2 / 2.7 → 444,444 users a batch; 5M users need 12 buckets of 441,777
-    assert choose_plan(5_000_000, memory_gb=2.0).batches == 12
+    # 2 GB: 1.2 / 1.8 → 666,666 users a batch, planned 663,400; 5M users need 8 buckets
+    assert choose_plan(5_000_000, memory_gb=2.0).batches == 8
     assert choose_plan(100_000, memory_gb=2.0) is None  # one batch: scored at once
     with pytest.raises(ValueError, match="not both"):
         choose_plan(10, batch_users=5, memory_gb=4)
