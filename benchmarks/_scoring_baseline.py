@@ -38,7 +38,7 @@ def naive_per_user(features, champions, config, n: int):
 
     from serving.decisions import assign_stages, plan_decisions
     from serving.scoring.pipeline import (
-        _active,
+        active_mask,
         churn_contributions,
         feature_matrix,
         model_scores,
@@ -51,7 +51,7 @@ def naive_per_user(features, champions, config, n: int):
 
     def run():
         matrix = feature_matrix(users, champions.feature_set)
-        active = _active(users)
+        active = active_mask(users)
         tiers = value_tiers(champions, segmentation)  # cut points stored with the value model
         reference = reason_reference(matrix, active)  # population medians: once, as the batch
         rows = []
