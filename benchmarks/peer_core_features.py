@@ -60,14 +60,13 @@ def core_features_polars(events: Path, cutoff: datetime) -> pd.DataFrame:
     return frame.to_pandas()
 
 
-def core_features_duckdb_sql(events: Path, cutoff: datetime) -> pd.DataFrame:
-    """The same features as one hand-written DuckDB query (UTC session, zoned literals)."""
-    import duckdb
+def core_features_sql(events: Path, cutoff: datetime) -> str:
+    """The hand-written DuckDB query for the core features (run it in a UTC session)."""
 
     def at(days: int) -> str:
         return f"TIMESTAMPTZ '{cutoff - timedelta(days=days):%Y-%m-%d %H:%M:%S}+00'"
 
-    query = f"""
+    return f"""
         SELECT user_id,
             date_diff('microsecond', max(event_time), {at(0)}) / {_DAY_MICROSECONDS}
                 AS days_since_last_event,
@@ -86,6 +85,12 @@ def core_features_duckdb_sql(events: Path, cutoff: datetime) -> pd.DataFrame:
         GROUP BY user_id
         ORDER BY user_id
     """
+
+
+def core_features_duckdb_sql(events: Path, cutoff: datetime) -> pd.DataFrame:
+    """The same features as one hand-written DuckDB query (UTC session, zoned literals)."""
+    import duckdb
+
     with duckdb.connect() as connection:
         connection.execute("SET TimeZone = 'UTC'")
-        return connection.sql(query).to_arrow_table().to_pandas()
+        return connection.sql(core_features_sql(events, cutoff)).to_arrow_table().to_pandas()
