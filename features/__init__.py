@@ -47,6 +47,7 @@ _EXPORTS: dict[str, str] = {
     "LoadReport": "features.loading",
     "non_purchase_events": "features.log_kind",
     "check_output_path": "features.output",
+    "private_folder": "features.output",
     "write_frame": "features.output",
     "write_text": "features.output",
     "feature_frame": "features.pipeline",

@@ -7,6 +7,7 @@ later job would read as if it were complete.
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -49,6 +50,22 @@ def sweep_stale_temporaries(target: Path) -> list[Path]:
             candidate.unlink(missing_ok=True)
             removed.append(candidate)
     return removed
+
+
+def private_folder(parent: Path | None, kind: str) -> tempfile.TemporaryDirectory:
+    """A temporary folder for a run's spill, removed when the run ends, however it ends
+    short of SIGKILL; named `.<kind>-<pid>-<random>` so that the next run in `parent` (None:
+    the system's temporary folder) removes those of killed runs, as `_atomic` does for files.
+
+    Why: a streamed 10M-user run spills gigabytes; a run killed by the OOM killer or SIGKILL
+    cannot clean up, and its folder would stay until someone notices the disk filling.
+    """
+    folder = Path(parent) if parent is not None else Path(tempfile.gettempdir())
+    for candidate in folder.glob(f".{kind}-*-*"):
+        pid = candidate.name[len(kind) + 2 :].split("-", 1)[0]
+        if candidate.is_dir() and pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(candidate, ignore_errors=True)
+    return tempfile.TemporaryDirectory(prefix=f".{kind}-{os.getpid()}-", dir=folder)
 
 
 def _umask() -> int:

@@ -6,7 +6,6 @@ reason reference) and each is a loop over batches; apart they stay short and rea
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 
-from features import LoadedEvents, WindowConfig, feature_frame
+from features import LoadedEvents, WindowConfig, feature_frame, private_folder
 from serving.decisions import (
     DECISIONS_ATTR,
     SEGMENTATION_ATTR,
@@ -178,7 +177,7 @@ def score_streamed(
     cutoff = as_of or latest_cutoff(events)
     windows = windows or champions.windows()
     near = None if out is None else out.parent  # the spill goes beside the output (same disk)
-    with tempfile.TemporaryDirectory(prefix=".retain-stream-", dir=near) as folder:
+    with private_folder(near, "retain-stream") as folder:
         run = _Run(champions, config, Path(folder), chunk_users)
         for batch in range(plan.batches):
             users = batch_events(events, plan.batches, batch)

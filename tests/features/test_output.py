@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pandas as pd
 
@@ -34,3 +35,20 @@ def test_write_frame_replaces_the_file_and_leaves_only_it(tmp_path) -> None:
     write_frame(pd.DataFrame({"a": [3]}), target)
     assert pd.read_parquet(target)["a"].tolist() == [3]
     assert [p.name for p in tmp_path.iterdir()] == ["features.parquet"]
+
+
+def test_a_killed_runs_spill_folder_is_removed_by_the_next_run(tmp_path) -> None:
+    from features import private_folder
+
+    dead = tmp_path / f".retain-stream-{_dead_pid()}-abc123"
+    live = tmp_path / f".retain-stream-{os.getpid()}-def456"  # a concurrent run's: kept
+    other = tmp_path / f".other-kind-{_dead_pid()}-ghi789"
+    for folder in (dead, live, other):
+        folder.mkdir()
+        (folder / "batch_00000.parquet").write_bytes(b"spilled")
+    with private_folder(tmp_path, "retain-stream") as spill:
+        assert Path(spill).parent == tmp_path and Path(spill).name.startswith(
+            f".retain-stream-{os.getpid()}-"
+        )
+        assert not dead.exists() and live.exists() and other.exists()
+    assert not Path(spill).exists()  # the run's own folder goes when it ends
