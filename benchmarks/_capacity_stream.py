@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import DATA, reset_peak, simulated_events, step_peak_gb
+from _common import DATA, record, reset_peak, simulated_events, step_peak_gb
 from bench_capacity import DAYS, _champions, _cutoff, _timed, _uptime, train_pair
 
 TRAIN_SAMPLE_USERS = 50_000  # the streamed runs train on about this many users of the log
@@ -36,6 +36,9 @@ def _sample_champions(loaded, cutoff, users: int):
     valid = np.random.default_rng(0).random(len(labelled)) < 0.2
     churn, value = train_pair(feature_matrix(labelled), labelled, valid)
     return _champions(churn, value), int((~valid).sum())
+
+
+TARGET_USERS = 10_000_000  # issue 20: >= 1M users/min and <= 4 GB at this size
 
 
 def stream_worker(users: int, batch_users: int, memory_gb: float, reasons: str) -> None:
@@ -82,9 +85,24 @@ def stream_worker(users: int, batch_users: int, memory_gb: float, reasons: str) 
     results["decisions"] = run.decisions.as_dict()
     results["output_mb"] = round(out.stat().st_size / 1e6, 1)
     results["peak_gb"] = max(results["setup_peak_gb"], results["stream_peak_gb"])  # the process
+    _record(results)
     out.unlink()
     results["uptime_end"] = _uptime()
     print(json.dumps(results))
+
+
+def _record(results: dict) -> None:
+    """The run's headline figures for `run_all.py`; issue 20's targets are for 10M users, so
+    a smaller run's figures are printed without a verdict."""
+    users = results["stream_users"]
+    at_scale = users >= TARGET_USERS
+    rate = results["users_per_min"] / 1e6
+    peak = results["stream_peak_gb"]
+    share = results["decisions"]["share_of_bound"]
+    what = f"{users:,} users streamed, features + {results['reasons']} reasons + decisions"
+    record(f"{what}: rate", rate, "M users/min", ">= 1M/min", rate >= 1.0 if at_scale else None)
+    record(f"{what}: peak RSS", peak, "GiB", "<= 4 GB", peak <= 4.0 if at_scale else None)
+    record(f"{what}: gain / LP bound", share * 100, "%", ">= 99%", share >= 0.99)
 
 
 if __name__ == "__main__":

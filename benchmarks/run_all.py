@@ -1,6 +1,7 @@
 """All benchmarks in one command, one table: each figure against its issue's target.
 
-    .venv/bin/python benchmarks/run_all.py            # default sizes (tens of minutes)
+    .venv/bin/python benchmarks/run_all.py            # default sizes (about an hour; the
+                                                      # 10M-user log is simulated once, 33 min)
     .venv/bin/python benchmarks/run_all.py --quick    # small sizes, to check the plumbing
 
 Each benchmark runs as its own process (its own peak memory, nothing warm from another) and
@@ -30,6 +31,11 @@ SUITE: tuple[tuple[str, list[str], list[str]], ...] = (
         ["--users", "20000", "--requests", "300", "--treeshap-users", "20000"],
     ),
     ("bench_load.py", [], ["--seconds", "10"]),
+    (
+        "bench_capacity.py",  # 10M users streamed: the log takes ~33 min to simulate, once
+        ["--stream-users", "10000000", "--memory-gb", "4", "--reasons", "treeshap"],
+        ["--stream-users", "200000", "--memory-gb", "4", "--reasons", "treeshap"],
+    ),
 )
 
 
