@@ -11,12 +11,13 @@ UV_VERSION := 0.13.9
 help:  ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
 
+# Bytecode is compiled at install (--compile-bytecode) and before the suite (compileall): where
+# PYTHONDONTWRITEBYTECODE is set, as on CI, every process would otherwise compile MLflow, pandas,
+# BentoML... from source at each start (about 12 s of CPU per process measured; the suite starts
+# hundreds of processes).
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet "uv==$(UV_VERSION)"
-	# Bytecode is compiled once here: where PYTHONDONTWRITEBYTECODE is set (as on CI), every
-	# process would otherwise compile MLflow, pandas, BentoML... from source at each start
-	# (about 12 s of CPU per process measured; the suite starts hundreds).
 	$(BIN)/uv pip sync --quiet --compile-bytecode --python $(BIN)/python requirements.lock
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
 	touch $(STAMP)
