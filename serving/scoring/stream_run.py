@@ -115,7 +115,7 @@ class _Run:
 
         Each batch goes in chunks of `chunk_users`: every step here is per user (the reference
         and the decisions are fixed), and its contributions, reason texts and output rows took
-        2.9 GB per million users, more than pass 1 (measured at 10M users, 1.1M per batch), so
+        ~2.5 GiB per million users, more than pass 1 (measured at 10M users, 1.1M per batch), so
         chunking keeps this pass's memory independent of the batch size.
         """
         spills = [self._path("batch", batch) for batch in self.batches]

@@ -54,7 +54,7 @@ from serving.scoring.reason_inputs import ACTIVE_POPULATION, LAPSED_POPULATION
 STREAM_ABOVE_USERS = 1_000_000  # `retain score` streams by itself above this many users
 DEFAULT_MEMORY_GB = 4.0  # the memory target of a run that streams by itself
 BASE_GB = 0.8  # the process before any batch: Python, the models, DuckDB (0.53 GB measured)
-BATCH_GB_PER_MILLION = 1.8  # pass 1 per 1M users of batch (1.4 measured; docs/capacity.md)
+BATCH_GB_PER_MILLION = 1.8  # pass 1 per 1M users of batch (1.2-1.3 measured; capacity.md)
 MIN_BATCH_USERS = 10_000
 SCORE_PREFIX = "_score_"  # the spill's copy of a user's scores, beside their features
 
