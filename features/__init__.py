@@ -48,6 +48,7 @@ _EXPORTS: dict[str, str] = {
     "non_purchase_events": "features.log_kind",
     "check_output_path": "features.output",
     "private_folder": "features.output",
+    "temporary_beside": "features.output",
     "write_frame": "features.output",
     "write_text": "features.output",
     "feature_frame": "features.pipeline",

@@ -75,12 +75,14 @@ def _umask() -> int:
     return mask
 
 
-def _atomic(target: Path, write: Callable[[str], object]) -> Path:
-    """Run `write(temporary_path)` beside `target`, then rename over it (or clean up).
+def temporary_beside(target: Path) -> Path:
+    """A new, empty temporary file beside `target`, to be renamed over it once written.
 
-    The temporary is created private (mkstemp: 0600) and opened up to the mode any new file
-    gets (0666 less the umask) before it is written, so the output is as readable as one
-    written with `open()`: a shared folder's group can read what `retain score` wrote.
+    Killed writers' temporaries beside `target` are swept first; this one is named with this
+    process's id, so the next writer sweeps it if this process is killed. It is created private
+    (mkstemp: 0600) and opened up to the mode any new file gets (0666 less the umask) before it
+    is written, so the output is as readable as one written with `open()`: a shared folder's
+    group can read what `retain score` wrote.
     """
     target.parent.mkdir(parents=True, exist_ok=True)
     sweep_stale_temporaries(target)
@@ -91,11 +93,18 @@ def _atomic(target: Path, write: Callable[[str], object]) -> Path:
         os.fchmod(handle, 0o666 & ~_umask())
     finally:
         os.close(handle)
+    return Path(temporary)
+
+
+def _atomic(target: Path, write: Callable[[str], object]) -> Path:
+    """Run `write(temporary_path)` beside `target` (`temporary_beside`), then rename over it
+    (or clean up)."""
+    temporary = temporary_beside(target)
     try:
-        write(temporary)
+        write(str(temporary))
         os.replace(temporary, target)
     except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+        temporary.unlink(missing_ok=True)
         raise
     return target
 

@@ -63,7 +63,8 @@ MemoryOption = Annotated[
 @dataclass(frozen=True)
 class Streaming:
     """How a command asked to stream (flags as given) and what a streamed run does with its
-    batches: `out` gets the score file, `each_batch` sees every batch's table."""
+    batches: `out` gets the score file, `each_batch` sees every part of the table as it is
+    written (a batch, or a chunk of one)."""
 
     batch_users: int | None = None
     memory_gb: float | None = None

@@ -1,9 +1,9 @@
 """A score file written batch by batch, atomically: readers see the old file or the whole new one.
 
 Why not `features.write_frame`: a streamed run (serving/scoring/streaming.py) never holds the
-whole table. Batches are appended to a temporary file beside the target (named as
-`features.output` names its temporaries, so a killed run's leftover is swept by the next
-write) and renamed over it once the last batch is in. A Parquet file carries `attrs` (the run's
+whole table. Batches are appended to a temporary file beside the target
+(`features.temporary_beside`, as `write_frame` writes: a killed run's leftover is swept by the
+next write) and renamed over it once the last batch is in. A Parquet file carries `attrs` (the run's
 decision summary) as `DataFrame.to_parquet` stores them, so `read_scores` gets them back; a CSV
 file has no place for them, as with `write_frame`.
 """
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from features import check_output_path
+from features import check_output_path, temporary_beside
 
 PANDAS_ATTRS = "PANDAS_ATTRS"  # the metadata key pandas reads DataFrame.attrs from
 
@@ -33,8 +32,7 @@ class ScoreWriter:
         self.attrs = attrs
         self.target = Path(target)
         self.parquet = self.target.suffix.lower() == ".parquet"
-        name = f".{self.target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
-        self.temporary = self.target.parent / name
+        self.temporary = temporary_beside(self.target)
         self._writer: pq.ParquetWriter | None = None
         self._schema: pa.Schema | None = None
         self._columns: list[str] | None = None
@@ -62,7 +60,7 @@ class ScoreWriter:
         if self._writer is not None:
             self._writer.close()
             self._writer = None
-        if not self.temporary.exists():
+        if self._columns is None:
             raise ValueError(f"{self.target}: no batch was written")
         os.replace(self.temporary, self.target)
         return self.target
