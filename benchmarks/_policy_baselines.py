@@ -39,8 +39,8 @@ def ranked_cheapest(order: np.ndarray, allowed: np.ndarray, catalogue, budget: f
     Returns an action index per user (-1: none). A user whose action no longer fits is skipped
     and the next one tried (as Retain's own allocation does).
     """
-    cost = np.array([a.cost for a in catalogue.actions])
-    left = np.array([np.inf if a.capacity is None else a.capacity for a in catalogue.actions])
+    cost = catalogue.costs
+    left = catalogue.capacities
     cheapest = np.where(allowed, cost, np.inf).argmin(axis=1)
     chosen, spent = np.full(len(allowed), -1), 0.0
     for user in order:
@@ -59,7 +59,7 @@ def oracle(net: np.ndarray, allowed: np.ndarray, catalogue, budget: float) -> np
     from scipy.optimize import linprog
     from scipy.sparse import coo_matrix, vstack
 
-    cost = np.array([a.cost for a in catalogue.actions])
+    cost = catalogue.costs
     user, action = np.nonzero(allowed & (net > 0))
     gain, pair_cost, n = net[user, action], cost[action], len(user)
     rows = [coo_matrix((np.ones(n), (user, np.arange(n))), shape=(len(net), n))]
@@ -80,7 +80,7 @@ def oracle(net: np.ndarray, allowed: np.ndarray, catalogue, budget: float) -> np
     chosen[user[taken]] = action[taken]
     spent = float(pair_cost[taken].sum())
     used = np.bincount(action[taken], minlength=len(cost)).astype(float)
-    cap = np.array([np.inf if a.capacity is None else a.capacity for a in catalogue.actions])
+    cap = catalogue.capacities
     for pair in np.argsort(-gain / np.maximum(pair_cost, 1e-9), kind="stable"):
         u, a = user[pair], action[pair]
         if chosen[u] < 0 and used[a] < cap[a] and spent + cost[a] <= budget:

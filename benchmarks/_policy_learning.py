@@ -117,8 +117,8 @@ def uplift_table(scores: pd.DataFrame, features: pd.DataFrame, models: dict, cat
                            segment_tier=tier.astype("float64"))  # fmt: skip
     prob = scores["churn_probability"].to_numpy(dtype=float, na_value=np.nan)
     stake = scores["value_at_stake"].to_numpy(dtype=float, na_value=np.nan)
-    cost = np.array([a.cost for a in catalogue.actions])
-    capacity = np.array([np.inf if a.capacity is None else a.capacity for a in catalogue.actions])
+    cost = catalogue.costs
+    capacity = catalogue.capacities
     effect = np.stack([a.effect_table() for a in catalogue.actions], axis=-1)[stage, tier]
     lift = prob[:, None] * effect  # churn removed, from the learned per-segment effects
     for index, spec in enumerate(catalogue.actions):

@@ -161,7 +161,7 @@ def policy_tables(scores, catalogue, net: np.ndarray, budget: float, seed: int, 
 
 def unbudgeted_costs(scores, catalogue, allowed: np.ndarray, net: np.ndarray) -> str:
     """What each plan would spend without a budget: the budget binds where this exceeds it."""
-    cost = np.array([a.cost for a in catalogue.actions])
+    cost = catalogue.costs
     cheapest = np.where(allowed, cost, np.inf).min(axis=1)
     best = np.where(allowed, net, -np.inf)
     worth = best.max(axis=1) > 0
@@ -270,7 +270,7 @@ def main() -> None:
     uplift = expected_uplift(config, cutoff, action_ids, oracle_futures,
                              horizon_days=args.horizon_days)  # fmt: skip
     ids = scores["Retain, prior effects"]["user_id"]
-    cost = np.array([a.cost for a in catalogue.actions])
+    cost = catalogue.costs
     net = uplift.reindex(ids).to_numpy() - cost
     ceiling = None
     if args.ceiling:

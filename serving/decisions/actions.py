@@ -188,6 +188,19 @@ class ActionCatalogue(BaseModel):
         """Every action id, `no_action` last."""
         return (*(action.id for action in self.actions), NO_ACTION)
 
+    @property
+    def costs(self) -> np.ndarray:
+        """Each action's cost per contact, in catalogue order (the allocator's columns)."""
+        return np.array([action.cost for action in self.actions], dtype=float)
+
+    @property
+    def capacities(self) -> np.ndarray:
+        """Each action's capacity in catalogue order; infinite where it has none."""
+        return np.array(
+            [np.inf if action.capacity is None else action.capacity for action in self.actions],
+            dtype=float,
+        )
+
     def get(self, action_id: str) -> Action:
         """The action with this id (including `no_action`)."""
         if action_id == NO_ACTION:

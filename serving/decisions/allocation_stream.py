@@ -57,10 +57,7 @@ class StreamedAllocation:
     ) -> None:
         actions = catalogue.actions
         self.catalogue, self.budget, self.folder = catalogue, budget, Path(folder)
-        self.cost = np.array([a.cost for a in actions], dtype=float)
-        self.capacity = np.array(
-            [np.inf if a.capacity is None else a.capacity for a in actions], dtype=float
-        )
+        self.cost, self.capacity = catalogue.costs, catalogue.capacities
         self._limit = np.inf if budget is None else float(budget)
         self._order = np.lexsort((np.arange(len(actions)), self.cost))  # the allocator's rows
         self._sample_users, self._seed = sample_users, seed

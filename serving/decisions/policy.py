@@ -82,7 +82,7 @@ def expected_gains(
     allowed = np.stack([a.eligibility_table() for a in actions], axis=-1)
     min_risk = np.array([a.min_risk for a in actions])
     max_risk = np.array([a.max_risk for a in actions])
-    cost = np.array([a.cost for a in actions])
+    cost = catalogue.costs
     p = prob[:, None]
     eligible = allowed[stage, tier] & (p >= min_risk) & (p <= max_risk)
     gain = p * effect[stage, tier] * value_at_stake[:, None] - cost
@@ -204,7 +204,7 @@ def decision_frame(
     rows = np.flatnonzero(got)
     expected = np.zeros(len(users))
     expected[rows] = inputs.gain[rows, choice[rows]]
-    cost = np.array([a.cost for a in actions], dtype=float)
+    cost = catalogue.costs
     names = np.array([a.id for a in actions] + [NO_ACTION], dtype=object)
     action_index = np.where(got, choice, len(actions))
     reason = _reasons(
@@ -242,8 +242,7 @@ def decide_run(
     """
     inputs = decision_inputs(users, catalogue, budget, blocks)
     actions = catalogue.actions
-    cost = np.array([a.cost for a in actions], dtype=float)
-    capacity = np.array([np.inf if a.capacity is None else a.capacity for a in actions], float)
+    cost, capacity = catalogue.costs, catalogue.capacities
     if actions:
         allocation = allocate(
             np.where(inputs.candidate, inputs.gain, 0.0),
