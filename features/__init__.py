@@ -22,7 +22,7 @@ _EXPORTS: dict[str, str] = {
     "EventContractError": "features.contract",
     "RowCountSummary": "features.contract",
     "ACTIVE_FLAG": "features.definitions",
-    "as_naive_utc": "features.definitions",
+    "as_naive_utc": "features.contract",
     "build_features": "features.definitions",
     "CORE_FEATURES": "features.definitions",
     "FEATURE_SET": "features.definitions",

@@ -7,7 +7,7 @@ missing column reads the same whether it came from the CLI, training or the serv
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 USER_ID = "user_id"
 EVENT_TIME = "event_time"
@@ -114,3 +114,14 @@ class RowCountSummary:
             line += f"; rejected {self.rows_rejected:,} ({reasons})"
         line += "".join(f"; {clause}" for clause in self._more())
         return f"{line} [{self.note}]" if self.note else line
+
+
+def as_naive_utc(moment: datetime) -> datetime:
+    """Cutoffs are compared with naive UTC event times: convert zoned cutoffs, keep naive ones.
+
+    Here, beside the event contract and not with the Ibis feature code, because the decisions
+    and the service compare contact times with cutoffs without needing a query engine.
+    """
+    if moment.tzinfo is not None:
+        return moment.astimezone(UTC).replace(tzinfo=None)
+    return moment

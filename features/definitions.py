@@ -19,6 +19,7 @@ import ibis.expr.types as ir
 
 from features import contract as c
 from features.config import WindowConfig
+from features.contract import as_naive_utc
 
 _DAY_SECONDS = 86_400
 _DAY_MICROSECONDS = 86_400_000_000.0
@@ -83,13 +84,6 @@ FEATURE_SET = FeatureSet(
 # active at the cutoff (which decides whether a churn label exists).
 KEY_COLUMNS: tuple[str, ...] = (c.USER_ID, "as_of")
 ACTIVE_FLAG = "active_at_cutoff"
-
-
-def as_naive_utc(moment: datetime) -> datetime:
-    """Cutoffs are compared with naive UTC event times: convert zoned cutoffs, keep naive ones."""
-    if moment.tzinfo is not None:
-        return moment.astimezone(UTC).replace(tzinfo=None)
-    return moment
 
 
 def epoch_seconds(moment: datetime) -> float:

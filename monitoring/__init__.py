@@ -33,7 +33,7 @@ _EXPORTS: dict[str, str] = {
     "event_health": "monitoring.event_health_checks",
     "compare_with_training": "monitoring.realised",
     "equal_mass_ece": "monitoring.realised",
-    "HEADLINE_FIGURES": "monitoring.realised",
+    "HEADLINE_FIGURES": "monitoring.headline",
     "labels_complete": "monitoring.realised",
     "labels_complete_on": "monitoring.realised",
     "realised_metrics": "monitoring.realised",

@@ -30,17 +30,6 @@ from training import churn_metrics, value_metrics
 ECE_BINS = 10
 CHURN_SCORE, VALUE_SCORE = "churn_probability", "predicted_value"
 CHURN_LABEL, VALUE_LABEL = "churned", "future_value"
-# The realised figures people read first (the table, the report), with their short headers;
-# `realised_metrics` returns more, and the JSON carries them all.
-HEADLINE_FIGURES: dict[str, str] = {
-    "churn_roc_auc": "ROC-AUC",
-    "churn_pr_auc": "PR-AUC",
-    "churn_lift_at_10": "lift@10%",
-    "churn_ece": "ECE",
-    "value_spearman": "value Spearman",
-    "value_gini": "value Gini",
-    "value_bias": "value bias",
-}
 
 
 def equal_mass_ece(y: Any, p: Any, bins: int = ECE_BINS) -> float:

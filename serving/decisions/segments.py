@@ -14,8 +14,6 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from sklearn.base import BaseEstimator
-from sklearn.exceptions import NotFittedError
 
 STAGES: tuple[str, ...] = ("new", "active", "at_risk", "dormant", "churned", "reactivated")
 TIERS: tuple[str, ...] = ("high", "mid", "low", "none")
@@ -131,7 +129,10 @@ def _check_tier_params(
         )
 
 
-class ValueTiers(BaseEstimator):
+_TIER_PARAMS = ("mode", "high_quantile", "mid_quantile", "high_amount", "mid_amount", "zero_value")
+
+
+class ValueTiers:
     """Cuts predicted value into `high`, `mid`, `low` and `none` (scikit-learn conventions).
 
     Why an estimator: in `quantile` mode the cut points are learnt from one scoring batch and must
@@ -140,6 +141,12 @@ class ValueTiers(BaseEstimator):
     taken over users worth at least `zero_value` only, so a mass of zero-value users does not
     drag every cut to zero. A tier holds values `>=` its cut; values below `zero_value` (or NaN)
     are `none`. With no user worth at least `zero_value`, both cuts are +inf (everyone `low`).
+
+    Why not a subclass of scikit-learn's `BaseEstimator`: importing scikit-learn costs ~1.3 CPU s,
+    paid by every process that imports the decisions (each `retain serve` process, every CLI
+    command), for two methods. `get_params` / `set_params` keep the estimator contract, so
+    `sklearn.clone` still works; the state was never pickled (tiers are rebuilt from the value
+    model's stored percentiles at every scoring run).
     """
 
     def __init__(
@@ -158,9 +165,26 @@ class ValueTiers(BaseEstimator):
         self.mid_amount = mid_amount
         self.zero_value = zero_value
 
+    def get_params(self, deep: bool = True) -> dict[str, object]:
+        """The constructor's parameters (scikit-learn's estimator contract; `deep` is moot)."""
+        return {name: getattr(self, name) for name in _TIER_PARAMS}
+
+    def set_params(self, **params: object) -> ValueTiers:
+        """Set constructor parameters by name; an unknown name is refused, as scikit-learn does."""
+        unknown = sorted(set(params) - set(_TIER_PARAMS))
+        if unknown:
+            raise ValueError(f"invalid parameter(s) for ValueTiers: {', '.join(unknown)}")
+        for name, value in params.items():
+            setattr(self, name, value)
+        return self
+
+    def __repr__(self) -> str:
+        changed = {k: v for k, v in self.get_params().items() if v != _DEFAULT_TIERS[k]}
+        return f"ValueTiers({', '.join(f'{k}={v!r}' for k, v in changed.items())})"
+
     def _check(self) -> None:
         """The same checks as TierConfig's, so both fail the same way."""
-        _check_tier_params(**self.get_params())
+        _check_tier_params(**self.get_params())  # type: ignore[arg-type]
 
     def fit(self, predicted_value: Sequence[float] | np.ndarray | pd.Series) -> ValueTiers:
         """Fix the cut points: quantiles of the valued users, or the configured amounts."""
@@ -205,6 +229,8 @@ class ValueTiers(BaseEstimator):
     def transform(self, predicted_value: Sequence[float] | np.ndarray | pd.Series) -> pd.Series:
         """The tier of each value; keeps the index when given a Series."""
         if not hasattr(self, "high_cut_"):
+            from sklearn.exceptions import NotFittedError  # only on misuse: see the class note
+
             raise NotFittedError("ValueTiers is not fitted yet; call fit() first")
         index = predicted_value.index if isinstance(predicted_value, pd.Series) else None
         values = np.asarray(predicted_value, dtype=float).ravel()
@@ -222,6 +248,9 @@ class ValueTiers(BaseEstimator):
     def fit_transform(self, predicted_value: Sequence[float] | np.ndarray | pd.Series) -> pd.Series:
         """Fit on a batch and tier the same batch (the usual scoring call)."""
         return self.fit(predicted_value).transform(predicted_value)
+
+
+_DEFAULT_TIERS = ValueTiers().get_params()
 
 
 class TierConfig(BaseModel):

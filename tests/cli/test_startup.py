@@ -38,3 +38,25 @@ def test_the_probe_would_see_a_heavy_import() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True
     )
     assert "ibis" in json.loads(result.stdout)
+
+
+SERVICE_PROBE = """
+import json, sys
+import serving.api.service
+print(json.dumps(sorted(name for name in ("sklearn", "scipy.optimize", "scipy.sparse",
+                                          "scipy.stats", "mlflow") if name in sys.modules)))
+"""
+
+
+def test_the_service_module_loads_no_metric_or_solver_library() -> None:
+    """Each `retain serve` start imports the service module twice (BentoML's arbiter, then the
+    worker). scikit-learn (~1.3 CPU s), SciPy's solvers and stats and MLflow are not needed to
+    declare the service: tiers, headline names and the LP solver import them where they run."""
+    result = subprocess.run(
+        [sys.executable, "-c", SERVICE_PROBE],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert json.loads(result.stdout) == []

@@ -112,6 +112,15 @@ def test_cuts_are_fitted_once_and_reused():
     assert clone(tiers).get_params() == tiers.get_params()
 
 
+def test_params_follow_the_estimator_contract_without_scikit_learn_as_a_base():
+    tiers = ValueTiers(high_quantile=0.9)
+    assert tiers.set_params(mid_quantile=0.4) is tiers
+    assert tiers.get_params()["mid_quantile"] == 0.4 and tiers.get_params()["high_quantile"] == 0.9
+    assert repr(tiers) == "ValueTiers(high_quantile=0.9, mid_quantile=0.4)"
+    with pytest.raises(ValueError, match=r"invalid parameter.*high_cut"):
+        tiers.set_params(high_cut=3.0)
+
+
 def test_no_valued_users_puts_everyone_low_or_none():
     tiers = ValueTiers().fit([0.0, 0.0])
     assert tiers.transform([0.0, 7.0]).tolist() == ["none", "low"]
