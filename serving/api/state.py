@@ -154,11 +154,14 @@ def decision_inputs(settings: ServiceSettings) -> DecisionInputs:
     Raises a ValueError (CatalogueError, EffectsFileError, SegmentationError,
     ContactHistoryError) whose message names the file and the problem.
     """
-    from serving.campaigns import learned_catalogue, load_effects
     from serving.decisions import load_contacts, load_segmentation
 
     catalogue = load_catalogue(settings.catalogue)
     if settings.effects is not None:
+        # Here: the campaigns package (uplift models, estimators) costs ~1.3 CPU s to import,
+        # paid by the start-up check and every worker only when an effects file is used.
+        from serving.campaigns import learned_catalogue, load_effects
+
         catalogue, skipped = learned_catalogue(catalogue, load_effects(settings.effects))
         if skipped:
             log.warning(

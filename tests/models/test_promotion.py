@@ -3,8 +3,11 @@ rollback is one call. All on a real MLflow SQLite store and on the same out-of-t
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from tests.stores import copy_mlflow_store
 from training.config import ExperimentConfig
 from training.datasets import TrainingData
 from training.promotion import promote, rollback
@@ -23,11 +26,32 @@ def _weak(config: ExperimentConfig) -> ExperimentConfig:
     return config.model_copy(update={"name": "weak", "churn": churn})
 
 
+@pytest.fixture(scope="module")
+def weak_champion_store(
+    tmp_path_factory: pytest.TempPathFactory, training_data: TrainingData, config: ExperimentConfig
+) -> Path:
+    """v1 = a weak churn model (champion, being first); v2 = the default model (challenger).
+
+    Trained once for the module; each test gets a copy (`weak_champion`), since promotions and
+    rollbacks move the aliases.
+    """
+    root = tmp_path_factory.mktemp("weak_champion")
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_URI", uri)
+        train_models(_weak(config), data=training_data, tracking_uri=uri, models=("churn",))
+        train_models(config, data=training_data, tracking_uri=uri, models=("churn",))
+        assert (champion_version("churn"), challenger_version("churn")) == ("1", "2")
+    return root
+
+
 @pytest.fixture
-def weak_champion(tracking_uri: str, training_data: TrainingData, config: ExperimentConfig):
-    """v1 = a weak churn model (champion, being first); v2 = the default model (challenger)."""
-    train_models(_weak(config), data=training_data, tracking_uri=tracking_uri, models=("churn",))
-    train_models(config, data=training_data, tracking_uri=tracking_uri, models=("churn",))
+def weak_champion(tracking_uri: str, weak_champion_store: Path, config: ExperimentConfig):
+    """A private copy of `weak_champion_store` at this test's `tracking_uri`."""
+    from training.tracking import configure
+
+    copy_mlflow_store(weak_champion_store, Path(tracking_uri.removeprefix("sqlite:///")).parent)
+    configure(tracking_uri)  # the module's training left MLflow pointed at the original
     assert (champion_version("churn"), challenger_version("churn")) == ("1", "2")
     return config
 

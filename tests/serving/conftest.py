@@ -24,6 +24,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.stores import copy_mlflow_store
+
 SIM_USERS = 3_000
 SIM_DAYS = 400
 SIM_SEED = 3
@@ -218,25 +220,9 @@ def running_service(
 def clone_store(store: ServingStore, root: Path) -> ServingStore:
     """A private copy of the store (database and artefacts) that a test may change.
 
-    The SQLite database records absolute artefact paths, so they are rewritten to the copy's;
-    the shared store stays untouched for the read-only server and the other tests.
+    The shared store stays untouched for the read-only server and the other tests.
     """
-    import shutil
-    import sqlite3
-
-    shutil.copytree(store.root, root, ignore=shutil.ignore_patterns("serve-*.log", "bentoml"))
-    old, new = str(store.root), str(root)
-    with sqlite3.connect(root / "mlflow.db") as db:
-        tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-        for table in tables:
-            for column in db.execute(f'PRAGMA table_info("{table}")').fetchall():
-                name, kind = column[1], (column[2] or "").upper()
-                if "CHAR" in kind or "TEXT" in kind:
-                    db.execute(
-                        f'UPDATE "{table}" SET "{name}" = replace("{name}", ?, ?) '
-                        f'WHERE "{name}" LIKE ?',
-                        (old, new, f"%{old}%"),
-                    )
+    copy_mlflow_store(store.root, root, "serve-*.log", "bentoml")
     return ServingStore(
         root=root, events=root / store.events.name, tracking_uri=f"sqlite:///{root / 'mlflow.db'}"
     )
