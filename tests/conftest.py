@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import os
+import re
 import shutil
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import pytest
 
@@ -73,6 +75,39 @@ SLOW_FIRST = (
     "tests/features/test_engine_parity.py",
     "tests/serving/test_fuzz.py",
 )
+
+
+# Test files that start Spark: a file naming the session fixture or the engine by name.
+_USES_SPARK = re.compile(r"spark_backend|[\"']spark[\"']")
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """`--dist loadfile`, except that every file that starts Spark runs on the same worker.
+
+    Why: each worker that touches Spark starts its own JVM (~8 CPU s) and its own Python UDF
+    workers, which import MLflow, LightGBM and Retain (~4 CPU s each) before the first row.
+    On one worker the session (`spark_backend`, or `connect("spark")`'s getOrCreate in the
+    CLI) and its warm Python workers are shared by all of them, and the other worker's memory
+    holds no second JVM. Which files: read from their text, so a new Spark test joins the
+    group without being listed.
+    """
+    from xdist.scheduler import LoadFileScheduling
+
+    root = Path(config.rootpath)
+
+    @functools.cache
+    def starts_spark(path: str) -> bool:
+        try:
+            return bool(_USES_SPARK.search((root / path).read_text(encoding="utf-8")))
+        except OSError:
+            return False
+
+    class SparkOnOneWorker(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = super()._split_scope(nodeid)
+            return "spark-tests" if starts_spark(path) else path
+
+    return SparkOnOneWorker(config, log)
 
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")

@@ -59,7 +59,9 @@ def test_a_signal_to_retain_alone_stops_the_whole_tree(
     # The README's form: `retain serve --port N` in a folder with scores.parquet (the shared
     # starter adds --host 127.0.0.1 and runs from its ROOT, here the folder).
     monkeypatch.setattr(conftest, "ROOT", folder_with_scores)
-    with conftest.running_service(serving_store) as running:
+    # Live, not ready: the whole tree (retain, bentoml serve, its worker) exists once /livez
+    # answers; waiting for the snapshot too only spent CPU, and a signal mid-load is no easier.
+    with conftest.running_service(serving_store, wait_ready=False) as running:
         assert "serving" in running.log() and "scores.parquet" in running.log()
         port = int(running.base.rsplit(":", 1)[1])
         tree = psutil.Process(running.process.pid).children(recursive=True)
