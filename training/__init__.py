@@ -44,6 +44,7 @@ _EXPORTS: dict[str, str] = {
     "psi": "training.psi_bins",
     "json_object": "training.json_documents",
     "run_evaluation": "training.real_data",
+    "calibration_line": "training.real_data_report",
     "comparison_rows": "training.real_data_report",
     "format_cell": "training.real_data_report",
     "log_evaluation": "training.real_data_report",

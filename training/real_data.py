@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from features import FEATURE_SET, LoadedEvents, WindowConfig, resolve_feature_set
+from training.calibration_check import CalibrationCheck, calibration_check
 from training.clv_baselines import ClvBaseline
 from training.config import ExperimentConfig, ModelKind
 from training.datasets import (
@@ -60,6 +61,8 @@ class ModelComparison:
     rows: dict[str, int]
     # 95% paired-bootstrap interval of Retain's ROC-AUC minus the best baseline's (churn only).
     roc_auc_margin_interval: tuple[float, float] | None = None
+    # Retain's churn ECE split into base-rate drift, shape and sampling noise (churn only).
+    calibration: CalibrationCheck | None = None
 
     def best_baseline(self, metric: str) -> tuple[str, float]:
         """The baseline with the highest `metric` (all headline metrics are higher-is-better)."""
@@ -204,7 +207,8 @@ def compare_models(
     scores = {RETAIN: outcome.predictions, **outcome.baseline_predictions, **clv_predictions}
     rival = scores[comparison.best_baseline("roc_auc")[0]]
     interval = auc_difference_interval(data.y_report, scores[RETAIN], rival)
-    return replace(comparison, roc_auc_margin_interval=interval)
+    check = calibration_check(data.y_fit, data.y_report, outcome.predictions)
+    return replace(comparison, roc_auc_margin_interval=interval, calibration=check)
 
 
 def _aligned(values: pd.Series, keys: pd.Series, missing: float) -> np.ndarray:

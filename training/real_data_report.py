@@ -55,6 +55,18 @@ def _split_line(comparison: ModelComparison) -> str:
     )
 
 
+def calibration_line(comparison: ModelComparison) -> str | None:
+    """`CalibrationCheck.line` naming the validation cutoff; None when not measured."""
+    if comparison.calibration is None:
+        return None
+    return comparison.calibration.line(f"{comparison.validation_cutoff:%Y-%m-%d}")
+
+
+def _calibration_lines(comparison: ModelComparison) -> list[str]:
+    line = calibration_line(comparison)
+    return [] if line is None else [line, ""]
+
+
 def to_markdown(result: RealDataEvaluation) -> str:
     """The whole result: settings, both tables, the BG/NBD fit and the headline."""
     w = result.windows
@@ -74,6 +86,7 @@ def to_markdown(result: RealDataEvaluation) -> str:
             "",
             markdown_table(result.churn),
             "",
+            *_calibration_lines(result.churn),
             f"Value ({_split_line(result.value)}):",
             "",
             markdown_table(result.value),
@@ -129,6 +142,9 @@ def log_evaluation(
                 }
             )
         )
+        if result.churn.calibration is not None:
+            check = result.churn.calibration.metrics()
+            mlflow.log_metrics(finite({f"churn.calibration.{k}": v for k, v in check.items()}))
         mlflow.log_text(config.to_yaml(), "config/resolved_config.yaml")
         mlflow.log_text(to_markdown(result), "evaluate/report.md")
     return run.info.run_id

@@ -70,6 +70,7 @@ def evaluate(
     from features import EventContractError
     from training import (
         ConfigError,
+        calibration_line,
         comparison_rows,
         load_config,
         log_evaluation,
@@ -106,6 +107,8 @@ def evaluate(
     for comparison in (result.churn, result.value):
         title = f"{comparison.kind} at {result.as_of:%Y-%m-%d}, {comparison.rows['as_of']:,} users"
         console.print(_rich_table(title, comparison_rows(comparison)))
+        if (line := calibration_line(comparison)) is not None:
+            console.print(line)
     params = ", ".join(f"{k}={v:.4g}" for k, v in result.bgnbd_params.items())
     console.print(f"BG/NBD (weeks): {params}; log-likelihood {result.bgnbd_log_likelihood:,.1f}")
     console.print(f"[bold]{result.headline()}[/]")

@@ -160,6 +160,18 @@ def test_evaluate_prints_and_logs_the_side_by_side_table(
     assert low < margin < high
     assert "95% paired bootstrap" in " ".join(result.output.split())
     assert run.data.tags["run_type"] == "evaluate"
+    # The calibration check: its report rate is the observed churn rate of the table's rows,
+    # its ECE the table's; the floor is a spread, its mean below its 95th percentile.
+    assert "Calibration: ECE" in markdown and "Calibration: ECE" in " ".join(result.output.split())
+    assert metrics["churn.calibration.report_rate"] == pytest.approx(
+        metrics["churn.oot_churn_rate"]
+    )
+    assert metrics["churn.calibration.ece"] == pytest.approx(metrics["churn.oot_ece"])
+    assert (
+        0
+        < metrics["churn.calibration.ece_floor_mean"]
+        <= metrics["churn.calibration.ece_floor_p95"]
+    )
 
 
 def test_evaluate_refuses_an_as_of_whose_outcome_is_not_yet_observed(tmp_path: Path) -> None:
