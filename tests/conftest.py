@@ -141,7 +141,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    """With RETAIN_TEST_TIMES=PATH, append each phase's duration as it ends (for suite tuning).
+    """With RETAIN_TEST_TIMES=PATH, append each phase's duration as it ends (for suite tuning):
+    duration, phase, test, the xdist worker and the end time (epoch seconds), tab-separated, so
+    the two workers' timelines (idle gaps, a long tail on one) can be drawn from it.
 
     Why not `--durations`: it prints only when the run ends, and a run stopped by a timeout
     (the case worth profiling) prints nothing.
@@ -149,5 +151,9 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     path = os.environ.get("RETAIN_TEST_TIMES")
     if not path or "PYTEST_XDIST_WORKER" in os.environ:  # the controller writes, once
         return
+    node = getattr(report, "node", None)  # xdist: the worker that ran it
+    worker = getattr(getattr(node, "gateway", None), "id", "-")
     with open(path, "a", encoding="utf-8") as times:
-        times.write(f"{report.duration:.2f}\t{report.when}\t{report.nodeid}\n")
+        times.write(
+            f"{report.duration:.2f}\t{report.when}\t{report.nodeid}\t{worker}\t{report.stop:.1f}\n"
+        )
