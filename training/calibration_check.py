@@ -1,4 +1,4 @@
-"""Why a churn model's calibration error is what it is: base-rate drift, shape, or sampling noise.
+"""Why a model's calibration error is what it is: base-rate drift, shape, or sampling noise.
 
 Why: `retain evaluate` calibrates on a validation cutoff one horizon before `--as-of` and
 reports ECE at `--as-of`. On real logs the churn *rate* moves between the two (seasons, an
@@ -14,6 +14,11 @@ A single ECE figure mixes the three; this check separates them, so a data scient
   is miscalibration of shape;
 - **noise floor:** the ECE a perfectly calibrated model would show with these predictions on
   this many users (labels drawn from the predictions themselves), mean and 95th percentile.
+
+The value model's mean bias has the same first cause: its scale is set on the validation
+cutoff, and the mean future value moves between that cutoff and `--as-of` (CDNOW −11% into
+1998; Online Retail +37% into the autumn 2011 peak). `ValueScaleCheck` puts the two means
+beside the bias.
 """
 
 from __future__ import annotations
@@ -24,7 +29,14 @@ import numpy as np
 
 from training.metrics import ECE_BINS, expected_calibration_error
 
-__all__ = ["CalibrationCheck", "calibration_check", "ece_noise_floor", "shift_to_rate"]
+__all__ = [
+    "CalibrationCheck",
+    "ValueScaleCheck",
+    "calibration_check",
+    "ece_noise_floor",
+    "shift_to_rate",
+    "value_scale_check",
+]
 
 _FLOOR_DRAWS = 400
 _EPS = 1e-9
@@ -99,13 +111,18 @@ def ece_noise_floor(
     return float(np.mean(values)), float(np.quantile(values, 0.95))
 
 
+def _paired(y_report: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Outcomes and predictions as float arrays, one prediction per report row (at least one)."""
+    y_report, p = np.asarray(y_report, dtype=float), np.asarray(p, dtype=float)
+    if len(y_report) != len(p) or not len(p):
+        raise ValueError(f"need one prediction per report row; got {len(p)} for {len(y_report)}")
+    return y_report, p
+
+
 def calibration_check(y_fit: np.ndarray, y_report: np.ndarray, p: np.ndarray) -> CalibrationCheck:
     """Split the ECE of predictions `p` for labels `y_report` (module docstring); `y_fit` are
     the labels of the rows the model was calibrated on."""
-    y_report = np.asarray(y_report, dtype=float)
-    p = np.asarray(p, dtype=float)
-    if len(y_report) != len(p) or not len(p):
-        raise ValueError(f"need one prediction per report row; got {len(p)} for {len(y_report)}")
+    y_report, p = _paired(y_report, p)
     report_rate = float(y_report.mean())
     floor_mean, floor_p95 = ece_noise_floor(p)
     return CalibrationCheck(
@@ -117,4 +134,52 @@ def calibration_check(y_fit: np.ndarray, y_report: np.ndarray, p: np.ndarray) ->
         ece_at_report_rate=expected_calibration_error(y_report, shift_to_rate(p, report_rate)),
         floor_mean=floor_mean,
         floor_p95=floor_p95,
+    )
+
+
+@dataclass(frozen=True)
+class ValueScaleCheck:
+    """The value model's mean bias beside how far the actual mean moved since calibration."""
+
+    rows: int
+    fit_mean: float  # mean future value where the value model's scale was set
+    report_mean: float  # mean future value on the report rows
+    mean_predicted: float
+
+    @property
+    def bias(self) -> float:
+        """Mean prediction over mean outcome, minus one (NaN when nobody spent)."""
+        return self.mean_predicted / self.report_mean - 1.0 if self.report_mean else float("nan")
+
+    @property
+    def moved(self) -> float:
+        """The actual mean here over the actual mean at calibration, minus one."""
+        return self.report_mean / self.fit_mean - 1.0 if self.fit_mean else float("nan")
+
+    def line(self, fit_label: str = "the validation cutoff") -> str:
+        return (
+            f"Value scale: mean prediction {self.mean_predicted:,.2f} against an actual "
+            f"{self.report_mean:,.2f} ({self.bias:+.1%}). The mean future value was "
+            f"{self.fit_mean:,.2f} at {fit_label}, where the value model's scale was set, and "
+            f"{self.report_mean:,.2f} here ({self.moved:+.1%})."
+        )
+
+    def metrics(self) -> dict[str, float]:
+        return {
+            "fit_mean": self.fit_mean,
+            "report_mean": self.report_mean,
+            "mean_bias": self.bias,
+            "actual_mean_moved": self.moved,
+        }
+
+
+def value_scale_check(y_fit: np.ndarray, y_report: np.ndarray, p: np.ndarray) -> ValueScaleCheck:
+    """`ValueScaleCheck` of predictions `p` for outcomes `y_report`; `y_fit` are the outcomes
+    of the rows the value model's scale was set on."""
+    y_report, p = _paired(y_report, p)
+    return ValueScaleCheck(
+        rows=len(p),
+        fit_mean=float(np.mean(np.asarray(y_fit, dtype=float))),
+        report_mean=float(y_report.mean()),
+        mean_predicted=float(p.mean()),
     )

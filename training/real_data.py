@@ -26,7 +26,12 @@ import numpy as np
 import pandas as pd
 
 from features import FEATURE_SET, LoadedEvents, WindowConfig, resolve_feature_set
-from training.calibration_check import CalibrationCheck, calibration_check
+from training.calibration_check import (
+    CalibrationCheck,
+    ValueScaleCheck,
+    calibration_check,
+    value_scale_check,
+)
 from training.clv_baselines import ClvBaseline
 from training.config import ExperimentConfig, ModelKind
 from training.datasets import (
@@ -61,8 +66,9 @@ class ModelComparison:
     rows: dict[str, int]
     # 95% paired-bootstrap interval of Retain's ROC-AUC minus the best baseline's (churn only).
     roc_auc_margin_interval: tuple[float, float] | None = None
-    # Retain's churn ECE split into base-rate drift, shape and sampling noise (churn only).
-    calibration: CalibrationCheck | None = None
+    # Churn: Retain's ECE split into base-rate drift, shape and sampling noise. Value: its mean
+    # bias beside how far the actual mean moved since the scale was set.
+    calibration: CalibrationCheck | ValueScaleCheck | None = None
 
     def best_baseline(self, metric: str) -> tuple[str, float]:
         """The baseline with the highest `metric` (all headline metrics are higher-is-better)."""
@@ -203,7 +209,8 @@ def compare_models(
         },
     )
     if data.kind != "churn":
-        return comparison
+        check = value_scale_check(data.y_fit, data.y_report, outcome.predictions)
+        return replace(comparison, calibration=check)
     scores = {RETAIN: outcome.predictions, **outcome.baseline_predictions, **clv_predictions}
     rival = scores[comparison.best_baseline("roc_auc")[0]]
     interval = auc_difference_interval(data.y_report, scores[RETAIN], rival)

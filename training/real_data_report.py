@@ -56,7 +56,8 @@ def _split_line(comparison: ModelComparison) -> str:
 
 
 def calibration_line(comparison: ModelComparison) -> str | None:
-    """`CalibrationCheck.line` naming the validation cutoff; None when not measured."""
+    """The calibration check's line (churn: ECE; value: mean scale) naming the validation
+    cutoff; None when not measured."""
     if comparison.calibration is None:
         return None
     return comparison.calibration.line(f"{comparison.validation_cutoff:%Y-%m-%d}")
@@ -91,6 +92,7 @@ def to_markdown(result: RealDataEvaluation) -> str:
             "",
             markdown_table(result.value),
             "",
+            *_calibration_lines(result.value),
             f"BG/NBD on {result.customers:,} customers (weeks): {params}; log-likelihood "
             f"{result.bgnbd_log_likelihood:,.1f}. Gamma-Gamma: {spend}.",
             "",
@@ -142,9 +144,11 @@ def log_evaluation(
                 }
             )
         )
-        if result.churn.calibration is not None:
-            check = result.churn.calibration.metrics()
-            mlflow.log_metrics(finite({f"churn.calibration.{k}": v for k, v in check.items()}))
+        for comparison in (result.churn, result.value):
+            if comparison.calibration is not None:
+                check = comparison.calibration.metrics()
+                named = {f"{comparison.kind}.calibration.{k}": v for k, v in check.items()}
+                mlflow.log_metrics(finite(named))
         mlflow.log_text(config.to_yaml(), "config/resolved_config.yaml")
         mlflow.log_text(to_markdown(result), "evaluate/report.md")
     return run.info.run_id

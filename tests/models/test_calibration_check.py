@@ -13,7 +13,12 @@ import numpy as np
 import pytest
 from scipy.stats import binom
 
-from training.calibration_check import calibration_check, ece_noise_floor, shift_to_rate
+from training.calibration_check import (
+    calibration_check,
+    ece_noise_floor,
+    shift_to_rate,
+    value_scale_check,
+)
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -82,3 +87,13 @@ def test_a_calibrated_model_sits_at_its_noise_floor(predictions: np.ndarray):
 def test_one_prediction_per_row_is_required():
     with pytest.raises(ValueError, match="one prediction per report row"):
         calibration_check(np.ones(3), np.ones(3), np.full(2, 0.5))
+
+
+def test_the_value_scale_check_puts_the_bias_beside_the_move():
+    # Calibrated where the actual mean was 10; here the actual mean is 8 and the model says 10:
+    # bias 10 / 8 - 1 = +25%, and the actual mean moved 8 / 10 - 1 = -20%.
+    check = value_scale_check(np.array([0.0, 20.0]), np.array([4.0, 12.0]), np.array([9.0, 11.0]))
+    assert check.bias == pytest.approx(0.25) and check.moved == pytest.approx(-0.20)
+    assert (check.fit_mean, check.report_mean, check.mean_predicted) == (10.0, 8.0, 10.0)
+    assert "+25.0%" in check.line() and "-20.0%" in check.line()
+    assert math.isnan(value_scale_check(np.ones(2), np.zeros(2), np.ones(2)).bias)  # nobody spent

@@ -172,6 +172,10 @@ def test_evaluate_prints_and_logs_the_side_by_side_table(
         < metrics["churn.calibration.ece_floor_mean"]
         <= metrics["churn.calibration.ece_floor_p95"]
     )
+    # The value scale check: its bias is the table's mean prediction over its mean outcome.
+    expected = metrics["value.oot_mean_predicted"] / metrics["value.oot_mean_actual"] - 1
+    assert metrics["value.calibration.mean_bias"] == pytest.approx(expected, rel=1e-6)
+    assert "Value scale: mean prediction" in markdown
 
 
 def test_evaluate_refuses_an_as_of_whose_outcome_is_not_yet_observed(tmp_path: Path) -> None:
