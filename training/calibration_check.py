@@ -26,8 +26,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.special import expit
 
 from training.metrics import ECE_BINS, expected_calibration_error
+from training.stack_terms import logit
 
 __all__ = [
     "CalibrationCheck",
@@ -39,7 +41,6 @@ __all__ = [
 ]
 
 _FLOOR_DRAWS = 400
-_EPS = 1e-9
 
 
 @dataclass(frozen=True)
@@ -86,18 +87,18 @@ def shift_to_rate(p: np.ndarray, rate: float) -> np.ndarray:
     The mean of sigmoid(logit p + c) increases with c, so bisection finds c; with `rate` at 0
     or 1 (no shift can reach it) the probabilities go to that bound.
     """
-    p = np.clip(np.asarray(p, dtype=float), _EPS, 1.0 - _EPS)
+    p = np.asarray(p, dtype=float)
     if rate <= 0.0 or rate >= 1.0:
         return np.full_like(p, float(np.clip(rate, 0.0, 1.0)))
-    logit = np.log(p / (1.0 - p))
+    log_odds = logit(p)  # the stack's own log-odds, clipped as it clips them
     low, high = -40.0, 40.0
     for _ in range(100):
         middle = (low + high) / 2
-        if np.mean(1.0 / (1.0 + np.exp(-(logit + middle)))) < rate:
+        if np.mean(expit(log_odds + middle)) < rate:
             low = middle
         else:
             high = middle
-    return 1.0 / (1.0 + np.exp(-(logit + (low + high) / 2)))
+    return expit(log_odds + (low + high) / 2)
 
 
 def ece_noise_floor(

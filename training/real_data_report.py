@@ -129,6 +129,10 @@ def log_evaluation(
         for comparison in (result.churn, result.value):
             table = comparison.table.astype(float)
             named = report_metrics(table[RETAIN], {b: table[b] for b in table if b != RETAIN})
+            if comparison.calibration is not None:  # as `calibration.<figure>`
+                named |= {
+                    f"calibration.{k}": v for k, v in comparison.calibration.metrics().items()
+                }
             mlflow.log_metrics(finite({f"{comparison.kind}.{k}": v for k, v in named.items()}))
             mlflow.log_text(comparison.table.to_csv(), f"evaluate/{comparison.kind}.csv")
         interval = result.churn.roc_auc_margin_interval or (float("nan"), float("nan"))
@@ -144,11 +148,6 @@ def log_evaluation(
                 }
             )
         )
-        for comparison in (result.churn, result.value):
-            if comparison.calibration is not None:
-                check = comparison.calibration.metrics()
-                named = {f"{comparison.kind}.calibration.{k}": v for k, v in check.items()}
-                mlflow.log_metrics(finite(named))
         mlflow.log_text(config.to_yaml(), "config/resolved_config.yaml")
         mlflow.log_text(to_markdown(result), "evaluate/report.md")
     return run.info.run_id

@@ -8,6 +8,7 @@ model how much they are worth; this module turns both, plus recency, into the se
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 from typing import Literal
 
@@ -129,9 +130,6 @@ def _check_tier_params(
         )
 
 
-_TIER_PARAMS = ("mode", "high_quantile", "mid_quantile", "high_amount", "mid_amount", "zero_value")
-
-
 class ValueTiers:
     """Cuts predicted value into `high`, `mid`, `low` and `none` (scikit-learn conventions).
 
@@ -167,11 +165,11 @@ class ValueTiers:
 
     def get_params(self, deep: bool = True) -> dict[str, object]:
         """The constructor's parameters (scikit-learn's estimator contract; `deep` is moot)."""
-        return {name: getattr(self, name) for name in _TIER_PARAMS}
+        return {name: getattr(self, name) for name in _TIER_DEFAULTS}
 
     def set_params(self, **params: object) -> ValueTiers:
         """Set constructor parameters by name; an unknown name is refused, as scikit-learn does."""
-        unknown = sorted(set(params) - set(_TIER_PARAMS))
+        unknown = sorted(set(params) - set(_TIER_DEFAULTS))
         if unknown:
             raise ValueError(f"invalid parameter(s) for ValueTiers: {', '.join(unknown)}")
         for name, value in params.items():
@@ -179,7 +177,7 @@ class ValueTiers:
         return self
 
     def __repr__(self) -> str:
-        changed = {k: v for k, v in self.get_params().items() if v != _DEFAULT_TIERS[k]}
+        changed = {k: v for k, v in self.get_params().items() if v != _TIER_DEFAULTS[k]}
         return f"ValueTiers({', '.join(f'{k}={v!r}' for k, v in changed.items())})"
 
     def _check(self) -> None:
@@ -250,7 +248,12 @@ class ValueTiers:
         return self.fit(predicted_value).transform(predicted_value)
 
 
-_DEFAULT_TIERS = ValueTiers().get_params()
+# The constructor's parameters and defaults, read from its signature as scikit-learn does.
+_TIER_DEFAULTS = {
+    name: parameter.default
+    for name, parameter in inspect.signature(ValueTiers.__init__).parameters.items()
+    if name != "self"
+}
 
 
 class TierConfig(BaseModel):

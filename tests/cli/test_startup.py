@@ -16,47 +16,31 @@ import sys
 HEAVY = ("pandas", "ibis", "sklearn", "scipy", "mlflow", "lightgbm", "bentoml", "duckdb",
          "pyspark", "optuna", "matplotlib")  # fmt: skip
 
-PROBE = """
-import json, sys
-from retain.cli import app
-print(json.dumps(sorted(name for name in {heavy!r} if name in sys.modules)))
-"""
+# The service declares its API without these; each is imported where it runs.
+NOT_FOR_THE_SERVICE = ("sklearn", "scipy.optimize", "scipy.sparse", "scipy.stats", "mlflow")
 
 
-def test_registering_every_command_loads_none_of_the_heavy_libraries() -> None:
-    probe = PROBE.format(heavy=HEAVY)
+def _loaded(imports: str, watched: tuple[str, ...]) -> list[str]:
+    """Which of `watched` a fresh interpreter holds after running `imports`."""
+    report = f"print(json.dumps(sorted(n for n in {watched!r} if n in sys.modules)))"
+    probe = f"import json, sys\n{imports}\n{report}"
     result = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True
     )
-    assert json.loads(result.stdout) == []
+    return json.loads(result.stdout)
+
+
+def test_registering_every_command_loads_none_of_the_heavy_libraries() -> None:
+    assert _loaded("from retain.cli import app", HEAVY) == []
 
 
 def test_the_probe_would_see_a_heavy_import() -> None:
     """The same probe after importing one of the packages eagerly: it must name it."""
-    probe = "import features.definitions\n" + PROBE.format(heavy=HEAVY)
-    result = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True
-    )
-    assert "ibis" in json.loads(result.stdout)
-
-
-SERVICE_PROBE = """
-import json, sys
-import serving.api.service
-print(json.dumps(sorted(name for name in ("sklearn", "scipy.optimize", "scipy.sparse",
-                                          "scipy.stats", "mlflow") if name in sys.modules)))
-"""
+    assert "ibis" in _loaded("import features.definitions\nfrom retain.cli import app", HEAVY)
 
 
 def test_the_service_module_loads_no_metric_or_solver_library() -> None:
     """Each `retain serve` start imports the service module twice (BentoML's arbiter, then the
     worker). scikit-learn (~1.3 CPU s), SciPy's solvers and stats and MLflow are not needed to
     declare the service: tiers, headline names and the LP solver import them where they run."""
-    result = subprocess.run(
-        [sys.executable, "-c", SERVICE_PROBE],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    assert json.loads(result.stdout) == []
+    assert _loaded("import serving.api.service", NOT_FOR_THE_SERVICE) == []

@@ -46,11 +46,13 @@ def weak_champion_store(
 
 
 @pytest.fixture
-def weak_champion(tracking_uri: str, weak_champion_store: Path, config: ExperimentConfig):
-    """A private copy of `weak_champion_store` at this test's `tracking_uri`."""
+def weak_champion(
+    tracking_uri: str, tmp_path: Path, weak_champion_store: Path, config: ExperimentConfig
+):
+    """A private copy of `weak_champion_store` at this test's `tracking_uri` (in `tmp_path`)."""
     from training.tracking import configure
 
-    copy_mlflow_store(weak_champion_store, Path(tracking_uri.removeprefix("sqlite:///")).parent)
+    copy_mlflow_store(weak_champion_store, tmp_path)
     configure(tracking_uri)  # the module's training left MLflow pointed at the original
     assert (champion_version("churn"), challenger_version("churn")) == ("1", "2")
     return config
