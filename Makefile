@@ -29,7 +29,9 @@ demo: $(STAMP)  ## set everything up and run the main job on embedded defaults
 
 test: $(STAMP)  ## run the whole test suite (what CI runs)
 	$(BIN)/python -m compileall -q -j 0 features training serving monitoring retain simulator
-	$(BIN)/pytest
+	# With bytecode writing on, pytest keeps its assertion-rewritten test modules and plugins in
+	# __pycache__ (git-ignored); a process that finds them collects in 12 s instead of 19 s.
+	env -u PYTHONDONTWRITEBYTECODE $(BIN)/pytest
 
 lint: $(STAMP)  ## ruff, as CI would see it
 	$(BIN)/ruff check .

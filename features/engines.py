@@ -25,19 +25,30 @@ def check_engine(engine: str) -> None:
         raise ValueError(f"unknown engine {engine!r}; choose one of: {', '.join(ENGINES)}")
 
 
-def connect(engine: str = "duckdb") -> BaseBackend:
-    """An Ibis backend for `engine`; Spark runs in local mode unless SPARK_MASTER says otherwise."""
+def connect(engine: str = "duckdb", python_daemon: str | None = None) -> BaseBackend:
+    """An Ibis backend for `engine`; Spark runs in local mode unless SPARK_MASTER says otherwise.
+
+    `python_daemon`: see `spark_session` (refused for DuckDB, which runs no Python workers).
+    """
+    if python_daemon is not None and engine != "spark":
+        raise ValueError(f"python_daemon applies to Spark only, not to {engine!r}")
     if engine == "duckdb":
         backend = ibis.duckdb.connect()
         # Casting a zoned timestamp to a naive one uses the session zone: pin it to UTC.
         backend.raw_sql("SET TimeZone = 'UTC'")
         return backend
     check_engine(engine)
-    return ibis.pyspark.connect(spark_session())
+    return ibis.pyspark.connect(spark_session(python_daemon))
 
 
-def spark_session():  # -> pyspark.sql.SparkSession (imported lazily: Spark is optional at runtime)
-    """A Spark session whose clock is UTC, so timestamps mean the same as on DuckDB."""
+def spark_session(python_daemon: str | None = None):  # -> pyspark.sql.SparkSession (lazy import)
+    """A Spark session whose clock is UTC, so timestamps mean the same as on DuckDB.
+
+    `python_daemon` names the module Spark forks its Python UDF workers from (PySpark's own
+    daemon by default), so that a caller can have the imports its UDFs need done once per
+    executor (serving's scoring does). It applies when this call starts the session; a running
+    session keeps its own (Spark reads it once).
+    """
     from pyspark.sql import SparkSession
 
     # Python UDFs (the models' `spark_udf`, scoring's row-wise steps) run in worker processes:
@@ -53,6 +64,8 @@ def spark_session():  # -> pyspark.sql.SparkSession (imported lazily: Spark is o
         .config("spark.driver.memory", os.environ.get("SPARK_DRIVER_MEMORY", "2g"))
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
     )
+    if python_daemon is not None:
+        builder = builder.config("spark.python.daemon.module", python_daemon)
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("ERROR")
     return session

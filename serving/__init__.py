@@ -29,6 +29,7 @@ _EXPORTS: dict[str, str] = {
     "NO_ACTION": "serving.decisions",
     "RecordedRuns": "serving.scoring",
     "ReportConfig": "serving.reporting",
+    "SCORING_DAEMON": "serving.scoring",
     "SCORING_EXPERIMENT": "serving.scoring",
     "SERVICE_SNAPSHOT": "serving.scoring",
     "STAGES": "serving.decisions",

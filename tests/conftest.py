@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import os
 import re
+import resource
 import shutil
 from pathlib import Path
 from typing import Any, NoReturn
@@ -40,27 +41,31 @@ def shared_file(name: str) -> Path:
 
 @pytest.fixture(scope="session")
 def spark_backend():
-    """One local Spark session for the whole run (starting one costs ~10 s)."""
+    """One local Spark session for the whole run (starting one costs ~10 s), started as
+    `retain score --engine spark` starts its own: Python workers forked from the scoring daemon
+    (serving/scoring/spark_daemon.py)."""
     java_home = os.environ.get("JAVA_HOME")
     if shutil.which("java") is None and not (java_home and Path(java_home, "bin", "java").exists()):
         missing_component("no Java for Spark (install a JDK 17 and put `java` on PATH)")
     from features.engines import connect
+    from serving.scoring import SCORING_DAEMON
 
-    return connect("spark")
+    return connect("spark", python_daemon=SCORING_DAEMON)
 
 
 # The suite runs on two workers by file (pytest-xdist, `--dist loadfile`: a module's fixtures
-# are built once, on one worker). Files that take a minute or more go first, so that the two
-# workers end together instead of one finishing a long file alone at the end. Measured with
-# RETAIN_TEST_TIMES (below); order among the rest is the collection order. pyproject's
-# `--no-loadscope-reorder` keeps xdist from reordering files by their number of tests, which
-# put these last.
+# are built once, on one worker), except for the two groups below. Files that take a minute or
+# more go first, so that the two workers end together instead of one finishing a long file
+# alone at the end; the first two open the two groups (about 3 minutes each), which xdist then
+# hands one to each worker. Measured with RETAIN_TEST_TIMES (below); order among the rest is
+# the collection order. pyproject's `--no-loadscope-reorder` keeps xdist from reordering files
+# by their number of tests, which put these last.
 SLOW_FIRST = (
+    "tests/serving/test_spark_scoring.py",
+    "tests/serving/test_service.py",
     "tests/models/test_mlflow_server.py",
     "tests/serving/test_replicas.py",
     "tests/serving/test_faults.py",
-    "tests/serving/test_service.py",
-    "tests/serving/test_spark_scoring.py",
     "tests/models/test_feature_set_wiring.py",
     "tests/serving/test_serve_signals.py",
     "tests/notebooks/test_notebooks.py",
@@ -79,38 +84,49 @@ SLOW_FIRST = (
 
 # Test files that start Spark: a file naming the session fixture or the engine by name.
 _USES_SPARK = re.compile(r"spark_backend|[\"']spark[\"']")
+# Test files that use the shared `retain serve` (tests/serving/conftest.py): a function taking
+# the `service` fixture, or the fixture behind it.
+_USES_SHARED_SERVICE = re.compile(r"\bdef \w+\([^)]*\bservice\b[^)]*\)|running_shared_service")
 
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
-    """`--dist loadfile`, except that every file that starts Spark runs on the same worker.
+    """`--dist loadfile`, except that every file that starts Spark runs on one worker, and
+    every file that uses the shared `retain serve` on one worker.
 
     Why: each worker that touches Spark starts its own JVM (~8 CPU s) and its own Python UDF
     workers, which import MLflow, LightGBM and Retain (~4 CPU s each) before the first row.
     On one worker the session (`spark_backend`, or `connect("spark")`'s getOrCreate in the
     CLI) and its warm Python workers are shared by all of them, and the other worker's memory
-    holds no second JVM. Which files: read from their text, so a new Spark test joins the
-    group without being listed.
+    holds no second JVM. Likewise the shared service (session-scoped, so once per worker that
+    needs it) costs ~21 CPU s to start: grouped, it starts once per run. Which files: read
+    from their text, so a new test joins its group without being listed.
     """
     from xdist.scheduler import LoadFileScheduling
 
     root = Path(config.rootpath)
 
     @functools.cache
-    def starts_spark(path: str) -> bool:
+    def group(path: str) -> str:
         try:
-            return bool(_USES_SPARK.search((root / path).read_text(encoding="utf-8")))
+            text = (root / path).read_text(encoding="utf-8")
         except OSError:
-            return False
+            return path
+        if _USES_SPARK.search(text):
+            return "spark-tests"
+        return "shared-service-tests" if _USES_SHARED_SERVICE.search(text) else path
 
-    class SparkOnOneWorker(LoadFileScheduling):
+    class GroupedFiles(LoadFileScheduling):
         def _split_scope(self, nodeid: str) -> str:
-            path = super()._split_scope(nodeid)
-            return "spark-tests" if starts_spark(path) else path
+            return group(super()._split_scope(nodeid))
 
-    return SparkOnOneWorker(config, log)
+    return GroupedFiles(config, log)
 
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+# The test JVM (one local Spark session per run, minutes long): C1-only JIT and the serial
+# collector. Measured on the Spark group alone (-n 0): 254 -> 210 busy CPU s, wall unchanged;
+# C2's compiler threads and G1's parallel collector only pay off in longer-lived JVMs.
+TEST_JVM_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -128,6 +144,7 @@ def pytest_configure(config: pytest.Config) -> None:
     threads = str(max(1, (os.cpu_count() or 1) // workers))
     for name in THREAD_VARIABLES:
         os.environ.setdefault(name, threads)
+    os.environ.setdefault("JAVA_TOOL_OPTIONS", TEST_JVM_OPTIONS)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -140,10 +157,33 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=key)  # stable: tests keep their order inside a file
 
 
+def _cpu_seconds() -> float:
+    """CPU used so far by this process and its reaped children (`retain serve`, the CLI)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
+    """Each phase's CPU seconds (since the previous phase ended) go with its report, for
+    RETAIN_TEST_TIMES: on two saturated cores CPU, not wall, is what a test costs the run."""
+    report = yield
+    if os.environ.get("RETAIN_TEST_TIMES"):
+        now = _cpu_seconds()
+        report.user_properties.append(("cpu_s", round(now - _cpu_mark[0], 2)))
+        _cpu_mark[0] = now
+    return report
+
+
+_cpu_mark = [0.0]  # CPU seconds when the last phase ended (0: the worker's start)
+
+
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     """With RETAIN_TEST_TIMES=PATH, append each phase's duration as it ends (for suite tuning):
-    duration, phase, test, the xdist worker and the end time (epoch seconds), tab-separated, so
-    the two workers' timelines (idle gaps, a long tail on one) can be drawn from it.
+    duration, phase, test, the xdist worker, the end time (epoch seconds) and the CPU seconds
+    it used, its subprocesses included, tab-separated, so the two workers' timelines (idle
+    gaps, a long tail on one) can be drawn from it.
 
     Why not `--durations`: it prints only when the run ends, and a run stopped by a timeout
     (the case worth profiling) prints nothing.
@@ -153,7 +193,9 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
         return
     node = getattr(report, "node", None)  # xdist: the worker that ran it
     worker = getattr(getattr(node, "gateway", None), "id", "-")
+    cpu = dict(report.user_properties).get("cpu_s", "")
     with open(path, "a", encoding="utf-8") as times:
         times.write(
-            f"{report.duration:.2f}\t{report.when}\t{report.nodeid}\t{worker}\t{report.stop:.1f}\n"
+            f"{report.duration:.2f}\t{report.when}\t{report.nodeid}\t{worker}\t{report.stop:.1f}"
+            f"\t{cpu}\n"
         )

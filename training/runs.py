@@ -212,9 +212,17 @@ def log_training_run(
     nested: bool = False,
     extra_tags: dict[str, str] | None = None,
     requested_digest: str | None = None,
+    figures: bool = True,
 ) -> TrainResult:
     """Log one fitted model and its baselines as an MLflow run; register it if asked
-    (`requested_digest`: see `run_params`)."""
+    (`requested_digest`: see `run_params`).
+
+    Without `figures` the run has no `plots/` and its tag `figures` says so: the diagnostic
+    PNGs and the TreeSHAP pass behind them took 38% of a three-model run on 3,000 users (15.5
+    against 9.6 CPU s, the process start included), which a data scientist iterating, or an
+    analysis drawing its own charts, need not pay. Metrics, tables and the model are the
+    same either way.
+    """
     import mlflow
 
     from training.pyfunc import log_estimator
@@ -231,6 +239,8 @@ def log_training_run(
     ]
     if notes:
         tags["training_notes"] = " | ".join(notes)[:5000]
+    if not figures:
+        tags["figures"] = "skipped: trained without figures (retain train --no-figures)"
     tags.update(extra_tags or {})
     warning = outcome.warning()
     if warning:
@@ -247,7 +257,8 @@ def log_training_run(
             metrics.update(outcome.stack.metrics())
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp)
-            plots.save_all(_figures(outcome), folder / "plots")  # type: ignore[arg-type]
+            if figures:
+                plots.save_all(_figures(outcome), folder / "plots")  # type: ignore[arg-type]
             (folder / "tables").mkdir()
             _log_tables(outcome, folder / "tables")
             _log_tier_reference(outcome.estimator, folder)

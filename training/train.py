@@ -35,6 +35,7 @@ def train_models(
     register_model: bool = True,
     models: tuple[ModelKind, ...] | None = None,
     on_step: Step | None = None,
+    figures: bool = True,
 ) -> list[TrainResult]:
     """Train, evaluate out of time, log and register every model the config names.
 
@@ -44,7 +45,7 @@ def train_models(
     result's `notes` say it. A model that loses to a baseline is still logged and registered as
     challenger (it will not pass promotion), and the loss is logged loudly. A model in
     OPTIONAL_MODELS that the data cannot train is returned as not trained, with the reason, and
-    the others still train.
+    the others still train. `figures=False` logs no diagnostic PNGs (see `log_training_run`).
     """
     step = on_step or (lambda message: None)
     configure(tracking_uri, config.experiment)
@@ -75,7 +76,12 @@ def train_models(
         outcome = evaluate(model_data, config)
         step(f"logging the {kind} run to MLflow")
         result = log_training_run(
-            outcome, config, data, register_model=register_model, requested_digest=requested
+            outcome,
+            config,
+            data,
+            register_model=register_model,
+            requested_digest=requested,
+            figures=figures,
         )
         if result.warning:
             _log.warning(result.warning)

@@ -36,6 +36,7 @@ def score_on_spark(
     from features import check_output_path, connect, load_events, read_feature_table, spark_features
     from retain.commands.tables import summary_table
     from serving import (
+        SCORING_DAEMON,
         SCORING_EXPERIMENT,
         latest_cutoff,
         read_scores,
@@ -55,7 +56,7 @@ def score_on_spark(
         task = bar.add_task("loading the champion models", total=3)
         champions, windows = champions_for(tracking_uri, window_flags)
         bar.update(task, advance=1, description="starting Spark")
-        backend = connect("spark")
+        backend = connect("spark", python_daemon=SCORING_DAEMON)
         if features is not None:
             table = guarded(lambda: read_feature_table(features, cutoff, session=backend._session))
         else:

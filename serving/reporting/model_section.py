@@ -35,6 +35,7 @@ class ModelSection:
     metrics: pd.DataFrame | None
     images: dict[str, str]
     note: str = ""
+    charts_note: str = ""  # why there are no plots, when the run logged none
 
 
 def metric_table(metrics: dict[str, float]) -> pd.DataFrame:
@@ -69,9 +70,10 @@ def model_sections(tracking_uri: str | None) -> list[ModelSection]:
         except Exception as error:
             sections.append(ModelSection(kind, None, None, {}, f"no champion: {error}"))
             continue
-        images = {}
+        images: dict[str, str] = {}
+        skipped = run.data.tags.get("figures", "")  # `retain train --no-figures`
         with tempfile.TemporaryDirectory() as folder:
-            for plot in plots:
+            for plot in plots if not skipped else ():
                 try:
                     path = mlflow.artifacts.download_artifacts(
                         run_id=info.run_id, artifact_path=f"plots/{plot}.png", dst_path=folder
@@ -81,8 +83,9 @@ def model_sections(tracking_uri: str | None) -> list[ModelSection]:
                 data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
                 images[plot] = f"data:image/png;base64,{data}"
         note = run.data.tags.get("baseline_warning", "")
+        charts = f"No charts: this champion was {skipped.split(': ', 1)[-1]}." if skipped else ""
         sections.append(
-            ModelSection(kind, info.version, metric_table(run.data.metrics), images, note)
+            ModelSection(kind, info.version, metric_table(run.data.metrics), images, note, charts)
         )
     return sections
 
@@ -127,4 +130,6 @@ def model_quality_html(sections: list[ModelSection]) -> str:
         ]
         if images:
             parts.append(f"<div class='plots'>{''.join(images)}</div>")
+        elif section.charts_note:
+            parts.append(f"<p class='muted'>{html.escape(section.charts_note)}</p>")
     return "\n".join(parts)

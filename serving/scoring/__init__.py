@@ -35,7 +35,13 @@ from serving.scoring.pipeline import VERSION_COLUMNS, ScoringConfig, latest_cuto
 from serving.scoring.redecide import redecide
 from serving.scoring.score_files import read_scores
 from serving.scoring.snapshot import Snapshot, decisions_from_attrs, split_reasons
-from serving.scoring.spark import SparkScored, score_spark, score_summary, write_scores
+from serving.scoring.spark import (
+    SCORING_DAEMON,
+    SparkScored,
+    score_spark,
+    score_summary,
+    write_scores,
+)
 from serving.scoring.stream_output import narrow_scores
 from serving.scoring.stream_run import StreamedRun, score_streamed
 from serving.scoring.streaming import StreamPlan, check_streamable, choose_plan, count_users
@@ -43,6 +49,7 @@ from serving.scoring.streaming import StreamPlan, check_streamable, choose_plan,
 __all__ = [
     "MANIFEST_ARTIFACT",
     "MODEL_KINDS",
+    "SCORING_DAEMON",
     "SCORING_EXPERIMENT",
     "SERVICE_SNAPSHOT",
     "VERSION_COLUMNS",

@@ -63,6 +63,9 @@ _DECISION_COLUMNS = DECISION_COLUMNS[1:]
 # Users per scoring task: enough that a task's fixed start-up cost (Python workers, models
 # unpickled) is small next to its users, few enough that large tables still use every core.
 USERS_PER_TASK = 50_000
+# The daemon to start a scoring session with (`features.engines.connect(..., python_daemon=)`):
+# its workers are forked with scoring's imports done (serving/scoring/spark_daemon.py).
+SCORING_DAEMON = "serving.scoring.spark_daemon"
 _NARROW = ("user_id", "churn_probability", "value_at_stake", "lifecycle_stage", "value_tier")
 _ROW_SCHEMA = (
     "user_id string, churn_probability double, return_probability double, "

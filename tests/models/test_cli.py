@@ -28,8 +28,10 @@ def config_file(tmp_path: Path, config: ExperimentConfig) -> Path:
 def test_train_prints_run_ids_and_a_metrics_table(
     events_path: Path, config_file: Path, tracking_uri: str
 ) -> None:
+    """Also `--no-figures`: runs without plots/ whose tag says so (the library's default, with
+    figures, is tests/models/test_tracking.py's subject)."""
     result = runner.invoke(
-        app, ["train", "--events", str(events_path), "--config", str(config_file)]
+        app, ["train", "--events", str(events_path), "--config", str(config_file), "--no-figures"]
     )
     assert result.exit_code == 0, result.output
     for kind in ("churn", "recall", "value"):
@@ -43,7 +45,18 @@ def test_train_prints_run_ids_and_a_metrics_table(
     run_ids = re.findall(r"run id ([0-9a-f]{32})", result.output)
     assert len(run_ids) == 3
     client = mlflow.MlflowClient()
-    assert all(client.get_run(run_id).info.status == "FINISHED" for run_id in run_ids)
+    for run_id in run_ids:
+        run = client.get_run(run_id)
+        assert run.info.status == "FINISHED"
+        assert "--no-figures" in run.data.tags["figures"]
+        logged = {artifact.path for artifact in client.list_artifacts(run_id)}
+        assert "tables" in logged and "plots" not in logged, logged
+    # The report's model section says why the champions have no charts instead of showing none.
+    from serving.reporting.model_section import model_quality_html, model_sections
+
+    page = model_quality_html(model_sections(tracking_uri))
+    assert page.count("No charts: this champion was trained without figures") == 3, page
+    assert "<img" not in page
 
 
 @pytest.mark.parametrize("kind", ["churn", "recall"])
@@ -57,7 +70,9 @@ def test_promote_refusal_exits_non_zero_with_the_reason(
     # The same model twice: v1 champion, v2 challenger. Trained through the library on the
     # session's training data (`retain train` itself is the first test's subject).
     for _ in range(2):
-        train_models(config, data=training_data, tracking_uri=tracking_uri, models=(kind,))
+        train_models(
+            config, data=training_data, tracking_uri=tracking_uri, models=(kind,), figures=False
+        )
     refused = runner.invoke(app, ["promote", "--model", kind, "--config", str(config_file)])
     assert refused.exit_code == 1
     assert "refused" in refused.output and "margin" in refused.output
@@ -123,7 +138,8 @@ def test_invalid_config_names_the_key(tmp_path: Path, events_path: Path, trackin
 def test_window_flags_reach_the_logged_config(
     events_path: Path, config_file: Path, tracking_uri: str
 ) -> None:
-    args = ["train", "--events", str(events_path), "--config", str(config_file), "--model"]
+    args = ["train", "--events", str(events_path), "--config", str(config_file), "--no-figures"]
+    args.append("--model")
     flags = ["churn", "--no-register", "--churn-horizon-days", "45", "--active-window-days", "60"]
     result = runner.invoke(app, [*args, *flags])
     assert result.exit_code == 0, result.output

@@ -67,7 +67,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
     uri = f"sqlite:///{root / 'mlflow.db'}"
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MLFLOW_TRACKING_URI", uri)
-        results = train_models(_config("behavioural_v2", ["churn", "value"]), events)
+        results = train_models(_config("behavioural_v2", ["churn", "value"]), events, figures=False)
         frame = pd.read_parquet(events)
         frame["event_time"] = pd.to_datetime(frame["event_time"], utc=True).dt.tz_localize(None)
         yield Store(events, uri, {r.kind: r for r in results}, frame)
@@ -158,7 +158,9 @@ def test_champions_on_different_feature_sets_are_refused(store: Store, tmp_path:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MLFLOW_TRACKING_URI", store.uri)
         before = champion_version("value")
-        (v1_value,) = train_models(_config("behavioural_v1", ["value"]), store.events)
+        (v1_value,) = train_models(
+            _config("behavioural_v1", ["value"]), store.events, figures=False
+        )
         assert rollback("value", v1_value.version).promoted  # the v1 model is now champion
         try:
             with pytest.raises(FeatureSetMismatchError) as refused:
@@ -181,9 +183,11 @@ def test_a_v1_champion_and_a_v2_challenger_are_compared_on_the_same_rows(store: 
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MLFLOW_TRACKING_URI", store.uri)
         v2_churn = champion_version("churn")
-        (v1_churn,) = train_models(_config("behavioural_v1", ["churn"]), store.events)
+        (v1_churn,) = train_models(
+            _config("behavioural_v1", ["churn"]), store.events, figures=False
+        )
         assert rollback("churn", v1_churn.version).promoted  # v1 champion ...
-        train_models(_config("behavioural_v2", ["churn"]), store.events)  # ... v2 challenger
+        train_models(_config("behavioural_v2", ["churn"]), store.events, figures=False)  # ... v2
         try:
             v1_info, v2_info = model_info("churn"), model_info("churn", alias="challenger")
             # Same log, schedule and windows: the same report rows, whatever the feature set.

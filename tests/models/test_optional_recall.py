@@ -27,7 +27,11 @@ def test_no_lapsed_users_means_no_recall_model_but_churn_still_trains(
     frame = training_data.frame
     only_active = dataclasses.replace(training_data, frame=frame[frame["active_at_cutoff"] == 1])
     results = train_models(
-        config, data=only_active, tracking_uri=tracking_uri, models=("recall", "churn")
+        config,
+        data=only_active,
+        tracking_uri=tracking_uri,
+        models=("recall", "churn"),
+        figures=False,
     )
     by_kind = {result.kind: result for result in results}
     assert not by_kind["recall"].trained and by_kind["recall"].run_id == ""

@@ -39,8 +39,10 @@ def weak_champion_store(
     uri = f"sqlite:///{root / 'mlflow.db'}"
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MLFLOW_TRACKING_URI", uri)
-        train_models(_weak(config), data=training_data, tracking_uri=uri, models=("churn",))
-        train_models(config, data=training_data, tracking_uri=uri, models=("churn",))
+        train_models(
+            _weak(config), data=training_data, tracking_uri=uri, models=("churn",), figures=False
+        )
+        train_models(config, data=training_data, tracking_uri=uri, models=("churn",), figures=False)
         assert (champion_version("churn"), challenger_version("churn")) == ("1", "2")
     return root
 
@@ -68,7 +70,11 @@ def test_better_challenger_is_promoted_and_worse_one_refused(
     assert model_info("churn").tags["previous_champion"] == "1"
 
     train_models(
-        _weak(weak_champion), data=training_data, tracking_uri=tracking_uri, models=("churn",)
+        _weak(weak_champion),
+        data=training_data,
+        tracking_uri=tracking_uri,
+        models=("churn",),
+        figures=False,
     )
     refused = promote("churn", weak_champion.promotion)
     assert not refused.promoted
@@ -95,7 +101,9 @@ def test_rescoring_on_events_compares_on_the_same_rows(
 def test_different_out_of_time_data_is_refused_without_rescoring(
     tracking_uri: str, training_data: TrainingData, config: ExperimentConfig
 ) -> None:
-    train_models(config, data=training_data, tracking_uri=tracking_uri, models=("churn",))
+    train_models(
+        config, data=training_data, tracking_uri=tracking_uri, models=("churn",), figures=False
+    )
     shorter = config.model_copy(
         update={"cutoffs": config.cutoffs.model_copy(update={"count": 5, "last": None})}
     )
@@ -106,7 +114,7 @@ def test_different_out_of_time_data_is_refused_without_rescoring(
         fingerprint=training_data.fingerprint,
         source=training_data.source,
     )
-    train_models(shorter, data=earlier, tracking_uri=tracking_uri, models=("churn",))
+    train_models(shorter, data=earlier, tracking_uri=tracking_uri, models=("churn",), figures=False)
     decision = promote("churn", config.promotion)
     assert not decision.promoted
     assert "different out-of-time data" in decision.reason and "oot_cutoff" in decision.reason
@@ -137,7 +145,9 @@ def test_recall_promotion_uses_its_own_configurable_metric(
     tracking_uri: str, training_data: TrainingData, config: ExperimentConfig
 ) -> None:
     for _ in range(2):
-        train_models(config, data=training_data, tracking_uri=tracking_uri, models=("recall",))
+        train_models(
+            config, data=training_data, tracking_uri=tracking_uri, models=("recall",), figures=False
+        )
     assert (champion_version("recall"), challenger_version("recall")) == ("1", "2")
     by_auc = config.promotion.model_copy(update={"recall_metric": "roc_auc"})
     decision = promote("recall", by_auc)

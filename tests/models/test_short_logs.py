@@ -194,7 +194,16 @@ def test_train_on_a_short_purchase_only_log_says_what_it_chose(
     config = tmp_path / "small.yaml"
     config.write_text("name: short\nchurn:\n  num_boost_round: 40\nvalue:\n  num_boost_round: 40\n")
     result = runner.invoke(
-        app, ["train", "--events", str(events), "--config", str(config), "--no-register"]
+        app,
+        [
+            "train",
+            "--events",
+            str(events),
+            "--config",
+            str(config),
+            "--no-register",
+            "--no-figures",
+        ],
     )
     assert result.exit_code == 0, result.output
     said = " ".join(result.output.split())

@@ -293,7 +293,7 @@ def test_a_run_logs_the_stack_and_judges_the_served_model(
     metrics and LightGBM alone; `beats_baselines` is recomputed here from the logged report
     metrics of the served model and of each baseline, by hand."""
     (result,) = train_models(
-        config, data=training_data, tracking_uri=tracking_uri, models=("value",)
+        config, data=training_data, tracking_uri=tracking_uri, models=("value",), figures=False
     )
     run = mlflow.MlflowClient().get_run(result.run_id)
     params, metrics = run.data.params, run.data.metrics

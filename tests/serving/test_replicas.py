@@ -3,7 +3,7 @@
 The Bento runs with two workers (BentoML's `workers` setting, here through
 BENTOML_CONFIG_OVERRIDES). Each worker polls `@champion` every RETAIN_REFRESH_SECONDS and,
 when it moved, builds the new snapshot beside the old one and swaps it in. The test moves
-`@champion` with `retain rollback` (to a second registered version) while requests flow, then
+`@champion` with a rollback (to a second registered version) while requests flow, then
 polls /model_info over fresh connections until both workers report the new version; every
 request in the meantime must succeed.
 """
@@ -11,16 +11,14 @@ request in the meantime must succeed.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.serving.conftest import ROOT, clone_store, running_service
+from tests.serving.conftest import clone_store, running_service
+from training import rollback
 
 pytestmark = pytest.mark.slow
 WORKERS = 2
@@ -87,18 +85,15 @@ def test_two_workers_switch_to_the_promoted_version_without_downtime(serving_sto
         thread = threading.Thread(target=traffic)
         thread.start()
         try:
+            flowing = time.monotonic() + 60
+            while answered[0] < 10 and time.monotonic() < flowing:  # traffic before the move
+                time.sleep(0.1)
+            before_switch = answered[0]
             promoted_at = time.monotonic()
+            # In this process (its MLflow already points at the store): two `retain rollback`
+            # processes cost ~10 CPU s of imports that the workers' switch waited behind.
             for model in ("churn", "value"):
-                subprocess.run(
-                    [
-                        str(Path(sys.executable).with_name("retain")),
-                        *("rollback", "--model", model, "--version", "2", "--force"),
-                    ],
-                    cwd=ROOT,
-                    env=store.env(),
-                    check=True,
-                    capture_output=True,
-                )
+                assert rollback(model, "2").promoted
             latest: dict[int, tuple[str, str]] = {}
             while time.monotonic() - promoted_at < SWITCH_TIMEOUT_S:
                 latest.update(_versions_by_worker(server.base))
@@ -106,14 +101,15 @@ def test_two_workers_switch_to_the_promoted_version_without_downtime(serving_sto
                     break
                 time.sleep(0.5)
             switched_after = time.monotonic() - promoted_at
+            during_switch = answered[0] - before_switch
         finally:
             stop.set()
             thread.join(timeout=60)
     assert set(latest.values()) == {("2", "2")} and len(latest) == WORKERS, latest
     assert failures == [], failures[:5]
-    assert answered[0] > 20
+    assert before_switch >= 10 and during_switch >= 5, (before_switch, during_switch)
     assert "path=/score" not in server.log()  # --no-access-log: no line per request
     print(
         f"both workers on v2 {switched_after:.1f}s after the first rollback began; "
-        f"{answered[0]} requests, all 200"
+        f"{answered[0]} requests ({during_switch} during the switch), all 200"
     )

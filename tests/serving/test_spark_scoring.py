@@ -60,6 +60,27 @@ def test_score_command_on_spark_matches_duckdb(serving_store, scored, spark_back
     assert pd.read_csv(listed)["user_id"].tolist() == expected["user_id"].tolist()
 
 
+def test_python_workers_fork_from_the_daemon_that_preloaded_scoring(spark_backend):
+    """A session started with `SCORING_DAEMON` (as the CLI's is, and the suite's) runs Python
+    UDFs in workers forked from serving/scoring/spark_daemon.py, so they start with what a
+    scoring task needs already imported; this UDF itself imports nothing of Retain's."""
+
+    def probe(batches):
+        import os
+        import sys
+
+        with open(f"/proc/{os.getppid()}/cmdline", "rb") as cmdline:
+            parent = cmdline.read().replace(b"\0", b" ").decode()
+        for batch in batches:
+            yield batch.assign(parent=parent, preloaded="serving.scoring.spark" in sys.modules)
+
+    rows = spark_backend._session.range(4).repartition(2)
+    seen = rows.mapInPandas(probe, "id long, parent string, preloaded boolean").toPandas()
+    assert len(seen) == 4
+    assert seen["parent"].str.contains("-m serving.scoring.spark_daemon").all(), seen["parent"]
+    assert seen["preloaded"].all()
+
+
 def test_feature_table_then_score_per_partition(serving_store, scored, champions, tmp_path):
     """`retain features --engine spark` → table → `retain score --engine spark --features`.
 
