@@ -14,8 +14,11 @@ import pandas as pd
 from scipy.stats import spearmanr
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
+from training.weighted_auc import weighted_roc_auc
+
 TOP_SHARE = 0.10
 ECE_BINS = 10
+_BOOTSTRAP_CELLS = 4_000_000  # resamples × rows weighed at once (32 MB of weights)
 
 # The metrics each model must beat every baseline on (runs tag them as
 # `beats_baselines_metrics`), and whether higher is better. The value model is judged on its
@@ -216,16 +219,22 @@ def auc_difference_interval(
     Why: a margin of a few thousandths between two models is only a win if it survives
     resampling the users; both scores are resampled together, so their correlation counts.
     Each resample is a vector of multinomial row weights (what drawing rows with replacement
-    does) passed to `roc_auc_score`, which keeps ties and the sort exact.
+    does); `weighted_roc_auc` scores a block of them at once, ties kept exact (it agrees with
+    `roc_auc_score(sample_weight=…)` per resample, on the same draws, and is 13-23 times faster
+    on 10,000 rows, 150 times on 1,000: benchmarks/bench_bootstrap_auc.py).
     """
     y, ours, theirs = (np.asarray(a, dtype=float) for a in (y, ours, theirs))
     rng = np.random.default_rng(seed)
     n = len(y)
     differences = np.empty(resamples)
-    for i in range(resamples):
-        weight = np.bincount(rng.integers(0, n, n), minlength=n)
-        differences[i] = roc_auc_score(y, ours, sample_weight=weight) - roc_auc_score(
-            y, theirs, sample_weight=weight
+    block = max(1, min(resamples, _BOOTSTRAP_CELLS // max(n, 1)))
+    for first in range(0, resamples, block):
+        count = min(block, resamples - first)
+        drawn = rng.integers(0, n, (count, n))  # the same stream as `count` draws of n rows
+        offsets = (np.arange(count) * n)[:, None]
+        weight = np.bincount((drawn + offsets).ravel(), minlength=count * n).reshape(count, n)
+        differences[first : first + count] = weighted_roc_auc(y, ours, weight) - (
+            weighted_roc_auc(y, theirs, weight)
         )
     tail = (1.0 - level) / 2.0
     low, high = np.quantile(differences, [tail, 1.0 - tail])

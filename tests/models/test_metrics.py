@@ -21,6 +21,7 @@ from training.metrics import (
     top_share,
     value_metrics,
 )
+from training.weighted_auc import weighted_roc_auc
 
 
 def test_expected_calibration_error_by_hand() -> None:
@@ -92,6 +93,45 @@ def test_auc_difference_interval_is_zero_width_for_identical_scores_and_orders_r
     assert 0 < low < high  # clearly better: the whole interval is above zero
     flipped = auc_difference_interval(y, weak, strong, resamples=200)
     assert flipped == pytest.approx((-high, -low))  # same resamples, the sign reversed
+
+
+def test_the_interval_is_scikit_learns_auc_on_each_resample() -> None:
+    """The same interval as drawing each resample's rows and asking scikit-learn for both AUCs
+    (the independent method, and the implementation this replaced), ties included."""
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(5)
+    y = (rng.random(300) < 0.3).astype(float)
+    ours, theirs = np.round(y + rng.random(300), 1), np.round(0.5 * y + rng.random(300), 1)
+    draws = np.random.default_rng(7)
+    differences = []
+    for _ in range(40):
+        weight = np.bincount(draws.integers(0, 300, 300), minlength=300)
+        differences.append(
+            roc_auc_score(y, ours, sample_weight=weight)
+            - roc_auc_score(y, theirs, sample_weight=weight)
+        )
+    expected = np.quantile(differences, [0.025, 0.975])
+    assert auc_difference_interval(y, ours, theirs, resamples=40, seed=7) == pytest.approx(
+        tuple(expected), abs=1e-12
+    )
+
+
+def test_weighted_auc_is_scikit_learns_with_sample_weights() -> None:
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(11)
+    y = (rng.random(200) < 0.4).astype(float)
+    score = np.round(rng.random(200) + 0.3 * y, 1)  # many ties
+    weights = rng.integers(0, 4, (5, 200)).astype(float)
+    expected = [roc_auc_score(y, score, sample_weight=w) for w in weights]
+    assert weighted_roc_auc(y, score, weights) == pytest.approx(expected, abs=1e-12)
+    # By hand: positives at 0.9 and 0.5, negatives at 0.5 and 0.1 -> (2 + 1.5) / 4.
+    assert weighted_roc_auc(
+        np.array([1, 1, 0, 0]), np.array([0.9, 0.5, 0.5, 0.1]), np.ones((1, 4))
+    ) == pytest.approx([0.875])
+    no_negatives = weighted_roc_auc(np.array([1, 1, 0]), np.array([0.2, 0.4, 0.3]), [[1, 1, 0]])
+    assert np.isnan(no_negatives).all()
 
 
 def test_bias_and_decile_calibration_by_hand() -> None:

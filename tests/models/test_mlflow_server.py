@@ -14,7 +14,6 @@ import contextlib
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -26,6 +25,7 @@ import httpx
 import pytest
 
 from tests.conftest import missing_component
+from tests.serving.conftest import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -46,12 +46,6 @@ def _pg_bin() -> Path | None:
         return Path(found).resolve().parent
     candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), reverse=True)
     return Path(candidates[0]).parent if candidates else None
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _as_owner() -> dict:
@@ -82,7 +76,7 @@ def postgres() -> Iterator[str]:
     if owner:
         for path in (root, sockets):
             os.chown(path, owner["user"], owner["group"])
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "LC_ALL": "C.UTF-8", "LANG": "C.UTF-8"}
     user = "retain"
     subprocess.run(
@@ -125,7 +119,7 @@ def postgres() -> Iterator[str]:
 @contextlib.contextmanager
 def mlflow_server(backend_uri: str, artifacts: Path) -> Iterator[str]:
     """`mlflow server` on loopback over `backend_uri`, serving artifacts from `artifacts`."""
-    port = _free_port()
+    port = free_port()
     log_path = artifacts.parent / "mlflow-server.log"
     command = [
         str(Path(sys.executable).with_name("mlflow")),

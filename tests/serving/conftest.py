@@ -129,7 +129,7 @@ def stop_with_parent() -> None:
     ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -183,7 +183,7 @@ def running_service(
     With `wait_ready`, waits for /readyz 200; otherwise only until /livez answers. Fails with
     the server log if the server exits or does not get there in time.
     """
-    port = _free_port()
+    port = free_port()
     log_path = store.root / f"serve-{port}.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
