@@ -73,10 +73,13 @@ def tier_label(tier: str) -> str:
 
 
 def metric_label(name: str) -> str:
-    """A model-quality metric in words: `roc_auc` → "ROC-AUC", `retained_mae` → "Retained: MAE"."""
+    """A model-quality metric in words: `roc_auc` → "ROC-AUC", `retained_mae` → "Retained: MAE",
+    `fit_pr_auc` (the stack's candidates on the out-of-time fit half) → "Fit half: PR-AUC"."""
     for group in ("retained", "churned", "lost"):
         if name.startswith(f"{group}_"):
             return f"{humanise(group)}: {metric_label(name.removeprefix(f'{group}_'))}"
+    if name.startswith("fit_"):
+        return f"Fit half: {metric_label(name.removeprefix('fit_'))}"
     return METRIC_LABELS.get(name) or humanise(name)
 
 

@@ -110,6 +110,14 @@ def test_tables_have_one_header_row_of_words(page: str) -> None:
     assert "Expected gain (EUR)" in tables.headers and "Cost (EUR)" in tables.headers
 
 
+def test_the_stacks_fit_half_metrics_are_named_like_the_report_halfs() -> None:
+    from serving.reporting.labels import metric_label
+
+    assert metric_label("fit_pr_auc") == "Fit half: PR-AUC"  # was "Fit pr AUC"
+    assert metric_label("fit_roc_auc") == "Fit half: ROC-AUC"
+    assert metric_label("fit_pr_auc").endswith(metric_label("pr_auc"))
+
+
 def test_metric_tables_say_metrics_in_words_and_counts_as_integers() -> None:
     html = model_quality_html([ModelSection("value", "3", metric_table(_LOGGED), {}, "")])
     for words in ("ROC-AUC", "Recency rule", "RFM logistic regression", "Retained: Rows"):
