@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from training.config import ModelKind
+from training.model_environment import load_pyfunc
 
 REGISTERED_NAMES: dict[ModelKind, str] = {
     "churn": "retain-churn",
@@ -165,16 +166,12 @@ def model_uri(kind: ModelKind, alias: str = CHAMPION, version: str | None = None
 
 def load_model(name: str, alias: str = CHAMPION) -> Any:
     """The pyfunc model behind `models:/<name>@<alias>` (`predict` gives one number per row)."""
-    import mlflow.pyfunc
-
-    return mlflow.pyfunc.load_model(f"models:/{name}@{alias}")
+    return load_pyfunc(f"models:/{name}@{alias}")
 
 
 def load_estimator(kind: ModelKind, alias: str = CHAMPION, version: str | None = None) -> Any:
     """The fitted ChurnClassifier/RecallClassifier/ValueRegressor inside a registered model."""
-    import mlflow.pyfunc
-
-    return mlflow.pyfunc.load_model(model_uri(kind, alias, version)).unwrap_python_model().estimator
+    return load_pyfunc(model_uri(kind, alias, version)).unwrap_python_model().estimator
 
 
 def load_champion(kind: ModelKind) -> tuple[Any, ModelInfo]:

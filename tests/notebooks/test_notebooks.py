@@ -2,7 +2,10 @@
 
 Why execute them in the suite: a notebook that no longer runs is worse than none, and the
 analyses import the packages, so an API change that breaks one must fail here, not in front of
-a data scientist. Each runs in its own kernel on a small simulated product.
+a data scientist. Each runs in its own kernel on a small simulated product: 01 simulates its
+own log (its default path); 02 and 03 read the serving fixtures' store and log, trained once per
+run (the path a data scientist takes with a store of their own; their fallback, training on a
+simulated product, is the same `train_models` call the fixture makes).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import pytest
 from nbclient import NotebookClient
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[2] / "notebooks").glob("*.ipynb"))
+NOTEBOOKS_ON_A_TRAINED_STORE = {"02-model-diagnostics", "03-policy-budget-sweep"}
 
 
 def test_there_are_numbered_notebooks() -> None:
@@ -33,10 +37,16 @@ def test_notebook_is_committed_without_outputs(path: Path) -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.stem)
-def test_notebook_executes(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_notebook_executes(
+    path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> None:
     monkeypatch.setenv("RETAIN_NB_USERS", "2500")
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     monkeypatch.delenv("RETAIN_NB_EVENTS", raising=False)
+    if path.stem in NOTEBOOKS_ON_A_TRAINED_STORE:  # training twice more would cost ~35 CPU s
+        store = request.getfixturevalue("serving_store")
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", store.tracking_uri)
+        monkeypatch.setenv("RETAIN_NB_EVENTS", str(store.events))
     monkeypatch.setenv(
         "PYTHONPATH", os.pathsep.join([str(path.parents[1]), os.environ.get("PYTHONPATH", "")])
     )
@@ -55,6 +65,11 @@ def test_notebook_executes(path: Path, tmp_path: Path, monkeypatch: pytest.Monke
         if output.get("output_type") == "error"
     ]
     assert errors == []
+    if path.stem in NOTEBOOKS_ON_A_TRAINED_STORE:  # the given store was read, not a new one
+        printed = "".join(
+            output.get("text", "") for cell in notebook.cells for output in cell.get("outputs", [])
+        )
+        assert f"MLflow store: {store.tracking_uri}" in printed
     images = sum(
         "image/png" in output.get("data", {})
         for cell in notebook.cells
