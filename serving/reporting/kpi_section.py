@@ -59,11 +59,11 @@ def _ordered(table: pd.DataFrame) -> pd.DataFrame:
 
 def empty_segments_note(scores: pd.DataFrame) -> str:
     """Which stages and tiers have no users (left out of charts and tables), or ""."""
-    stages = [stage_label(s) for s in STAGES if s not in set(scores["lifecycle_stage"])]
-    tiers = [tier_label(t) for t in TIERS if t not in set(scores["value_tier"])]
+    stages = [f"“{stage_label(s)}”" for s in STAGES if s not in set(scores["lifecycle_stage"])]
+    tiers = [f"“{tier_label(t)}”" for t in TIERS if t not in set(scores["value_tier"])]
     parts = [
-        f"stage {', '.join(stages)}" if stages else "",
-        f"tier {', '.join(tiers)}" if tiers else "",
+        f"{'stages' if len(stages) > 1 else 'stage'} {', '.join(stages)}" if stages else "",
+        f"{'tiers' if len(tiers) > 1 else 'tier'} {', '.join(tiers)}" if tiers else "",
     ]
     shown = "; ".join(p for p in parts if p)
     return f"No users in {shown}: left out of the charts and tables." if shown else ""

@@ -50,7 +50,8 @@ METRIC_LABELS: dict[str, str] = {
 }
 _WORDS = {
     "roc": "ROC", "auc": "AUC", "ece": "ECE", "mape": "MAPE", "mae": "MAE", "oot": "OOT",
-    "rfm": "RFM", "logreg": "logistic regression", "vip": "VIP",
+    "rfm": "RFM", "logreg": "logistic regression", "vip": "VIP", "lightgbm": "LightGBM",
+    "bgnbd": "BG/NBD",
 }  # fmt: skip
 
 

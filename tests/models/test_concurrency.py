@@ -22,7 +22,14 @@ def test_two_trainings_at_once_are_both_recorded(
     tmp_path: Path, events_path: Path, config: ExperimentConfig
 ) -> None:
     config_file = tmp_path / "churn.yaml"
-    churn_only = config.model_copy(update={"models": ("churn",)})
+    # Small on purpose: what is tested is two processes meeting in one store (schema, runs,
+    # registry), not the models; four cutoffs and 60 rounds keep each process to a few seconds.
+    small = {
+        "models": ("churn",),
+        "cutoffs": config.cutoffs.model_copy(update={"count": 4}),
+        "churn": config.churn.model_copy(update={"num_boost_round": 60}),
+    }
+    churn_only = config.model_copy(update=small)
     config_file.write_text(churn_only.to_yaml())
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     env = {**os.environ, "MLFLOW_TRACKING_URI": uri}

@@ -118,6 +118,14 @@ def test_the_stacks_fit_half_metrics_are_named_like_the_report_halfs() -> None:
     assert metric_label("fit_pr_auc").endswith(metric_label("pr_auc"))
 
 
+def test_model_columns_are_named_as_their_authors_spell_them() -> None:
+    from serving.reporting.labels import humanise
+
+    assert humanise("lightgbm") == "LightGBM"  # was "Lightgbm"
+    assert humanise("bgnbd") == "BG/NBD"  # was "Bgnbd"
+    assert humanise("rfm_logreg") == "RFM logistic regression"
+
+
 def test_metric_tables_say_metrics_in_words_and_counts_as_integers() -> None:
     html = model_quality_html([ModelSection("value", "3", metric_table(_LOGGED), {}, "")])
     for words in ("ROC-AUC", "Recency rule", "RFM logistic regression", "Retained: Rows"):
@@ -149,7 +157,16 @@ def test_the_currency_is_named_in_cards_tables_and_chart_axes(page: str, kpi_log
 def test_empty_stages_and_tiers_are_left_out_and_named(page: str) -> None:
     from serving.reporting.charts import stage_tier_figure
 
-    assert "No users in stage New, Churned, Reactivated; tier Mid, None (no value)" in page
+    expected = "No users in stages “New”, “Churned”, “Reactivated”; tiers “Mid”, “None (no value)”"
+    assert expected in page
+    from serving.decisions import STAGES, TIERS
+    from serving.reporting.kpi_section import empty_segments_note
+
+    stages = [s for s in STAGES if s != "new"]  # five stages, three tiers: one of each missing
+    tiers = [t for t in TIERS if t != "none"]
+    users = pd.DataFrame({"lifecycle_stage": stages, "value_tier": (tiers * 2)[: len(stages)]})
+    note = empty_segments_note(users)
+    assert note.startswith("No users in stage “New”; tier “None (no value)”: left out")
     figure = stage_tier_figure(data.scores(SEGMENTS))
     axes = figure.axes[0]
     assert [t.get_text() for t in axes.get_yticklabels()] == ["Active", "At risk", "Dormant"]
