@@ -57,13 +57,22 @@ def _ordered(table: pd.DataFrame) -> pd.DataFrame:
     return table.assign(_rank=rank + table["segment"].map(order)).sort_values("_rank")
 
 
+def _missing(
+    noun: str, names: tuple[str, ...], present: pd.Series, label: Callable[[str], str]
+) -> str:
+    """'stages “New”, “Churned”' for the canonical `names` absent from `present`, or ""."""
+    seen = set(present)
+    missing = [f"“{label(name)}”" for name in names if name not in seen]
+    if not missing:
+        return ""
+    return f"{noun}{'s' if len(missing) > 1 else ''} {', '.join(missing)}"
+
+
 def empty_segments_note(scores: pd.DataFrame) -> str:
     """Which stages and tiers have no users (left out of charts and tables), or ""."""
-    stages = [f"“{stage_label(s)}”" for s in STAGES if s not in set(scores["lifecycle_stage"])]
-    tiers = [f"“{tier_label(t)}”" for t in TIERS if t not in set(scores["value_tier"])]
     parts = [
-        f"{'stages' if len(stages) > 1 else 'stage'} {', '.join(stages)}" if stages else "",
-        f"{'tiers' if len(tiers) > 1 else 'tier'} {', '.join(tiers)}" if tiers else "",
+        _missing("stage", STAGES, scores["lifecycle_stage"], stage_label),
+        _missing("tier", TIERS, scores["value_tier"], tier_label),
     ]
     shown = "; ".join(p for p in parts if p)
     return f"No users in {shown}: left out of the charts and tables." if shown else ""

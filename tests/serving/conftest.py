@@ -174,6 +174,24 @@ def serve_command(port: int, *args: str) -> list[str]:
     ]
 
 
+def spawn_serve(
+    store: ServingStore, port: int, log_path: Path, *args: str, **env: str
+) -> subprocess.Popen:
+    """`retain serve` on `port` over `store`, logging to `log_path`, in a session of its own
+    (the test signals `retain` alone, as a terminal would) and stopped if the test process
+    dies. The caller waits for what it needs and stops it."""
+    with open(log_path, "wb") as log:
+        return subprocess.Popen(
+            serve_command(port, *args),
+            cwd=ROOT,
+            env=store.env(**env),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=stop_with_parent,
+        )
+
+
 @contextmanager
 def running_service(
     store: ServingStore, *args: str, wait_ready: bool = True, **env: str
@@ -185,16 +203,7 @@ def running_service(
     """
     port = free_port()
     log_path = store.root / f"serve-{port}.log"
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            serve_command(port, *args),
-            cwd=ROOT,
-            env=store.env(**env),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            preexec_fn=stop_with_parent,
-        )
+    process = spawn_serve(store, port, log_path, *args, **env)
     base = f"http://127.0.0.1:{port}"
     probe = "/readyz" if wait_ready else "/livez"
     deadline = time.monotonic() + START_TIMEOUT_S

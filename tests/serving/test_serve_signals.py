@@ -13,7 +13,6 @@ import re
 import shlex
 import signal
 import socket
-import subprocess
 import time
 from pathlib import Path
 
@@ -96,16 +95,7 @@ def test_ctrl_c_while_the_worker_starts_stops_the_whole_tree(serving_store, tmp_
     port = conftest.free_port()
     log_path = tmp_path / "serve.log"
     args = ("--events", str(serving_store.events))
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            conftest.serve_command(port, *args),
-            cwd=conftest.ROOT,
-            env=serving_store.env(),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            preexec_fn=conftest.stop_with_parent,
-        )
+    process = conftest.spawn_serve(serving_store, port, log_path, *args)
     try:
         deadline = time.monotonic() + conftest.START_TIMEOUT_S
         while True:
