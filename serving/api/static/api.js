@@ -62,3 +62,15 @@ export function failure(error, what, verb = "loaded") {
 }
 
 export const stateOf = (error) => (error instanceof AuthError ? "auth" : "error");
+
+// Newer requests win. Each view takes a turn before it calls the API and drops the answer if a
+// newer turn was taken meanwhile: answers can come back out of order (a second "Use key" press,
+// filters changed fast), and a late answer, or a late 401 for a key already replaced, must not
+// overwrite what a newer request put on screen.
+export function turns() {
+  let latest = 0;
+  return () => {
+    const mine = ++latest;
+    return () => mine === latest;
+  };
+}

@@ -6,17 +6,21 @@
 // the budget what-if on demand (whatif.js), one user's explanation when their id is clicked
 // (explain.js). Every call carries the API key when the service needs one (api.js).
 
-import { AuthError, KEY_STORE, callJson, showAuth } from "./api.js";
+import { AuthError, KEY_STORE, callJson, showAuth, turns } from "./api.js";
 import { closeExplanation, openExplanation } from "./explain.js";
 import { $, whole } from "./format.js";
 import { downloadCsv, loadChurnList, loadLists, whenPlanLoaded } from "./lists.js";
 import { loadRiskChange, loadSummary } from "./summary.js";
 import { knowServedPlan, wireWhatIf } from "./whatif.js";
 
+const snapshotTurn = turns();
+
 async function loadSnapshot() {
+  const current = snapshotTurn();
   const line = $("#snapshot");
   try {
     const info = await callJson("model_info");
+    if (!current()) return;
     const asOf = info.snapshot.as_of ? info.snapshot.as_of.slice(0, 10) : "unknown";
     line.dataset.asOf = asOf;
     const version = (facts) => (facts ? `v${facts.version}` : "none");
@@ -24,6 +28,7 @@ async function loadSnapshot() {
       + `by churn model ${version(info.churn)}, recall model ${version(info.recall)} and `
       + `value model ${version(info.value)}.`;
   } catch (error) {
+    if (!current()) return;
     line.textContent = error instanceof AuthError ? "Snapshot details need the API key."
       : `Snapshot details unavailable: ${error.message}`;
   }

@@ -7,7 +7,7 @@
 // the activity shown is the feature values the explanation lists (recency, counts, spend at
 // the cutoff), which is what the model saw.
 
-import { callJson, failure } from "./api.js";
+import { callJson, failure, turns } from "./api.js";
 import {
   $, actionLabel, decisionWords, el, featureName, featureValue, money, percent, points,
   stageLabel, tierLabel,
@@ -15,7 +15,7 @@ import {
 
 const TOP_K = 12; // contributions asked for: enough for both directions
 let opener = null; // the button that opened the panel gets the focus back
-let generation = 0; // a newer click wins; late answers are dropped
+const explainTurn = turns(); // a newer click (or closing the panel) wins; late answers are dropped
 
 function fact(list, term, value) {
   const item = el("div");
@@ -106,7 +106,7 @@ function changeText(change) {
 
 export async function openExplanation(userId, from) {
   opener = from || null;
-  const mine = ++generation;
+  const current = explainTurn();
   const panel = $("#explain");
   const body = $("#explain-body");
   panel.hidden = false;
@@ -120,7 +120,7 @@ export async function openExplanation(userId, from) {
     callJson("recommend", { user_ids: [userId] }),
     callJson("risk_change", { user_ids: [userId], top: 0 }),
   ]);
-  if (mine !== generation) return;
+  if (!current()) return;
   const scored = recommended.status === "fulfilled" ? recommended.value.items[0] : null;
   if (scored?.status === "unknown_user") {
     body.dataset.state = "error";
@@ -142,7 +142,7 @@ export async function openExplanation(userId, from) {
 export function closeExplanation() {
   const panel = $("#explain");
   if (panel.hidden) return;
-  generation += 1;
+  explainTurn(); // an answer still on its way is for a closed panel
   panel.hidden = true;
   if (opener && opener.isConnected) opener.focus();
   opener = null;

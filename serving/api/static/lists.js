@@ -2,7 +2,7 @@
 // /churn_list, ranked by value at risk unless "Rank by" says otherwise) and the action plan
 // (whom we contact, /action_plan, always by expected gain), each downloadable as the API's CSV.
 
-import { call, callJson, failure, stateOf } from "./api.js";
+import { call, callJson, failure, stateOf, turns } from "./api.js";
 import {
   $, actionLabel, decisionWords, el, fillBody, money, percent, share, stageLabel, tierLabel,
   userButton, whole,
@@ -11,7 +11,7 @@ import {
 const SORT_NAMES = { gain: "expected gain", risk: "churn risk", value_at_risk: "value at risk" };
 const shown = { churn: null, plan: null }; // the query whose rows are on screen, per list
 const shownRows = { churn: [], plan: [] };
-const generation = { churn: 0, plan: 0 }; // newer requests win; late answers are dropped
+const turn = { churn: turns(), plan: turns() }; // newer requests win; late answers are dropped
 
 // ---- filters ---------------------------------------------------------------------------
 // The filter choices this snapshot and playbook contain, ticks kept across a refill.
@@ -97,12 +97,12 @@ function markSort(sortBy) {
 // ---- loading -----------------------------------------------------------------------------
 // Load one list: the shared bookkeeping of both (states, late answers, auth, errors).
 async function loadInto(list, { endpoint, query, table, status, what, render, done }) {
-  const mine = ++generation[list];
+  const current = turn[list]();
   table.dataset.state = "loading";
   status.textContent = `Loading the ${what}…`;
   try {
     const body = await callJson(endpoint, query);
-    if (mine !== generation[list]) return;
+    if (!current()) return;
     shownRows[list] = body.rows;
     render(body.rows);
     shown[list] = query;
@@ -110,7 +110,7 @@ async function loadInto(list, { endpoint, query, table, status, what, render, do
     table.dataset.state = "ready";
     done(body);
   } catch (error) {
-    if (mine !== generation[list]) return;
+    if (!current()) return;
     table.querySelector("tbody").replaceChildren();
     shown[list] = null;
     shownRows[list] = [];

@@ -5,7 +5,7 @@
 // look", whatever the lists' filters. Each number appears once: key figures as figures,
 // distributions as charts (hover for values), the largest rises in risk as a short table.
 
-import { callJson, failure, stateOf } from "./api.js";
+import { callJson, failure, stateOf, turns } from "./api.js";
 import { drawRiskChart, drawSummaryCharts } from "./charts.js";
 import {
   $, el, fillBody, learnActionLabels, money, percent, points, stageLabel, tierLabel, userButton,
@@ -35,12 +35,17 @@ function headline(summary) {
   figures("#headline", facts);
 }
 
+const summaryTurn = turns();
+const riskTurn = turns();
+
 export async function loadSummary() {
+  const current = summaryTurn();
   const box = $("#summary");
   const status = $("#summary-status");
   box.dataset.state = "loading";
   try {
     const summary = await callJson("segment_summary");
+    if (!current()) return;
     learnActionLabels(summary.actions);
     headline(summary);
     drawSummaryCharts(summary);
@@ -52,6 +57,7 @@ export async function loadSummary() {
     box.dataset.state = "ready";
     status.textContent = `All ${whole.format(summary.users)} scored users, whatever the lists' filters. Hover a bar for its value.`;
   } catch (error) {
+    if (!current()) return;
     box.dataset.state = stateOf(error);
     status.textContent = failure(error, "segment summary");
   }
@@ -70,11 +76,13 @@ function changeFigures(change) {
 }
 
 export async function loadRiskChange() {
+  const current = riskTurn();
   const section = $("#risk-change");
   const message = $("#risk-message");
   section.dataset.state = "loading";
   try {
     const change = await callJson("risk_change", { top: 10 });
+    if (!current()) return;
     drawRiskChart(change);
     message.textContent = change.message
       + (change.unscored ? ` ${whole.format(change.unscored)} users have no churn risk and are not in the chart.` : "");
@@ -93,6 +101,7 @@ export async function loadRiskChange() {
     section.dataset.previous = compared ? "yes" : "none";
     section.dataset.state = "ready";
   } catch (error) {
+    if (!current()) return;
     section.dataset.state = stateOf(error);
     message.textContent = failure(error, "change in risk");
   }

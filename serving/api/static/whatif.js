@@ -1,13 +1,13 @@
 // The budget what-if: the same scores decided again under another budget (/what_if), shown
 // beside the served plan. Nothing is saved; the lists above keep showing the served plan.
 
-import { callJson, failure, stateOf } from "./api.js";
+import { callJson, failure, stateOf, turns } from "./api.js";
 import { $, actionLabel, fillBody, money, whole } from "./format.js";
 import { fillPlanRows, planLine } from "./lists.js";
 
 const ROWS = 20; // the new plan's first rows shown
 let served = null; // the served plan's summary, from /action_plan
-let generation = 0;
+const whatIfTurn = turns(); // a newer what-if wins
 
 // The served budget becomes the starting value of the field (until the operator types).
 export function knowServedPlan(decisions) {
@@ -43,12 +43,12 @@ export async function runWhatIf() {
     status.textContent = problem;
     return;
   }
-  const mine = ++generation;
+  const current = whatIfTurn();
   result.dataset.state = "loading";
   status.textContent = "Deciding again…";
   try {
     const answer = await callJson("what_if", { budget, top: ROWS });
-    if (mine !== generation) return;
+    if (!current()) return;
     const plan = answer.plan;
     $("#what-if-totals").textContent = `${budget === null ? "With no budget" : `With a budget of ${money.format(budget)}`}: `
       + planLine(plan);
@@ -63,7 +63,7 @@ export async function runWhatIf() {
     status.textContent = `${whole.format(plan.contacted)} users would be contacted; the first `
       + `${whole.format(answer.rows.length)} by expected gain are listed below.`;
   } catch (error) {
-    if (mine !== generation) return;
+    if (!current()) return;
     result.dataset.state = stateOf(error);
     status.textContent = failure(error, "what-if plan", "made");
   }
