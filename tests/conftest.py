@@ -71,7 +71,7 @@ SLOW_FIRST = (
     "tests/models/test_mlflow_server.py",
     "tests/serving/test_replicas.py",
     "tests/serving/test_faults.py",
-    "tests/serving/test_serve_signals.py",
+    "tests/serving/test_score_file_service.py",
     "tests/notebooks/test_notebooks.py",
     "tests/serving/test_monitor.py",
     "tests/models/test_retrain.py",
@@ -92,6 +92,7 @@ SLOW_FIRST = (
     "tests/serving/test_report.py",
     "tests/serving/test_effects.py",
     "tests/serving/test_streaming.py",
+    "tests/serving/test_serve_signals.py",
 )
 
 

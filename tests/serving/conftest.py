@@ -16,10 +16,11 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -32,6 +33,7 @@ SIM_SEED = 3
 ROOT = Path(__file__).resolve().parents[2]
 API_KEY = "test-key-123"
 START_TIMEOUT_S = 150
+STOPPED_WITHIN_S = 10  # a signalled `retain serve` and its whole tree are gone within
 
 
 @dataclass(frozen=True)
@@ -175,15 +177,15 @@ def serve_command(port: int, *args: str) -> list[str]:
 
 
 def spawn_serve(
-    store: ServingStore, port: int, log_path: Path, *args: str, **env: str
+    store: ServingStore, port: int, log_path: Path, *args: str, cwd: Path = ROOT, **env: str
 ) -> subprocess.Popen:
-    """`retain serve` on `port` over `store`, logging to `log_path`, in a session of its own
-    (the test signals `retain` alone, as a terminal would) and stopped if the test process
-    dies. The caller waits for what it needs and stops it."""
+    """`retain serve` on `port` over `store`, run in `cwd`, logging to `log_path`, in a session
+    of its own (the test signals `retain` alone, as a terminal would) and stopped if the test
+    process dies. The caller waits for what it needs and stops it."""
     with open(log_path, "wb") as log:
         return subprocess.Popen(
             serve_command(port, *args),
-            cwd=ROOT,
+            cwd=cwd,
             env=store.env(**env),
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -194,16 +196,17 @@ def spawn_serve(
 
 @contextmanager
 def running_service(
-    store: ServingStore, *args: str, wait_ready: bool = True, **env: str
+    store: ServingStore, *args: str, wait_ready: bool = True, cwd: Path = ROOT, **env: str
 ) -> Iterator[RunningService]:
-    """Start `retain serve` with `args` and extra environment; stop it (and its workers) after.
+    """Start `retain serve` in `cwd` with `args` and extra environment; stop it (and its
+    workers) after.
 
     With `wait_ready`, waits for /readyz 200; otherwise only until /livez answers. Fails with
     the server log if the server exits or does not get there in time.
     """
     port = free_port()
     log_path = store.root / f"serve-{port}.log"
-    process = spawn_serve(store, port, log_path, *args, **env)
+    process = spawn_serve(store, port, log_path, *args, cwd=cwd, **env)
     base = f"http://127.0.0.1:{port}"
     probe = "/readyz" if wait_ready else "/livez"
     deadline = time.monotonic() + START_TIMEOUT_S
@@ -224,6 +227,39 @@ def running_service(
         yield RunningService(base=base, log_path=log_path, process=process)
     finally:
         _stop(process)
+
+
+def is_bentoml_worker(process: Any) -> bool:
+    """Whether a psutil process is a BentoML worker (False if it is gone by the time we ask)."""
+    import psutil
+
+    try:
+        return "_bentoml_impl.worker" in " ".join(process.cmdline())
+    except psutil.Error:
+        return False
+
+
+def port_closed(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(1)
+        return sock.connect_ex(("127.0.0.1", port)) != 0
+
+
+def assert_stops_whole(
+    process: subprocess.Popen, port: int, signum: int, tree: list, log: Callable[[], str]
+) -> None:
+    """Signal `retain` alone (not its group), as a terminal or a supervisor does: the port
+    closes, `retain` exits with 128 + signum and no process of `tree` lives on."""
+    import psutil
+
+    os.kill(process.pid, signum)
+    deadline = time.monotonic() + STOPPED_WITHIN_S
+    while not port_closed(port):
+        assert time.monotonic() < deadline, f"port {port} still open:\n{log()[-2000:]}"
+        time.sleep(0.2)
+    assert process.wait(timeout=STOPPED_WITHIN_S) == 128 + signum
+    _, alive = psutil.wait_procs(tree, timeout=STOPPED_WITHIN_S)
+    assert not alive, f"left running: {[p.pid for p in alive]}"
 
 
 def clone_store(store: ServingStore, root: Path) -> ServingStore:

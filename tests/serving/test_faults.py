@@ -45,29 +45,6 @@ def _wait_for(predicate, timeout: float, what: str) -> None:
         time.sleep(0.5)
 
 
-def test_no_champion_means_not_ready_with_the_reason_then_ready(serving_store, tmp_path):
-    store = clone_store(serving_store, tmp_path / "store")
-    client = _mlflow_client(store.tracking_uri)
-    for name in KINDS:
-        client.delete_registered_model_alias(name, "champion")
-    args = ("--events", str(store.events))
-    with running_service(store, *args, wait_ready=False, RETAIN_REFRESH_SECONDS="1") as server:
-        assert httpx.get(f"{server.base}/livez").status_code == 200
-        assert httpx.get(f"{server.base}/readyz").status_code == 503
-        answer = httpx.post(f"{server.base}/score", json={"user_ids": ["u0000001"]})
-        assert answer.status_code == 503 and "not ready" in answer.json()["error"]
-        _wait_for(lambda: "not ready:" in server.log(), 30, "the not-ready log line")
-        line = next(line for line in server.log().splitlines() if "not ready:" in line)
-        assert "retain-churn" in line and "@champion" in line, line
-
-        for name in KINDS:  # a champion appears: the next poll makes the worker ready
-            client.set_registered_model_alias(name, "champion", "1")
-        ready = lambda: httpx.get(f"{server.base}/readyz").status_code == 200  # noqa: E731
-        _wait_for(ready, 90, "ready after a champion was registered")
-        answer = httpx.post(f"{server.base}/score", json={"user_ids": ["u0000001"]})
-        assert answer.status_code == 200 and answer.json()["items"][0]["status"] == "ok"
-
-
 def test_a_corrupted_model_artefact_stops_start_up_with_the_reason(serving_store, tmp_path):
     store = clone_store(serving_store, tmp_path / "store")
     pickles = list((store.root / "mlartifacts").rglob("estimator.pkl"))
@@ -96,37 +73,56 @@ def _truncated_log(events: Path, out: Path, days: int) -> None:
     os.replace(temporary, out)  # the service sees the old file or the new one, never half
 
 
-def test_a_refresh_while_requests_flow_fails_none_and_switches_atomically(serving_store, tmp_path):
-    events = tmp_path / "events.parquet"
-    events.write_bytes(serving_store.events.read_bytes())
+def _not_ready_until_a_champion_appears(server, client) -> None:
+    """No champion: live but not ready, APIs 503, the log names what is missing; once the
+    aliases are set, the next poll makes the worker ready."""
+    assert httpx.get(f"{server.base}/livez").status_code == 200
+    assert httpx.get(f"{server.base}/readyz").status_code == 503
+    answer = httpx.post(f"{server.base}/score", json={"user_ids": ["u0000001"]})
+    assert answer.status_code == 503 and "not ready" in answer.json()["error"]
+    _wait_for(lambda: "not ready:" in server.log(), 30, "the not-ready log line")
+    line = next(line for line in server.log().splitlines() if "not ready:" in line)
+    assert "retain-churn" in line and "@champion" in line, line
+
+    for name in KINDS:  # a champion appears: the next poll makes the worker ready
+        client.set_registered_model_alias(name, "champion", "1")
+    ready = lambda: httpx.get(f"{server.base}/readyz").status_code == 200  # noqa: E731
+    _wait_for(ready, 90, "ready after a champion was registered")
+    answer = httpx.post(f"{server.base}/score", json={"user_ids": ["u0000001"]})
+    assert answer.status_code == 200 and answer.json()["items"][0]["status"] == "ok"
+
+
+def _a_new_log_switches_atomically_under_load(server, source: Path, events: Path) -> None:
+    """A shorter log replaces the served one while a client keeps asking: no request fails,
+    every answer comes wholly from the old or wholly from the new snapshot, both are seen."""
     ids = [f"u{i:07d}" for i in range(1, 201)]
-    args = ("--events", str(events))
-    with running_service(serving_store, *args, RETAIN_REFRESH_SECONDS="0") as server:
-        http = httpx.Client(base_url=server.base, timeout=60)
-        old = http.post("/score", json={"user_ids": ids}).json()
-        seen: list[tuple[int, dict | None]] = []
-        stop = threading.Event()
+    http = httpx.Client(base_url=server.base, timeout=60)
+    old = http.post("/score", json={"user_ids": ids}).json()
+    seen: list[tuple[int, dict | None]] = []
+    stop = threading.Event()
 
-        def traffic() -> None:
-            with httpx.Client(base_url=server.base, timeout=60) as own:
-                while not stop.is_set():
-                    response = own.post("/score", json={"user_ids": ids})
-                    ok = response.status_code == 200
-                    seen.append((response.status_code, response.json() if ok else None))
+    def traffic() -> None:
+        with httpx.Client(base_url=server.base, timeout=60) as own:
+            while not stop.is_set():
+                response = own.post("/score", json={"user_ids": ids})
+                ok = response.status_code == 200
+                seen.append((response.status_code, response.json() if ok else None))
 
-        worker = threading.Thread(target=traffic)
-        worker.start()
-        try:
-            time.sleep(1.0)
-            _truncated_log(serving_store.events, events, days=45)
-            refreshed = http.post("/refresh").json()
-            assert refreshed["status"] == "reloaded", refreshed
-            time.sleep(1.0)
-        finally:
-            stop.set()
-            worker.join(timeout=120)
-        new = http.post("/score", json={"user_ids": ids}).json()
-        assert http.post("/refresh").json()["status"] == "unchanged"
+    worker = threading.Thread(target=traffic)
+    worker.start()
+    try:
+        time.sleep(1.0)
+        _truncated_log(source, events, days=45)
+        # The worker polls every second: /refresh swaps the snapshot itself, or finds that the
+        # poll just did (it waits for a swap in progress rather than building a second one).
+        refreshed = http.post("/refresh").json()
+        assert refreshed["status"] in {"reloaded", "unchanged"}, refreshed
+        time.sleep(1.0)
+    finally:
+        stop.set()
+        worker.join(timeout=120)
+    new = http.post("/score", json={"user_ids": ids}).json()
+    assert http.post("/refresh").json()["status"] == "unchanged"
 
     assert old["as_of"] != new["as_of"] and old["items"] != new["items"]
     assert [status for status, _ in seen if status != 200] == []
@@ -137,6 +133,21 @@ def test_a_refresh_while_requests_flow_fails_none_and_switches_atomically(servin
     cutoffs = [body["as_of"] for _, body in seen]
     assert old["as_of"] in cutoffs and new["as_of"] in cutoffs, "the switch was not observed"
     assert len(seen) >= 10
+
+
+def test_no_champion_means_not_ready_then_ready_then_a_new_log_switches_atomically(
+    serving_store, tmp_path
+):
+    """One server's life (one start-up, ~10 s, instead of two): it starts before any model is
+    a champion, becomes ready when one is, then a new event log lands while requests flow."""
+    store = clone_store(serving_store, tmp_path / "store")
+    client = _mlflow_client(store.tracking_uri)
+    for name in KINDS:
+        client.delete_registered_model_alias(name, "champion")
+    args = ("--events", str(store.events))
+    with running_service(store, *args, wait_ready=False, RETAIN_REFRESH_SECONDS="1") as server:
+        _not_ready_until_a_champion_appears(server, client)
+        _a_new_log_switches_atomically_under_load(server, serving_store.events, store.events)
 
 
 _HANGING_WRITER = """

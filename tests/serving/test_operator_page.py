@@ -7,7 +7,7 @@ and `/recommend` give it, chart values as `/segment_summary` counts them), in la
 ids, and that it asks for the API key instead of failing silently; only a browser running the
 page's JavaScript against the running service can show that (tests/serving/operator_browser.py).
 The server is conftest's shared `service`. The budget what-if and the change in risk have their
-own file (test_operator_what_if.py).
+own file (test_operator_what_if.py; the change after a refresh: test_score_file_service.py).
 """
 
 from __future__ import annotations

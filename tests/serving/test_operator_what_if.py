@@ -5,39 +5,32 @@ Known answers, not the code's own: each what-if row's expected gain is priced by
 playbook YAML (churn probability × effect of the segment × value at stake − cost); the LP upper
 bound must be at least the gain of a plan made by hand (the served contacts, best gain per unit
 of cost first, while the budget lasts); without a budget the what-if is the served plan, made
-by the scoring pipeline. The change in risk is tested on a service whose score file is replaced
-by a copy changed by hand (one user +0.30, one +0.10, one −0.20, one removed, one added) and
-refreshed, so every figure (compared, risen, fallen, mean change, largest rises, the previous
-distribution) is known before the service answers.
+by the scoring pipeline. Without a previous run, the change in risk says so and counts the
+served risks by hand; after a refresh it is tested in test_score_file_service.py, on a service
+whose score file is replaced by a copy changed by hand.
 """
 
 from __future__ import annotations
 
-import itertools
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-import pandas as pd
 import pytest
 import yaml
 
-from features import write_frame
-from tests.serving.conftest import clone_store, running_service
 from tests.serving.operator_browser import (
     browser_fixture,  # noqa: F401  (the `browser` fixture)
     needs_chromium,
-    open_tab,
     open_with_key,
     page_fixture,  # noqa: F401  (the `page` fixture)
     shown,
 )
+from tests.serving.risk_bands import risk_bands
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 PLAYBOOK = yaml.safe_load((ROOT / "serving" / "decisions" / "actions.yaml").read_text())
 ACTIONS = {action["id"]: action for action in PLAYBOOK["actions"]}
-NEW_USER = "hand-made-new-user"
 
 
 def _effect(action_id: str, stage: str, tier: str) -> float:
@@ -50,17 +43,6 @@ def _effect(action_id: str, stage: str, tier: str) -> float:
         if key in by_segment:
             return float(by_segment[key])
     return float(spec["default"])
-
-
-def _histogram(risks: pd.Series) -> list[int]:
-    """Users per 5-point band of churn risk, counted one band at a time (the last includes 1)."""
-    edges = [round(i * 0.05, 2) for i in range(21)]
-    values = risks.dropna().to_numpy()
-    counts = []
-    for low, high in itertools.pairwise(edges):
-        inside = (values >= low) & ((values < high) if high < 1 else (values <= high))
-        counts.append(int(inside.sum()))
-    return counts
 
 
 def _what_if(client: httpx.Client, **body) -> dict:
@@ -166,7 +148,7 @@ def test_without_a_previous_run_the_risk_change_says_so(service, scored):
     for stage in body["by_stage"]:
         mine = scores.loc[scores["lifecycle_stage"] == stage["stage"], "churn_probability"]
         assert stage["users"] == len(mine), stage["stage"]
-        assert stage["counts"] == _histogram(mine), stage["stage"]
+        assert stage["counts"] == risk_bands(mine), stage["stage"]
     asked, unknown = body["items"]
     assert asked["churn_probability"] == pytest.approx(scores["churn_probability"].iloc[0])
     assert asked["previous_churn_probability"] is None and asked["change"] is None
@@ -178,82 +160,6 @@ def test_without_a_previous_run_the_risk_change_says_so(service, scored):
         "previous_churn_probability": None,
         "change": None,
     }
-
-
-@dataclass(frozen=True)
-class Refreshed:
-    """A service that served `before`, then `after` (changed by hand) after a refresh."""
-
-    client: httpx.Client
-    before: pd.DataFrame
-    after: pd.DataFrame
-    riser: str  # +0.30
-    small_riser: str  # +0.10
-    faller: str  # -0.20
-    gone: str
-
-
-@pytest.fixture(scope="module")
-def refreshed(serving_store, scored, tmp_path_factory):
-    root = tmp_path_factory.mktemp("risk_change")
-    store = clone_store(serving_store, root / "store")  # the shared store stays untouched
-    before = scored.scores.reset_index(drop=True)
-    path = root / "scores.parquet"
-    write_frame(before, path)
-    risk = before.set_index("user_id")["churn_probability"]
-    riser = str(risk[risk < 0.6].index[0])
-    small_riser = str(risk[(risk < 0.85) & (risk.index != riser)].index[0])
-    faller = str(risk[(risk > 0.3) & ~risk.index.isin([riser, small_riser])].index[0])
-    gone = str(risk[~risk.index.isin([riser, small_riser, faller])].index[-1])
-    after = before.loc[before["user_id"] != gone].copy()
-    for user, change in ((riser, 0.3), (small_riser, 0.1), (faller, -0.2)):
-        after.loc[after["user_id"] == user, "churn_probability"] += change
-    newcomer = after.iloc[[0]].assign(user_id=NEW_USER)
-    after = pd.concat([after, newcomer], ignore_index=True)
-    service = running_service(store, "--scores", str(path), RETAIN_REFRESH_SECONDS="0")
-    with service as running, httpx.Client(base_url=running.base, timeout=60) as client:
-        write_frame(after, path)  # a new scoring run lands where the service reads
-        outcome = client.post("/refresh").json()
-        assert outcome["status"] == "reloaded", outcome
-        yield Refreshed(client, before, after, riser, small_riser, faller, gone)
-
-
-def test_after_a_refresh_the_risk_change_is_the_hand_made_change(refreshed):
-    r = refreshed
-    asked = [r.riser, r.faller, NEW_USER, r.gone]
-    body = r.client.post("/risk_change", json={"user_ids": asked, "top": 5}).json()
-    as_of = pd.Timestamp(r.before["as_of"].iloc[0])
-    assert body["previous"]["users"] == len(r.before)
-    assert pd.Timestamp(body["previous"]["as_of"]).tz_convert(None) == as_of
-    assert f"as of {as_of:%Y-%m-%d}" in body["message"]
-    compared = len(r.before) - 1
-    assert (body["compared"], body["new_users"], body["gone_users"]) == (compared, 1, 1)
-    assert (body["risen"], body["fallen"]) == (2, 1)
-    assert body["mean_change"] == pytest.approx((0.3 + 0.1 - 0.2) / compared)
-    was = r.before.set_index("user_id")["churn_probability"]
-    rises = [
-        (m["user_id"], m["previous_churn_probability"], m["change"])
-        for m in body["largest_increases"]
-    ]
-    assert [user for user, _, _ in rises] == [r.riser, r.small_riser]  # nobody else moved up
-    assert rises[0][1] == pytest.approx(was[r.riser]) and rises[0][2] == pytest.approx(0.3)
-    assert rises[1][2] == pytest.approx(0.1)
-    riser, faller, newcomer, gone = body["items"]
-    assert riser["churn_probability"] == pytest.approx(was[r.riser] + 0.3)
-    assert faller["change"] == pytest.approx(-0.2)
-    assert newcomer["status"] == "ok" and newcomer["previous_churn_probability"] is None
-    assert gone["status"] == "unknown_user"
-    assert body["previous_counts"] == _histogram(r.before["churn_probability"])
-    now = [0] * 20
-    for stage in body["by_stage"]:
-        now = [a + b for a, b in zip(now, stage["counts"], strict=True)]
-    assert now == _histogram(r.after["churn_probability"])
-
-
-def test_the_what_if_on_a_served_score_file_says_what_it_decides_with(refreshed):
-    answer = _what_if(refreshed.client, budget=None, top=5)
-    assert "score file" in answer["basis"] and "does not know" in answer["basis"]
-    assert answer["plan"]["users"] == len(refreshed.after)
 
 
 # ---- on the page -----------------------------------------------------------------------------
@@ -296,45 +202,3 @@ def shown_rows(page) -> list[str]:
     return page.eval_on_selector_all(
         "#what-if-rows tbody tr", "rows => rows.map(r => r.dataset.userId)"
     )
-
-
-@needs_chromium
-def test_the_page_shows_the_change_in_risk_since_the_previous_run(browser, refreshed):
-    r = refreshed
-    context, tab, problems = open_tab(browser, str(r.client.base_url))
-    try:
-        tab.goto("/ui/")
-        tab.wait_for_selector("#risk-change[data-state=ready][data-previous=yes]")
-        as_of = pd.Timestamp(r.before["as_of"].iloc[0])
-        assert f"as of {as_of:%Y-%m-%d}" in tab.inner_text("#risk-message")
-        figures = tab.eval_on_selector_all(
-            "#risk-figures div",
-            "ds => Object.fromEntries(ds.map(d => [d.children[0].innerText,"
-            " d.children[1].innerText]))",
-        )
-        assert figures["Users in both runs"] == f"{len(r.before) - 1:,}"
-        assert figures["Risk up ≥ 5.0 pts"] == "2" and figures["Risk down ≥ 5.0 pts"] == "1"
-        assert (figures["New users"], figures["Users gone"]) == ("1", "1")
-        rows = tab.eval_on_selector_all(
-            "#risk-table tbody tr",
-            "rows => rows.map(r => [r.dataset.userId, r.cells[4].innerText])",
-        )
-        assert rows == [[r.riser, "+30.0 pts"], [r.small_riser, "+10.0 pts"]]
-        previous = tab.evaluate(
-            """() => Chart.getChart(document.getElementById('chart-risk')).data.datasets
-                 .filter(d => d.label.startsWith('Previous run')).map(d => d.data)"""
-        )
-        assert previous == [_histogram(r.before["churn_probability"])]
-
-        tab.locator(f"#risk-table button[data-user-id='{r.riser}']").click()
-        tab.wait_for_selector("#explain-body[data-state=ready]")
-        was = float(r.before.set_index("user_id").at[r.riser, "churn_probability"])
-        facts = tab.inner_text("#explain-facts")
-        assert f"+30.0 pts (was {was * 100:.1f}%)" in facts, facts
-        explained = r.client.post("/explain", json={"user_id": r.riser})
-        if explained.status_code == 409:  # a score file without features: said, not hidden
-            assert "could not be loaded" in tab.inner_text("#explain-raises")
-        assert tab.inner_text("#explain-decision")  # the decision is shown either way
-    finally:
-        context.close()
-    assert not problems, problems
