@@ -69,7 +69,6 @@ SLOW_FIRST = (
     "tests/features/test_engine_parity.py",
     "tests/serving/test_service.py",
     "tests/models/test_mlflow_server.py",
-    "tests/serving/test_replicas.py",
     "tests/serving/test_faults.py",
     "tests/serving/test_score_file_service.py",
     "tests/notebooks/test_notebooks.py",
