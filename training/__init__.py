@@ -61,6 +61,7 @@ _EXPORTS: dict[str, str] = {
     "model_info": "training.registry",
     "model_uri": "training.registry",
     "TrainResult": "training.runs",
+    "skipped_figures": "training.runs",
     "configure": "training.tracking",
     "finite": "training.tracking",
     "flatten": "training.tracking",

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -104,6 +105,20 @@ def run_params(
         }
     )
     return params
+
+
+FIGURES_TAG = "figures"  # set only on a run that logged no diagnostic figures
+_SKIPPED = "skipped: "
+
+
+def skipped_figures(tags: Mapping[str, str]) -> str | None:
+    """Why a run logged no diagnostic figures, in words (None: it logged them).
+
+    Why a reader here: the report says why a champion has no charts; the tag's wording is
+    training's, so it is parsed where it is written.
+    """
+    value = tags.get(FIGURES_TAG, "")
+    return value.removeprefix(_SKIPPED) if value else None
 
 
 def _figures(outcome: Outcome) -> dict[str, object]:
@@ -240,7 +255,7 @@ def log_training_run(
     if notes:
         tags["training_notes"] = " | ".join(notes)[:5000]
     if not figures:
-        tags["figures"] = "skipped: trained without figures (retain train --no-figures)"
+        tags[FIGURES_TAG] = f"{_SKIPPED}trained without figures (retain train --no-figures)"
     tags.update(extra_tags or {})
     warning = outcome.warning()
     if warning:

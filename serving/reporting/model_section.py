@@ -56,7 +56,7 @@ def model_sections(tracking_uri: str | None) -> list[ModelSection]:
     import mlflow
 
     from serving.scoring import point_mlflow_at
-    from training import model_info
+    from training import model_info, skipped_figures
 
     sections = []
     try:
@@ -71,7 +71,7 @@ def model_sections(tracking_uri: str | None) -> list[ModelSection]:
             sections.append(ModelSection(kind, None, None, {}, f"no champion: {error}"))
             continue
         images: dict[str, str] = {}
-        skipped = run.data.tags.get("figures", "")  # `retain train --no-figures`
+        skipped = skipped_figures(run.data.tags)  # `retain train --no-figures`
         with tempfile.TemporaryDirectory() as folder:
             for plot in plots if not skipped else ():
                 try:
@@ -83,7 +83,7 @@ def model_sections(tracking_uri: str | None) -> list[ModelSection]:
                 data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
                 images[plot] = f"data:image/png;base64,{data}"
         note = run.data.tags.get("baseline_warning", "")
-        charts = f"No charts: this champion was {skipped.split(': ', 1)[-1]}." if skipped else ""
+        charts = f"No charts: this champion was {skipped}." if skipped else ""
         sections.append(
             ModelSection(kind, info.version, metric_table(run.data.metrics), images, note, charts)
         )
