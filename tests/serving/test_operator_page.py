@@ -481,7 +481,7 @@ def test_a_late_answer_for_a_replaced_key_changes_nothing(page, service, api_key
     page.wait_for_function(
         "() => document.querySelector('#auth-message').textContent.includes('not accepted')"
     )
-    for _ in range(250):  # the route events reach Python while it waits
+    for _ in range(1500):  # the route events reach Python while it waits (30 s at most)
         if len(held) == 3:
             break
         page.wait_for_timeout(20)
