@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import ibis
 import ibis.expr.types as ir
 from ibis.backends import BaseBackend
 
@@ -134,7 +135,10 @@ def read_raw(backend: BaseBackend, files: EventFiles) -> RawEvents:
             return _read_duckdb_csv(backend, paths)
         if backend.name == "pyspark":
             return RawEvents(backend.read_json(paths))
-        return RawEvents(backend.read_json(paths, format="newline_delimited"))
+        # Types from every line, not DuckDB's first 20,480: a text amount or id further down
+        # would otherwise fail the whole load mid-query instead of being counted in its row.
+        table = backend.read_json(paths, format="newline_delimited", sample_size=-1)
+        return RawEvents(_json_values_as_text(table))
     except EventContractError:
         raise
     except Exception as error:  # engine errors become one readable line, not a traceback
@@ -142,6 +146,22 @@ def read_raw(backend: BaseBackend, files: EventFiles) -> RawEvents:
         raise EventContractError(
             f"{files.label}: cannot read as {files.fmt}: {first_line}"
         ) from error
+
+
+def _json_values_as_text(table: ir.Table) -> ir.Table:
+    """Columns DuckDB could only type as JSON (values of mixed kinds) as the text of each value.
+
+    Why: a key holding strings on some lines and numbers on others (`"user_id": "u1"` and
+    `"user_id": 5`, `"amount": "12.5"` and `"amount": 3`) comes back as JSON, whose text keeps
+    the quotes: the id would become `"u1"` and the amount unparseable. A string's own text and a
+    number's digits are what a CSV of the same events holds, and what Spark's reader gives.
+    """
+    mixed = [name for name, dtype in table.schema().items() if dtype.is_json()]
+    if not mixed:
+        return table
+    return table.mutate(
+        **{name: ibis.coalesce(table[name].str, table[name].cast("string")) for name in mixed}
+    )
 
 
 def _read_duckdb_csv(backend: BaseBackend, paths: list[str]) -> RawEvents:

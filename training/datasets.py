@@ -152,9 +152,29 @@ class TrainingData:
         for name, part in (("training", train), ("OOT fit", fit), ("OOT report", report)):
             if len(part) == 0:
                 raise ValueError(f"the {kind} model's {name} set is empty at {oot:%Y-%m-%d}")
+        if kind != "value":
+            _both_outcomes(kind, {"training": train, "OOT fit": fit})
         return model_data(
             kind, (train, fit, report), list(self.feature_columns), tuple(train_at), oot, dropped
         )
+
+
+def _both_outcomes(kind: ModelKind, parts: dict[str, pd.DataFrame]) -> None:
+    """Refuse a classifier's set in which every user has the same outcome, saying which.
+
+    Why here, before any fitting: a log where no lapsed user ever comes back (a subscription
+    that cannot be restarted) or where nobody churns leaves a classifier nothing to learn or
+    calibrate on, and the recall model is optional (training/train.py): said up front, the
+    other models still train instead of the run failing half-way through the fit.
+    """
+    label = LABELS[kind]
+    for name, part in parts.items():
+        positives = int(part[label].sum())
+        if positives in (0, len(part)):
+            raise ValueError(
+                f"every one of the {len(part):,} rows of the {kind} model's {name} set has "
+                f"{label}={int(positives > 0)}: a classifier needs both outcomes"
+            )
 
 
 def stack_frames(

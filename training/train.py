@@ -21,8 +21,8 @@ Step = Callable[[str], None]
 # Models a log may be too short to train, and what happens without them. The recall model
 # needs users lapsed at past cutoffs with a full churn horizon after each.
 OPTIONAL_MODELS: dict[str, str] = {
-    "recall": "scoring falls back to the churn model for lapsed users until a recall model is"
-    " trained on a longer log",
+    "recall": "scoring falls back to the churn model for lapsed users until a recall model can"
+    " be trained (a longer log, or one in which lapsed users come back)",
 }
 
 

@@ -157,7 +157,9 @@ def drift_rows(
     """PSI of the features and scores at as-of against the champions' reference profiles.
 
     A champion without a readable profile (trained before profiles were logged) is a warning
-    in the returned checks: drift against it cannot be measured until it is retrained.
+    in the returned checks: drift against it cannot be measured until it is retrained. No
+    recall champion (a log in which no lapsed user came back trains none) is not a fault of
+    the data: the check says so and is ok; scoring already warns that lapsed users fall back.
     """
     scored = score_events(loaded, champions, as_of, ScoringConfig(attribution="path"))
     features, scores = scored.features, scored.scores
@@ -167,6 +169,10 @@ def drift_rows(
     problems: list[Check] = []
     for kind, rows in populations.items():
         info = getattr(champions, f"{kind}_info")
+        if info is None:
+            detail = "no recall champion: lapsed users are scored by the churn model"
+            problems.append(Check(f"reference_profile.{kind}", None, "ok", detail))
+            continue
         try:
             profile = _profile(info.run_id)
         except ProfileError as error:

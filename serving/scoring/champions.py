@@ -27,8 +27,8 @@ REQUIRED_KINDS = ("churn", "value")
 RECALL_FALLBACK = (
     "no recall champion: lapsed users are scored by the churn model, an extrapolation beyond"
     " the active users it was trained on. Train the recall model with `retain train --config"
-    " CONFIG` where CONFIG's models include recall; it needs users lapsed at past cutoffs, so"
-    " the log must be longer than the active window plus the churn horizon"
+    " CONFIG` where CONFIG's models include recall; it needs users lapsed at past cutoffs (a"
+    " log longer than the active window plus the churn horizon), some of whom came back"
 )
 # What serving needs of each model beyond `predict`: a model registered by an older Retain
 # lacks some of these and must be retrained before it can drive decisions.

@@ -68,6 +68,38 @@ def test_jsonl_that_is_not_utf8_fails_naming_the_file_and_the_problem(tmp_path, 
         load_events(path, backend=backend)
 
 
+# One key holding strings on some lines and numbers on others, as exports from loosely typed
+# systems write it; the last line sits past DuckDB's 20,480-line type sample.
+MIXED_KINDS = [
+    {"user_id": "u1", "event_time": "2024-05-01", "event_type": "login", "amount": None},
+    {"user_id": 5, "event_time": "2024-05-02", "event_type": "purchase", "amount": "12.5"},
+    {"user_id": "u2", "event_time": "2024-05-02", "event_type": "purchase", "amount": 3},
+    *[{"user_id": 7, "event_time": "2024-05-03", "event_type": "login"}] * 20_500,
+    {"user_id": "late", "event_time": "2024-05-04", "event_type": "purchase", "amount": "n/a"},
+]
+
+
+def _mixed_kinds_file(tmp_path):
+    body = "".join(json.dumps(row) + "\n" for row in MIXED_KINDS)
+    return _write(tmp_path, body.encode(), "events.jsonl")
+
+
+def _assert_mixed_kinds_read_as_written(loaded) -> None:
+    """Ids and amounts as a CSV of the same events would hold them: no JSON quotes, "12.5"
+    parsed like 12.5, and the unreadable amount past the type sample kept, counted."""
+    assert (loaded.report.rows_read, loaded.report.rows_accepted) == (20_504, 20_504)
+    assert loaded.report.kept == {"amount_unparseable": 1}
+    frame = loaded.table.execute()
+    first = frame[frame["user_id"] != "7"].sort_values("event_time")
+    assert first["user_id"].tolist() == ["u1", "5", "u2", "late"]
+    purchases = first[first["event_type"] == "purchase"]
+    assert purchases["amount"].tolist() == [12.5, 3.0, 0.0]  # missing reads as 0 (bad-input.md)
+
+
+def test_jsonl_values_of_mixed_kinds_are_read_as_their_text(tmp_path, backend):
+    _assert_mixed_kinds_read_as_written(load_events(_mixed_kinds_file(tmp_path), backend=backend))
+
+
 def test_ragged_lines_are_skipped_and_counted_not_the_whole_file(tmp_path, backend):
     path = _write(
         tmp_path,
@@ -223,3 +255,9 @@ def test_spark_rejects_the_same_non_utf8_rows_for_the_same_reason(tmp_path, spar
     assert on_duckdb.rejected == expected
     assert on_spark.rejected == expected
     assert on_spark.rows_accepted == on_duckdb.rows_accepted == 1
+
+
+@pytest.mark.spark
+def test_spark_reads_jsonl_values_of_mixed_kinds_the_same_way(tmp_path, spark_backend):
+    path = _mixed_kinds_file(tmp_path)
+    _assert_mixed_kinds_read_as_written(load_events(path, "spark", backend=spark_backend))

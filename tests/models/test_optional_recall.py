@@ -49,3 +49,31 @@ def test_a_required_model_without_data_still_fails_loudly(
     only_lapsed = dataclasses.replace(training_data, frame=frame[frame["active_at_cutoff"] == 0])
     with pytest.raises(ValueError, match="churn model"):
         train_models(config, data=only_lapsed, tracking_uri=tracking_uri, models=("churn",))
+
+
+def test_lapsed_users_who_never_come_back_mean_no_recall_model_but_churn_trains(
+    training_data: TrainingData, config: ExperimentConfig, tracking_uri: str
+) -> None:
+    """A subscription that cannot be restarted: users lapse, none returns. Before, the recall
+    fit failed in its calibration after churn was registered and `retain train` stopped."""
+    frame = training_data.frame
+    lapsed = frame["active_at_cutoff"] == 0
+    assert lapsed.sum() > 100 and frame.loc[lapsed, "returned"].sum() > 0  # a real change below
+    never_back = dataclasses.replace(training_data, frame=frame.assign(returned=0.0))
+    results = train_models(
+        config, data=never_back, tracking_uri=tracking_uri, models=("recall",), figures=False
+    )
+    (recall,) = results
+    assert not recall.trained and recall.run_id == ""
+    assert "recall model's training set has returned=0" in (recall.warning or "")
+    assert "a classifier needs both outcomes" in (recall.warning or "")
+
+
+def test_a_churn_label_of_one_outcome_fails_naming_it(
+    training_data: TrainingData, config: ExperimentConfig, tracking_uri: str
+) -> None:
+    everyone_stays = dataclasses.replace(
+        training_data, frame=training_data.frame.assign(churned=0.0)
+    )
+    with pytest.raises(ValueError, match=r"churn model's training set has churned=0"):
+        train_models(config, data=everyone_stays, tracking_uri=tracking_uri, models=("churn",))

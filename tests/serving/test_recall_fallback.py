@@ -78,3 +78,26 @@ def test_the_score_file_keeps_the_missing_version_missing(scored, without_recall
     score_features(scored.features, without_recall).scores.to_parquet(path)
     assert read_scores(path)["recall_model_version"].isna().all()
     assert pd.read_parquet(path)["recall_model_version"].dtype != object
+
+
+def test_monitoring_without_a_recall_champion_measures_the_others_and_says_so(
+    loaded_events, scored, champions, without_recall
+):
+    """`retain monitor` on a registry with no recall champion: the churn and value drift rows
+    are those measured with one, and the missing model is an ok line, not a crash or a fault."""
+    from monitoring import MonitorThresholds
+    from retain.commands.monitor_checks import drift_rows
+
+    as_of = scored.scores["as_of"].iloc[0].to_pydatetime()
+    with_recall, _ = drift_rows(loaded_events, as_of, champions, MonitorThresholds())
+    drift, checks = drift_rows(loaded_events, as_of, without_recall, MonitorThresholds())
+    assert [(c.name, c.status) for c in checks] == [("reference_profile.recall", "ok")]
+    assert "no recall champion" in checks[0].detail
+    # What the recall profile adds (its scores, on the lapsed users) is gone; the rest is the
+    # same measurement as with a recall champion.
+    lapsed = int((scored.features[ACTIVE_FLAG].to_numpy() == 0).sum())
+    same = [(d.feature, d.kind, d.rows, f"{d.psi:.9f}") for d in drift]
+    full = [(d.feature, d.kind, d.rows, f"{d.psi:.9f}") for d in with_recall]
+    missing = [row for row in full if row not in same]
+    assert set(same) <= set(full) and missing
+    assert all(kind == "score" and rows == lapsed for _, kind, rows, _ in missing)
