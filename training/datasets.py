@@ -152,7 +152,9 @@ class TrainingData:
         for name, part in (("training", train), ("OOT fit", fit), ("OOT report", report)):
             if len(part) == 0:
                 raise ValueError(f"the {kind} model's {name} set is empty at {oot:%Y-%m-%d}")
-        if kind != "value":
+        if kind == "value":
+            _some_spend(train)
+        else:
             _both_outcomes(kind, {"training": train, "OOT fit": fit})
         return model_data(
             kind, (train, fit, report), list(self.feature_columns), tuple(train_at), oot, dropped
@@ -175,6 +177,22 @@ def _both_outcomes(kind: ModelKind, parts: dict[str, pd.DataFrame]) -> None:
                 f"every one of the {len(part):,} rows of the {kind} model's {name} set has "
                 f"{label}={int(positives > 0)}: a classifier needs both outcomes"
             )
+
+
+def _some_spend(train: pd.DataFrame) -> None:
+    """Refuse a value model's training set in which nobody spent anything, saying why.
+
+    Why: a log of logins or views without amounts has a future value of 0 for everyone;
+    LightGBM's Tweedie objective then stops with "sum of labels is zero", a traceback that
+    names neither the log nor the fix.
+    """
+    label = LABELS["value"]
+    if not (train[label] > 0).any():
+        raise ValueError(
+            f"every one of the {len(train):,} rows of the value model's training set has "
+            f"{label}=0: the log records no spending, so there is no value to learn; Retain "
+            "values users by their purchase amounts (events with an `amount`)"
+        )
 
 
 def stack_frames(

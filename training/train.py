@@ -13,6 +13,7 @@ from pathlib import Path
 from training.config import ExperimentConfig, ModelKind
 from training.datasets import TrainingData, training_data_for
 from training.evaluation import evaluate
+from training.model_data import ModelData
 from training.runs import TrainResult, log_training_run
 from training.tracking import configure
 
@@ -61,18 +62,25 @@ def train_models(
     config = data.apply_to(config)  # what the log decided: preset windows, weekly cutoffs, types
     for note in data.notes:
         _log.info(note.text)
-    results = []
+    # Every model's rows first: a required model the log cannot train stops the run before
+    # any model is fitted or registered, not after the others already were.
+    splits: dict[ModelKind, ModelData | ValueError] = {}
     for kind in models or config.models:
-        step(f"training the {kind} model")
         try:
-            model_data = data.for_model(kind)
+            splits[kind] = data.for_model(kind)
         except ValueError as error:
             if kind not in OPTIONAL_MODELS:
                 raise
+            splits[kind] = error
+    results = []
+    for kind, model_data in splits.items():
+        if isinstance(model_data, ValueError):
             # Too short a log for this model: the others still train, and the result says why.
-            results.append(TrainResult.not_trained(kind, f"{error}; {OPTIONAL_MODELS[kind]}"))
+            reason = f"{model_data}; {OPTIONAL_MODELS[kind]}"
+            results.append(TrainResult.not_trained(kind, reason))
             _log.warning(results[-1].warning)
             continue
+        step(f"training the {kind} model")
         outcome = evaluate(model_data, config)
         step(f"logging the {kind} run to MLflow")
         result = log_training_run(

@@ -77,3 +77,17 @@ def test_a_churn_label_of_one_outcome_fails_naming_it(
     )
     with pytest.raises(ValueError, match=r"churn model's training set has churned=0"):
         train_models(config, data=everyone_stays, tracking_uri=tracking_uri, models=("churn",))
+
+
+def test_a_log_without_spending_stops_before_any_model_is_registered(
+    training_data: TrainingData, config: ExperimentConfig, tracking_uri: str
+) -> None:
+    """Logins and views without amounts: nobody's future value is above 0. Before, churn was
+    trained and registered, then the value fit died in LightGBM ("sum of labels is zero")."""
+    frame = training_data.frame
+    assert (frame["future_value"] > 0).sum() > 100  # a real change below
+    no_spend = dataclasses.replace(training_data, frame=frame.assign(future_value=0.0))
+    with pytest.raises(ValueError, match=r"value model's training set has future_value=0"):
+        train_models(config, data=no_spend, tracking_uri=tracking_uri, models=("churn", "value"))
+    mlflow.set_registry_uri(tracking_uri)
+    assert champion_version("churn") is None  # the refusal came before churn was fitted
