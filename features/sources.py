@@ -131,7 +131,8 @@ def read_raw(backend: BaseBackend, files: EventFiles) -> RawEvents:
             return RawEvents(backend.read_parquet(paths, hive_partitioning=hive))
         if files.fmt == "csv":
             if backend.name == "pyspark":
-                return RawEvents(backend.read_csv(paths, header=True, inferSchema=False))
+                sep = header_delimiter(files.paths[0])
+                return RawEvents(backend.read_csv(paths, header=True, inferSchema=False, sep=sep))
             return _read_duckdb_csv(backend, paths)
         if backend.name == "pyspark":
             return RawEvents(backend.read_json(paths))
@@ -146,6 +147,29 @@ def read_raw(backend: BaseBackend, files: EventFiles) -> RawEvents:
         raise EventContractError(
             f"{files.label}: cannot read as {files.fmt}: {first_line}"
         ) from error
+
+
+# The delimiters DuckDB's CSV sniffer tries; Spark's reader takes the one it is given.
+_DELIMITERS = (",", ";", "\t", "|")
+
+
+def header_delimiter(path: Path) -> str:
+    """The delimiter of a CSV file's header line: whichever of `_DELIMITERS` it holds most of
+    (a comma when it holds none).
+
+    Why: DuckDB sniffs the delimiter, Spark assumes a comma, so a semicolon export (as
+    spreadsheets in much of Europe write it) loaded on DuckDB and was refused on Spark as
+    "missing columns" named `user_id;event_time;…`. Reading the header, as DuckDB's sniffer
+    does among others, gives Spark the same delimiter for the same file.
+    """
+    import gzip
+
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8", errors="replace", newline="") as handle:
+        header = handle.readline()
+    counts = {sep: header.count(sep) for sep in _DELIMITERS}
+    best = max(_DELIMITERS, key=lambda sep: counts[sep])  # ties keep the earlier, a comma first
+    return best if counts[best] else ","
 
 
 def _json_values_as_text(table: ir.Table) -> ir.Table:

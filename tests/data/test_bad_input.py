@@ -6,6 +6,7 @@ follow a documented rule that the test pins down.
 
 from __future__ import annotations
 
+import gzip
 import json
 from datetime import UTC, datetime, timedelta
 
@@ -261,3 +262,40 @@ def test_spark_rejects_the_same_non_utf8_rows_for_the_same_reason(tmp_path, spar
 def test_spark_reads_jsonl_values_of_mixed_kinds_the_same_way(tmp_path, spark_backend):
     path = _mixed_kinds_file(tmp_path)
     _assert_mixed_kinds_read_as_written(load_events(path, "spark", backend=spark_backend))
+
+
+SEMICOLON_EXPORT = (
+    b"user_id;event_time;event_type;amount\n"
+    b"a;2024-05-01 10:00:00;purchase;12,50\n"  # a decimal comma, as such spreadsheets write it
+    b"b;2024-05-02 11:00:00;login;\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        (b"user_id,event_time,event_type\n", ","),
+        (b"user_id;event_time;event_type;amount\n", ";"),
+        (b"user_id\tevent_time\tevent_type\n", "\t"),
+        (b"user_id|event_time|event_type\n", "|"),
+        (b"user_id\n", ","),  # one column: nothing to tell, a comma
+    ],
+)
+def test_the_csv_delimiter_is_read_from_the_header(tmp_path, header, expected):
+    from features.sources import header_delimiter
+
+    assert header_delimiter(_write(tmp_path, header + b"a,b;c\td|e\n")) == expected
+    packed = tmp_path / "events.csv.gz"
+    packed.write_bytes(gzip.compress(header))
+    assert header_delimiter(packed) == expected
+
+
+@pytest.mark.spark
+def test_spark_reads_a_semicolon_csv_as_duckdb_does(tmp_path, spark_backend):
+    """DuckDB sniffs the delimiter; Spark used to assume a comma and refuse the file."""
+    path = _write(tmp_path, SEMICOLON_EXPORT)
+    for loaded in (load_events(path, "duckdb"), load_events(path, "spark", backend=spark_backend)):
+        frame = loaded.table.execute().sort_values("user_id")
+        assert loaded.report.rows_accepted == 2
+        assert frame["user_id"].tolist() == ["a", "b"]
+        assert frame["amount"].tolist() == [12.5, 0.0]
