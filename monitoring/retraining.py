@@ -8,7 +8,11 @@ code and four guarantees the two commands do not give together:
 2. **One at a time.** Two schedulers (or a retry that overlaps a slow run) must not train and
    promote at once: an exclusive `flock` on a lock file; the second exits at once.
 3. **Nothing new, nothing done.** When every champion was trained on exactly this data (same
-   fingerprint) with exactly this config (same digest), running again trains nothing.
+   fingerprint) with exactly this config (same digest), or an earlier `retain retrain` already
+   trained challengers on both, running again trains nothing. The second rule is what makes a
+   nightly job idempotent when a challenger lost (its champion keeps older data) or a model
+   could not be trained (a log where no lapsed user comes back has no recall model): without
+   it every night retrained the same data into yet another identical version.
 4. **Promote on evidence only.** Challengers are compared with the champions on the same newest
    out-of-time rows (`training.promote` with the events, both models re-scored) and promoted
    only when better by the configured margin; every decision and its reason is logged to MLflow
@@ -99,6 +103,22 @@ def _already_trained(kinds: tuple[str, ...], fingerprint: str, digest: str) -> b
     return True
 
 
+def _retrained_before(fingerprint: str, digest: str) -> str | None:
+    """The id of an earlier `retain retrain` run that trained on this data and config, if any."""
+    import mlflow
+
+    runs = mlflow.search_runs(
+        experiment_names=[EXPERIMENT],
+        filter_string=(
+            f"params.data_fingerprint = '{fingerprint}' and params.config_digest = '{digest}' "
+            "and tags.outcome = 'retrained'"
+        ),
+        max_results=1,
+        output_format="list",
+    )
+    return runs[0].info.run_id if runs else None
+
+
 def retrain(
     events: str | Path,
     config: ExperimentConfig,
@@ -134,7 +154,13 @@ def retrain(
         fingerprint = data_fingerprint(events)
         if _already_trained(kinds, fingerprint, config.digest):
             reason = f"every champion was trained on this data ({fingerprint[:12]}) and config"
-            return _logged(RetrainReport("up_to_date", reason, health), config, uri)
+            return _logged(RetrainReport("up_to_date", reason, health), config, uri, fingerprint)
+        if earlier := _retrained_before(fingerprint, config.digest):
+            reason = (
+                f"retrain run {earlier} already trained on this data ({fingerprint[:12]}) and "
+                "config; its decisions stand"
+            )
+            return _logged(RetrainReport("up_to_date", reason, health), config, uri, fingerprint)
         step("training challengers")
         results = train_models(config, events, tracking_uri=uri, on_step=step)
         decisions = []
@@ -159,11 +185,15 @@ def retrain(
             )
         promoted = [str(d["kind"]) for d in decisions if d["promoted"]]
         reason = f"promoted: {', '.join(promoted)}" if promoted else "no challenger was better"
-        return _logged(RetrainReport("retrained", reason, health, decisions), config, uri)
+        report = RetrainReport("retrained", reason, health, decisions)
+        return _logged(report, config, uri, fingerprint)
 
 
-def _logged(report: RetrainReport, config: ExperimentConfig, uri: str) -> RetrainReport:
-    """The report with the MLflow run (experiment `retain-retrain`) that records it."""
+def _logged(
+    report: RetrainReport, config: ExperimentConfig, uri: str, fingerprint: str | None = None
+) -> RetrainReport:
+    """The report with the MLflow run (experiment `retain-retrain`) that records it, and the
+    data fingerprint when the data got that far (`_retrained_before` looks runs up by it)."""
     import mlflow
 
     from training import configure
@@ -172,6 +202,8 @@ def _logged(report: RetrainReport, config: ExperimentConfig, uri: str) -> Retrai
     with mlflow.start_run(run_name=f"retrain-{report.outcome}") as run:
         mlflow.set_tags({"outcome": report.outcome, "reason": report.reason[:5000]})
         mlflow.log_params({"config_name": config.name, "config_digest": config.digest})
+        if fingerprint is not None:
+            mlflow.log_param("data_fingerprint", fingerprint)
         promoted = {f"promoted_{d['kind']}": float(bool(d["promoted"])) for d in report.decisions}
         mlflow.log_metrics(promoted)
         mlflow.log_dict(

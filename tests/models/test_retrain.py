@@ -2,8 +2,9 @@
 
 Each case states why the outcome is right: a challenger with 2 trees of 2 leaves cannot beat
 a full model by the margin, so it is refused; the full model beats that weak champion, so it is
-promoted; the same data and config again trains nothing (the champion's run records both); a
-log whose last week lost 95 % of its events fails the volume check before anything trains.
+promoted; the same data and config again trains nothing (the champion's run records both, or
+an earlier retrain run does when its challenger lost); a log whose last week lost 95 % of its
+events fails the volume check before anything trains.
 """
 
 from __future__ import annotations
@@ -41,11 +42,21 @@ def test_promotes_a_better_challenger_refuses_a_worse_one_and_repeats_nothing(
     assert champion_version("churn") == "2"
     again = retrain(events_path, churn_only, tracking_uri=tracking_uri)
     assert again.outcome == "up_to_date" and versions("churn") == ["1", "2"]
-    worse = retrain(events_path, weak, tracking_uri=tracking_uri)
+    # Three trees, not two: another config (digest), so this data has not been trained on it.
+    weaker = weak.model_copy(update={"churn": weak.churn.model_copy(update={"num_boost_round": 3})})
+    assert weaker.digest not in (weak.digest, churn_only.digest)
+    worse = retrain(events_path, weaker, tracking_uri=tracking_uri)
     assert worse.outcome == "retrained" and worse.promoted == []
     assert "not better by the margin" in str(worse.decisions[0]["reason"])
     assert champion_version("churn") == "2" and versions("churn") == ["1", "2", "3"]
     assert better.run_id and worse.run_id  # each run is recorded in MLflow
+    # The champion keeps the other config, so only the earlier retrain run says "done": before,
+    # every night on unchanged data trained yet another identical, losing version.
+    for done in (weaker, weak):
+        repeat = retrain(events_path, done, tracking_uri=tracking_uri)
+        assert repeat.outcome == "up_to_date", repeat.reason
+        assert "already trained on this data" in repeat.reason
+    assert versions("churn") == ["1", "2", "3"]
 
 
 def test_critical_data_health_refuses_before_training(
