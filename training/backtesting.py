@@ -10,6 +10,7 @@ Nothing is registered.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -25,6 +26,9 @@ from training.metric_names import report_metric, report_metrics
 from training.metrics import HIGHER_IS_BETTER
 from training.registry import OOT_PREFIX
 from training.tracking import configure, finite, provenance_tags
+from training.train import OPTIONAL_MODELS
+
+_logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -83,11 +87,14 @@ def run_backtest(
     candidates = list(data.schedule[-origins:])
     rows = []
     baselines: tuple[str, ...] = ()
+    unusable: list[str] = []
     for done, origin in enumerate(candidates, start=1):
         try:
             split = data.for_model(kind, oot_cutoff=origin)
-        except ValueError:
-            continue  # too early to have an embargoed training cutoff: not an origin
+        except ValueError as error:
+            # Too early for an embargoed training cutoff, or labels of one outcome: not an origin.
+            unusable.append(f"{origin:%Y-%m-%d}: {error}")
+            continue
         outcome = evaluate(split, config)
         baselines = tuple(outcome.baseline_metrics)
         row: dict[str, object] = {"origin": origin, "train_cutoffs": len(split.train_cutoffs)}
@@ -96,9 +103,10 @@ def run_backtest(
         if on_origin:
             on_origin(origin, done, len(candidates))
     if len(rows) < 2:
+        why = f" ({unusable[-1]})" if unusable else ""
         raise ValueError(
-            f"only {len(rows)} usable origin(s) for the {kind} model; a backtest needs two or "
-            "more: lengthen the data, lower cutoffs.step_days or ask for more --origins"
+            f"only {len(rows)} usable origin(s) for the {kind} model{why}; a backtest needs two "
+            "or more: lengthen the data, lower cutoffs.step_days or ask for more --origins"
         )
     per_origin = pd.DataFrame(rows)
     own = [c for c in per_origin.columns if isinstance(c, str) and c.startswith(OOT_PREFIX)]
@@ -124,7 +132,14 @@ def backtest(
     config = data.apply_to(config)  # what the log decided (training/log_adaptation.py)
     results = []
     for kind in models or config.models:
-        result = run_backtest(data, config, kind, origins, on_origin)
+        try:
+            result = run_backtest(data, config, kind, origins, on_origin)
+        except ValueError as error:
+            if models or kind not in OPTIONAL_MODELS:
+                raise  # asked for by name, or required: the backtest cannot stand without it
+            # As `retain train` does: a log that cannot train the recall model backtests the rest.
+            _logger.warning(f"{kind} model not backtested: {error}")
+            continue
         if log_to_mlflow:
             result = replace(result, run_id=_log(config, data, result))
         results.append(result)

@@ -8,6 +8,7 @@ core) made one 300-round fit take 125 s instead of 8 s; with 60 rounds a trial t
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Iterator
 from dataclasses import replace
@@ -326,3 +327,18 @@ def test_the_tune_command_says_where_the_tuned_config_is(
     )
     assert parse_config(yaml.safe_load(fetched.read_text())).name == "test-tuned"
     assert not (tmp_path / "experiments").exists()
+
+
+def test_a_recall_model_the_log_cannot_train_is_left_out_of_the_backtest_saying_why(
+    training_data: TrainingData, fast: ExperimentConfig, caplog: pytest.LogCaptureFixture
+) -> None:
+    """As `retain train` does: where no lapsed user ever comes back, churn is still backtested
+    and the recall model's absence is a warning with the reason; asked for by name, it fails."""
+    never_back = replace(training_data, frame=training_data.frame.assign(returned=0.0))
+    config = fast.model_copy(update={"models": ("churn", "recall")})
+    with caplog.at_level(logging.WARNING, logger="training.backtesting"):
+        results = backtest(config, data=never_back, origins=2, log_to_mlflow=False)
+    assert [result.kind for result in results] == ["churn"]
+    assert "recall model not backtested" in caplog.text and "returned=0" in caplog.text
+    with pytest.raises(ValueError, match=r"recall model \(.*returned=0"):
+        backtest(config, data=never_back, origins=2, models=("recall",), log_to_mlflow=False)
