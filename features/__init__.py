@@ -41,6 +41,7 @@ _EXPORTS: dict[str, str] = {
     "parse_column_mapping": "features.import_profile",
     "build_outcomes": "features.labels",
     "LABEL_COLUMNS": "features.labels",
+    "labels_unseen": "features.labels",
     "from_frame": "features.loading",
     "load_events": "features.loading",
     "LoadedEvents": "features.loading",

@@ -19,6 +19,24 @@ from features.definitions import ACTIVE_FLAG, as_naive_utc
 LABEL_COLUMNS: tuple[str, ...] = ("churned", "future_value", "returned")
 
 
+def labels_unseen(as_of: datetime, last_event: datetime, windows: WindowConfig) -> str | None:
+    """Why labels at `as_of` would be wrong (their horizon ends after the last event), or None.
+
+    Why a check and not a clipped horizon: a user with no event in days the log does not cover
+    looks churned and spends nothing there, so labels at a late cutoff are quietly wrong: too
+    much churn, too little value. Training schedules only cutoffs that pass this; the commands
+    that take a cutoff from the user (`retain features --labels`, `retain evaluate`) refuse it.
+    """
+    horizon = windows.label_horizon_days
+    end = as_naive_utc(as_of) + timedelta(days=horizon)
+    if end <= as_naive_utc(last_event):
+        return None
+    return (
+        f"labels at {as_of:%Y-%m-%d} need the {horizon} days after it, which end after the last "
+        f"event ({last_event:%Y-%m-%d}): what happened after it is not fully seen"
+    )
+
+
 def build_outcomes(events: ir.Table, as_of: datetime, windows: WindowConfig) -> ir.Table:
     """Per user with any event after the cutoff: future activity count and future spend."""
     cutoff = as_naive_utc(as_of)

@@ -230,7 +230,7 @@ def run_evaluation(
     on_step: Step | None = None,
 ) -> RealDataEvaluation:
     """Build features, fit everything as of `as_of`, score, and compare (see the docstring)."""
-    from features import feature_frame, load_events
+    from features import feature_frame, labels_unseen, load_events
 
     step = on_step or (lambda message: None)
     as_of, windows = _midnight(as_of), config.windows
@@ -239,12 +239,8 @@ def run_evaluation(
     report = loaded.report
     if not report.rows_accepted or report.min_event_time is None or report.max_event_time is None:
         raise ValueError(f"{report.summary()}: no valid events to evaluate on")
-    label_end = as_of + timedelta(days=windows.label_horizon_days)
-    if label_end > report.max_event_time:
-        raise ValueError(
-            f"--as-of {as_of:%Y-%m-%d} + {windows.label_horizon_days} days ends after the last "
-            f"event ({report.max_event_time:%Y-%m-%d}): what happened after it is not fully seen"
-        )
+    if unseen := labels_unseen(as_of, report.max_event_time, windows):
+        raise ValueError(f"--as-of: {unseen}")
     schedule = evaluation_schedule(as_of, report.min_event_time, config)
     # v2 without named types: the log's most frequent ones before --as-of (nothing after it).
     chosen = resolve_feature_set(config.chosen_feature_set(), loaded, as_of)

@@ -80,6 +80,7 @@ def features(
         check_output_path,
         feature_frame,
         feature_set,
+        labels_unseen,
         load_events,
         resolve_feature_set,
         write_feature_table,
@@ -106,6 +107,9 @@ def features(
             lambda: load_events(events, engine, fmt=input_format, import_profile=import_profile)
         )
         warn_if_far_past_the_data(cutoff, loaded.report.max_event_time, window.active_window_days)
+        last_event = loaded.report.max_event_time
+        if labels and last_event and (unseen := labels_unseen(cutoff, last_event, window)):
+            fail(f"--labels: {unseen}; pick an earlier --as-of, or drop --labels")
         # Fixed once (v2's default event types are counted now), so the output says what it holds.
         chosen = guarded(lambda: resolve_feature_set(chosen, loaded, cutoff))
         if to_table:  # Spark reads, builds and writes; nothing is collected

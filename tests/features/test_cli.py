@@ -196,3 +196,19 @@ def test_a_feature_set_flag_that_cannot_apply_is_refused(tiny_csv, tmp_path, fla
     assert result.exit_code != 0
     assert message in " ".join(result.output.split())
     assert not out.exists()
+
+
+def test_labels_whose_horizon_runs_past_the_log_are_refused(tiny_csv, tmp_path):
+    """The tiny log ends at 2024-06-30 00:00, exactly 90 days (the value horizon) after
+    2024-04-01 (accepted above); a day later the last label day is not in the log, and users
+    would look churned and spend nothing there."""
+    out = tmp_path / "features.parquet"
+    args = ["features", "--events", str(tiny_csv), "--out", str(out), "--labels"]
+    result = runner.invoke(app, [*args, "--as-of", "2024-04-02"])
+    assert result.exit_code == 2
+    said = " ".join(result.output.split())
+    assert "labels at 2024-04-02 need the 90 days after it" in said
+    assert "last event (2024-06-30)" in said and "Traceback" not in said
+    assert not out.exists()
+    without_labels = runner.invoke(app, [*args[:-1], "--as-of", "2024-04-02"])
+    assert without_labels.exit_code == 0, without_labels.output

@@ -16,7 +16,7 @@ from retain.cli import app
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 runner = CliRunner()
-CUTOFF = datetime(2024, 12, 1)
+CUTOFF = datetime(2024, 11, 1)  # its 90 label days end before the log does (2025-02-03)
 
 
 @pytest.fixture(scope="module")
@@ -41,15 +41,15 @@ def _features(out, as_of: str, events) -> None:
 
 def test_spark_writes_a_partitioned_table_equal_to_duckdb(monthly_events, spark_backend, tmp_path):
     table = tmp_path / "features"
-    _features(table, "2024-12-01", monthly_events)
-    _features(table, "2024-11-01", monthly_events)  # a second cutoff keeps the first
+    _features(table, "2024-11-01", monthly_events)
+    _features(table, "2024-10-01", monthly_events)  # a second cutoff keeps the first
     assert sorted(p.name for p in table.iterdir() if p.is_dir()) == [
+        "cutoff=2024-10-01",
         "cutoff=2024-11-01",
-        "cutoff=2024-12-01",
     ]
-    assert list((table / "cutoff=2024-12-01").glob("*.parquet")), "no part files written"
+    assert list((table / "cutoff=2024-11-01").glob("*.parquet")), "no part files written"
 
-    spark = pd.read_parquet(table / "cutoff=2024-12-01").sort_values("user_id")
+    spark = pd.read_parquet(table / "cutoff=2024-11-01").sort_values("user_id")
     duck = feature_frame(
         load_events(monthly_events, "duckdb", backend=connect("duckdb")),
         CUTOFF,
