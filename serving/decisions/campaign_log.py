@@ -73,6 +73,19 @@ class CampaignLog:
     report: CampaignLogReport
 
 
+def values_not_read(column: str, seen: pd.Series, allowed: tuple[str, ...]) -> str:
+    """`group values not read: 'treatment' (3); expected treated or control`: for the note.
+
+    Why: a count under `unknown_group` says rows were lost but not why; a log that writes
+    `treatment` for `treated` loses every row, and the fix is one word the note can name.
+    """
+    counts = seen.fillna("(missing)").value_counts()
+    shown = ", ".join(f"{value!r} ({n:,})" for value, n in counts.head(3).items())
+    more = f" and {len(counts) - 3:,} more" if len(counts) > 3 else ""
+    expected = ", ".join(allowed[:-1]) + f" or {allowed[-1]}"
+    return f"{column} values not read: {shown}{more}; expected {expected}"
+
+
 def text_column(column: pd.Series) -> pd.Series:
     """Stripped strings with blanks as missing, whatever the file's type for the column."""
     text = column.astype("str").str.strip()
@@ -155,6 +168,10 @@ def validate_campaigns(frame: pd.DataFrame, source: str = "in-memory campaign lo
     rejected = {REJECT_REASONS[i]: int(n) for i, n in enumerate(counts) if n}
     valid = rows.loc[reason < 0].reset_index(drop=True)
     valid[SEGMENT] = valid[STAGE] + "/" + valid[TIER]
+    unknown_group = reason == REJECT_REASONS.index("unknown_group")
+    if unknown_group.any():
+        groups = values_not_read(GROUP, rows.loc[unknown_group, GROUP], GROUPS)
+        note = f"{note}; {groups}" if note else groups
     report = CampaignLogReport(source, len(rows), len(valid), rejected, note)
     return CampaignLog(frame=valid[list(CAMPAIGN_COLUMNS)], report=report)
 

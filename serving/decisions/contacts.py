@@ -39,6 +39,7 @@ from serving.decisions.campaign_log import (
     read_log_file,
     text_column,
     utc_naive,
+    values_not_read,
 )
 
 REQUIRED_COLUMNS: tuple[str, ...] = (USER_ID, ACTION_ID, ASSIGNED_AT, GROUP)
@@ -180,8 +181,11 @@ def _counts(codes: np.ndarray, names: tuple[str, ...]) -> dict[str, int]:
     return {names[i]: int(n) for i, n in enumerate(counts) if n}
 
 
-def _note(contacts: int, unknown: int, not_contacts: dict[str, int], read_as: str) -> str:
-    """The part of the summary line that says what the accepted rows were."""
+def _note(
+    contacts: int, unknown: int, not_contacts: dict[str, int], read_as: str, groups: str
+) -> str:
+    """The part of the summary line that says what the accepted rows were (and, in `groups`,
+    which group values were not read)."""
     parts = [read_as] if read_as else []
     line = f"{contacts:,} contacts"
     if unknown:
@@ -189,6 +193,8 @@ def _note(contacts: int, unknown: int, not_contacts: dict[str, int], read_as: st
     parts.append(line)
     if not_contacts:
         parts.append("not contacts: " + ", ".join(f"{n:,} {k}" for k, n in not_contacts.items()))
+    if groups:
+        parts.append(groups)
     return "; ".join(parts)
 
 
@@ -246,6 +252,9 @@ class ContactHistory:
         contact = np.flatnonzero(kind == -1)
         unknown = int((~action.isin(catalogue.ids)[contact]).sum())
         not_contacts = _counts(kind, NOT_CONTACTS)
+        unread = group.codes[reason == REJECT_REASONS.index("unknown_group")]
+        seen = pd.Series(np.append(group.values.to_numpy(object), None)[unread], dtype=object)
+        groups = values_not_read(GROUP, seen, GROUPS) if len(unread) else ""
         report = ContactReport(
             source=source,
             rows_read=len(frame),
@@ -254,7 +263,7 @@ class ContactHistory:
             unknown_action_contacts=unknown,
             not_contacts=not_contacts,
             rejected=_counts(reason, REJECT_REASONS),
-            note=_note(len(contact), unknown, not_contacts, read_as),
+            note=_note(len(contact), unknown, not_contacts, read_as, groups),
         )
         history = pd.DataFrame(
             {

@@ -69,6 +69,8 @@ def test_bad_rows_are_counted_by_reason_and_dropped():
     assert log.frame["user_id"].tolist() == ["a", "i"]
     assert log.frame["group"].tolist() == ["treated", "control"]
     assert "2 of 10 rows accepted; rejected 8" in log.report.summary()
+    # The one unknown group is named, so a log writing `maybe` (or `treatment`) sees the fix.
+    assert log.report.note == "group values not read: 'maybe' (1); expected treated or control"
 
 
 def test_zoned_times_become_naive_utc():

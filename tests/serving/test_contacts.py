@@ -155,7 +155,8 @@ def test_bad_rows_are_rejected_by_reason_with_a_summary_line():
     assert report.summary() == (
         "log.csv: 2 of 7 rows accepted; rejected 5 (1 missing_user_id, 1 missing_action_id, "
         "1 unparseable_assigned_at, 1 unknown_group, 1 duplicate_contact) "
-        "[1 contacts; not contacts: 1 control]"
+        "[1 contacts; not contacts: 1 control; group values not read: 'sent' (1); "
+        "expected treated, control or none]"
     )
 
 
