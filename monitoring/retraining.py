@@ -141,7 +141,7 @@ def retrain(
     configure(uri, config.experiment)
     with exclusive_lock(lock or default_lock(uri)):
         step("checking the data")
-        loaded = load_events(events)
+        loaded = load_events(events, import_profile=config.data.import_profile)
         if loaded.report.max_event_time is None:
             raise ValueError(f"{loaded.report.summary()}: no valid events")
         as_of = loaded.report.max_event_time

@@ -15,7 +15,14 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from features import FEATURE_SET, FEATURE_SETS, FeatureSet, WindowConfig, feature_set
+from features import (
+    FEATURE_SET,
+    FEATURE_SETS,
+    FeatureSet,
+    ImportProfile,
+    WindowConfig,
+    feature_set,
+)
 
 ModelKind = Literal["churn", "recall", "value"]
 MODEL_KINDS: tuple[ModelKind, ...] = ("churn", "recall", "value")
@@ -41,11 +48,46 @@ class _Strict(BaseModel):
 
 
 class DataConfig(_Strict):
-    """Where events come from; `retain train --events PATH` overrides `events`."""
+    """Where events come from and how to read them; `retain train --events PATH` overrides
+    `events`, and `--columns`/`--profile`/`--strict-amounts` add to `columns`/`strict_amounts`.
+
+    Why the import profile lives here: the config is logged with every run, so a challenger is
+    re-scored on `--events` (promotion, retraining) reading the export exactly as it was
+    trained, without the flags being repeated.
+    """
 
     events: str | None = Field(None, description="Event file or folder (the CLI flag wins).")
     engine: Literal["duckdb", "spark"] = "duckdb"
     format: str = Field("auto", description="auto, events, cdnow or online_retail.")
+    columns: dict[str, str] = Field(
+        default_factory=dict,
+        description="Contract column → export column, as `retain validate --columns` takes it.",
+    )
+    strict_amounts: bool = Field(
+        False, description="Reject rows whose amount cannot be read (default: keep, counted)."
+    )
+
+    @model_validator(mode="after")
+    def _readable_mapping(self) -> DataConfig:
+        try:
+            self.import_profile  # noqa: B018  (validates: contract names, no blank column)
+        except ValidationError as error:
+            raise ValueError(error.errors()[0]["msg"].removeprefix("Value error, ")) from None
+        return self
+
+    @property
+    def import_profile(self) -> ImportProfile:
+        """The mapping and amount rule as the loader takes them."""
+        return ImportProfile(columns=self.columns, strict_amounts=self.strict_amounts)
+
+    def with_import(self, profile: ImportProfile) -> DataConfig:
+        """These settings with a command line's on top (its columns win, strictness adds)."""
+        merged = self.import_profile.overridden(profile.columns, profile.strict_amounts)
+        if merged == self.import_profile:
+            return self
+        return self.model_copy(
+            update={"columns": merged.columns, "strict_amounts": merged.strict_amounts}
+        )
 
 
 class CutoffConfig(_Strict):
@@ -232,6 +274,11 @@ class ExperimentConfig(_Strict):
         if windows == self.windows:
             return self
         return self.model_copy(update={"windows": windows})
+
+    def with_import(self, profile: ImportProfile) -> ExperimentConfig:
+        """A copy reading the export with a command line's mapping on top of `data`'s."""
+        data = self.data.with_import(profile)
+        return self if data is self.data else self.model_copy(update={"data": data})
 
     def chose(self, field: str) -> bool:
         """Whether the YAML (or a flag) set `field`, rather than leaving it to the defaults."""

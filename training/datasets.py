@@ -223,7 +223,12 @@ def build_training_data(
     from features import feature_frame, load_events
     from training.log_adaptation import adapt_to_log
 
-    loaded = load_events(events, config.data.engine, fmt=config.data.format)
+    loaded = load_events(
+        events,
+        config.data.engine,
+        fmt=config.data.format,
+        import_profile=config.data.import_profile,
+    )
     report = loaded.report
     if not report.rows_accepted:
         raise ValueError(f"{report.summary()}: no valid events to train on")
@@ -281,7 +286,12 @@ def oot_evaluation_set(
     """
     from features import feature_frame, load_events
 
-    loaded = load_events(events, config.data.engine, fmt=config.data.format)
+    loaded = load_events(
+        events,
+        config.data.engine,
+        fmt=config.data.format,
+        import_profile=config.data.import_profile,
+    )
     report = loaded.report
     if report.min_event_time is None or report.max_event_time is None:
         raise ValueError(f"{report.summary()}: no valid events to evaluate on")

@@ -235,7 +235,12 @@ def run_evaluation(
     step = on_step or (lambda message: None)
     as_of, windows = _midnight(as_of), config.windows
     step("loading events")
-    loaded = load_events(events, config.data.engine, fmt=config.data.format)
+    loaded = load_events(
+        events,
+        config.data.engine,
+        fmt=config.data.format,
+        import_profile=config.data.import_profile,
+    )
     report = loaded.report
     if not report.rows_accepted or report.min_event_time is None or report.max_event_time is None:
         raise ValueError(f"{report.summary()}: no valid events to evaluate on")

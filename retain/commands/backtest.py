@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
+from retain.commands.import_options import ImportFlags, with_import_flags
 from retain.commands.options import ConfigOption, ModelOption, TrackingOption, TrainingEventsOption
 from retain.commands.train import experiment_config, metric_cell, under_progress
 from retain.commands.window_options import WindowFlags, with_window_flags
@@ -57,6 +58,7 @@ def stability_table(result: BacktestResult) -> Table:
 
 
 @with_window_flags
+@with_import_flags
 def backtest(
     events: TrainingEventsOption = None,
     config: ConfigOption = None,
@@ -66,12 +68,13 @@ def backtest(
     ] = 3,
     tracking_uri: TrackingOption = None,
     windows: WindowFlags = WindowFlags(),
+    reading: ImportFlags = ImportFlags(),
 ) -> None:
     """Rolling-origin backtest: train and evaluate at successive cutoffs, beside the baselines."""
     from training import HEADLINE
     from training import backtest as run_backtest
 
-    cfg = experiment_config(config, windows)
+    cfg = experiment_config(config, windows, reading)
     results = under_progress(
         "building the features",
         None,

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
+from retain.commands.import_options import ImportFlags, with_import_flags
 from retain.commands.options import ConfigOption, InputFormatOption, TrackingOption
 from retain.commands.train import metric_cell
 from retain.commands.window_options import WindowFlags, parse_as_of, with_window_flags
@@ -37,6 +38,7 @@ def _rich_table(title: str, table: pd.DataFrame) -> Table:
 
 
 @with_window_flags
+@with_import_flags
 def evaluate(
     events: Annotated[Path, typer.Option("--events", help="Event file or folder.")],
     as_of: Annotated[
@@ -61,6 +63,7 @@ def evaluate(
     ] = True,
     tracking_uri: TrackingOption = None,
     windows: WindowFlags = WindowFlags(),
+    reading: ImportFlags = ImportFlags(),
 ) -> None:
     """Real-data check: train before --as-of, score at it, compare with classical baselines.
 
@@ -88,7 +91,7 @@ def evaluate(
         count = cutoffs or (cfg.cutoffs.count if named else DEFAULT_EVALUATION_CUTOFFS)
         cfg = cfg.with_windows(windows.apply(cfg.windows)).model_copy(
             update={
-                "data": cfg.data.model_copy(update={"format": fmt}),
+                "data": cfg.data.model_copy(update={"format": fmt}).with_import(reading.resolve()),
                 "cutoffs": cfg.cutoffs.model_copy(update={"count": count}),
             }
         )

@@ -15,12 +15,14 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from retain.commands.import_options import ImportFlags, with_import_flags
 from retain.commands.options import ConfigOption, TrackingOption
 from retain.console import console, err_console, fail, guarded, progress
 
 REFUSED, BUSY = 2, 3
 
 
+@with_import_flags
 def retrain(
     events: Annotated[Path, typer.Option("--events", help="The event log to retrain on.")],
     config: ConfigOption = None,
@@ -33,6 +35,7 @@ def retrain(
         Path | None,
         typer.Option("--lock", help="Lock file (default: beside the SQLite store)."),
     ] = None,
+    reading: ImportFlags = ImportFlags(),
 ) -> None:
     """Retrain on a schedule: refuse on critical data health, train challengers, promote only
     those better than their champion on the same newest out-of-time data; idempotent."""
@@ -41,7 +44,7 @@ def retrain(
     from training import ConfigError, load_config, resolve_tracking_uri
 
     try:
-        cfg = load_config(config)
+        cfg = load_config(config).with_import(reading.resolve())
         limits = load_thresholds(thresholds) if thresholds else None
     except (ConfigError, ValueError, OSError) as error:
         fail(str(error))

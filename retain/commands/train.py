@@ -18,6 +18,7 @@ import typer
 from rich.panel import Panel
 from rich.table import Table
 
+from retain.commands.import_options import ImportFlags, with_import_flags
 from retain.commands.options import (
     ConfigOption,
     ModelOption,
@@ -36,12 +37,15 @@ T = TypeVar("T")
 _COUNT_METRIC = re.compile(r"(^|_)rows$|(^|_)best_iteration$|^n_")
 
 
-def experiment_config(path: Path | None, windows: WindowFlags | None = None) -> ExperimentConfig:
-    """The experiment config with the shared window flags layered on top."""
+def experiment_config(
+    path: Path | None, windows: WindowFlags | None = None, reading: ImportFlags | None = None
+) -> ExperimentConfig:
+    """The experiment config with the shared window and import flags layered on top."""
     from training import load_config
 
     config = guarded(lambda: load_config(path))
-    return guarded(lambda: config.with_windows((windows or WindowFlags()).apply(config.windows)))
+    config = guarded(lambda: config.with_windows((windows or WindowFlags()).apply(config.windows)))
+    return guarded(lambda: config.with_import((reading or ImportFlags()).resolve()))
 
 
 def metric_cell(metric: str, value: float | None) -> str:
@@ -84,6 +88,7 @@ def under_progress(
 
 
 @with_window_flags
+@with_import_flags
 def train(
     events: TrainingEventsOption = None,
     config: ConfigOption = None,
@@ -104,11 +109,12 @@ def train(
     ] = True,
     tracking_uri: TrackingOption = None,
     windows: WindowFlags = WindowFlags(),
+    reading: ImportFlags = ImportFlags(),
 ) -> None:
     """Train the churn, recall and value models out of time against baselines; log, register."""
     from training import train_models
 
-    cfg = experiment_config(config, windows)
+    cfg = experiment_config(config, windows, reading)
     results = under_progress(
         "training",
         None,

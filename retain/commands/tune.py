@@ -15,6 +15,7 @@ import typer
 from rich.panel import Panel
 from rich.table import Table
 
+from retain.commands.import_options import ImportFlags, with_import_flags
 from retain.commands.options import ConfigOption, ModelKind, TrackingOption, TrainingEventsOption
 from retain.commands.train import experiment_config, under_progress
 from retain.commands.window_options import WindowFlags, with_window_flags
@@ -51,6 +52,7 @@ def where_the_config_is(result: TuneResult, tracking_uri: str) -> str:
 
 
 @with_window_flags
+@with_import_flags
 def tune(
     config: ConfigOption = None,
     trials: Annotated[
@@ -76,12 +78,13 @@ def tune(
     ] = None,
     tracking_uri: TrackingOption = None,
     windows: WindowFlags = WindowFlags(),
+    reading: ImportFlags = ImportFlags(),
 ) -> None:
     """Search LightGBM parameters with Optuna for the promotion metric, on the OOT fit half."""
     from training import resolve_tracking_uri
     from training import tune as run_tune
 
-    cfg = experiment_config(config, windows)
+    cfg = experiment_config(config, windows, reading)
     kind = model or cfg.tuning.model
     n = trials or cfg.tuning.trials
     metric = cfg.promotion.metric_for(kind)

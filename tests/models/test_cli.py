@@ -149,3 +149,36 @@ def test_window_flags_reach_the_logged_config(
     assert params["windows.active_window_days"] == "60"
     assert params["windows.value_horizon_days"] == "90"  # from the config file
     assert "not registered" in result.output
+
+
+def test_an_export_with_its_own_column_names_trains_with_columns(
+    events_path: Path, config_file: Path, tracking_uri: str, tmp_path: Path
+) -> None:
+    """`--columns` on `retain train` as on `validate` and `score`: the export is read as it is,
+    and the mapping is logged with the run, so promotion re-scores the export the same way."""
+    import pandas as pd
+
+    export = tmp_path / "export.parquet"
+    pd.read_parquet(events_path).rename(columns={"event_time": "ts"}).to_parquet(export)
+    args = ["train", "--events", str(export), "--config", str(config_file), "--no-figures"]
+    args += ["--model", "churn", "--no-register"]
+    refused = runner.invoke(app, args)
+    assert refused.exit_code == 2
+    assert "missing required column 'event_time'" in " ".join(refused.output.split())
+    result = runner.invoke(app, [*args, "--columns", "event_time=ts"])
+    assert result.exit_code == 0, result.output
+    (run_id,) = re.findall(r"run id ([0-9a-f]{32})", result.output)
+    resolved = mlflow.artifacts.load_text(f"runs:/{run_id}/config/resolved_config.yaml")
+    logged = yaml.safe_load(resolved)
+    assert logged["data"]["columns"] == {"event_time": "ts"}
+
+
+def test_a_config_mapping_to_an_unknown_contract_column_is_refused(
+    events_path: Path, tmp_path: Path, tracking_uri: str
+) -> None:
+    path = tmp_path / "mapped.yaml"
+    path.write_text(yaml.safe_dump({"data": {"columns": {"userid": "customer"}}}))
+    result = runner.invoke(app, ["train", "--events", str(events_path), "--config", str(path)])
+    assert result.exit_code == 2
+    said = " ".join(result.output.split())
+    assert "'userid' is not an event contract column" in said and "Traceback" not in said
