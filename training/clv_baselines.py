@@ -56,6 +56,7 @@ def rfm_at_cutoff(
     `customer_id` is the user id as a string. Built with PyMC-Marketing's `rfm_summary`, so the
     summary is the library's own (same-day merging, repeat transactions only).
     """
+    _quiet()  # the first import of PyMC-Marketing may be this one
     from pymc_marketing.clv import rfm_summary
 
     before = transactions[transactions[time_col] < pd.Timestamp(cutoff)]
@@ -82,10 +83,18 @@ def rfm_at_cutoff(
 
 
 def _quiet() -> None:
-    """PyMC's optimiser chatter (progress, compile notes) is noise in a command's output."""
+    """PyMC's optimiser chatter (progress, compile notes) is noise in a command's output.
+
+    Called before the first import of PyMC-Marketing too: importing it imports ArviZ, whose
+    FutureWarning about its own coming refactor is attributed to the importer, not to `arviz`,
+    so only its message can filter it.
+    """
     for name in ("pymc", "pytensor", "pymc_marketing"):
         logging.getLogger(name).setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", module=r"(pymc|pytensor|arviz|pymc_marketing)(\..*)?")
+    warnings.filterwarnings(
+        "ignore", message=r"\s*ArviZ is undergoing a major refactor", category=FutureWarning
+    )
 
 
 def _point(idata: Any, names: tuple[str, ...]) -> dict[str, float]:
@@ -95,6 +104,7 @@ def _point(idata: Any, names: tuple[str, ...]) -> dict[str, float]:
 
 def bgnbd_log_likelihood(params: dict[str, float], rfm: pd.DataFrame) -> float:
     """Total BG/NBD log-likelihood of `rfm` at `params`, from the library's own distribution."""
+    _quiet()
     import pymc as pm
     from pymc_marketing.clv.distributions import BetaGeoNBD
 
