@@ -13,7 +13,6 @@ from pathlib import Path
 from training.config import ExperimentConfig, ModelKind
 from training.datasets import TrainingData, training_data_for
 from training.evaluation import evaluate
-from training.model_data import ModelData
 from training.runs import TrainResult, log_training_run
 from training.tracking import configure
 
@@ -62,26 +61,29 @@ def train_models(
     config = data.apply_to(config)  # what the log decided: preset windows, weekly cutoffs, types
     for note in data.notes:
         _log.info(note.text)
-    # Every model's rows first: a required model the log cannot train stops the run before
-    # any model is fitted or registered, not after the others already were.
-    splits: dict[ModelKind, ModelData | ValueError] = {}
-    for kind in models or config.models:
+    kinds = models or config.models
+    # Every model's rows are checked first: a required model the log cannot train stops the run
+    # before any model is fitted or registered, not after the others already were. The checked
+    # splits are dropped and rebuilt one at a time below, so only one model's matrices are held
+    # while it trains (training memory is what limits a large run: docs/capacity.md).
+    unusable: dict[ModelKind, ValueError] = {}
+    for kind in kinds:
         try:
-            splits[kind] = data.for_model(kind)
+            data.for_model(kind)
         except ValueError as error:
             if kind not in OPTIONAL_MODELS:
                 raise
-            splits[kind] = error
+            unusable[kind] = error
     results = []
-    for kind, model_data in splits.items():
-        if isinstance(model_data, ValueError):
+    for kind in kinds:
+        if kind in unusable:
             # Too short a log for this model: the others still train, and the result says why.
-            reason = f"{model_data}; {OPTIONAL_MODELS[kind]}"
+            reason = f"{unusable[kind]}; {OPTIONAL_MODELS[kind]}"
             results.append(TrainResult.not_trained(kind, reason))
             _log.warning(results[-1].warning)
             continue
         step(f"training the {kind} model")
-        outcome = evaluate(model_data, config)
+        outcome = evaluate(data.for_model(kind), config)
         step(f"logging the {kind} run to MLflow")
         result = log_training_run(
             outcome,
