@@ -252,8 +252,8 @@ class ContactHistory:
         contact = np.flatnonzero(kind == -1)
         unknown = int((~action.isin(catalogue.ids)[contact]).sum())
         not_contacts = _counts(kind, NOT_CONTACTS)
-        unread = group.codes[reason == REJECT_REASONS.index("unknown_group")]
-        seen = pd.Series(np.append(group.values.to_numpy(object), None)[unread], dtype=object)
+        unread = np.flatnonzero(reason == REJECT_REASONS.index("unknown_group"))
+        seen = pd.Series(group.categorical(unread)).astype(object)  # missing stays missing
         groups = values_not_read(GROUP, seen, GROUPS) if len(unread) else ""
         report = ContactReport(
             source=source,
