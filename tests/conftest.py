@@ -9,10 +9,13 @@ import re
 import resource
 import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
 
 import pytest
+
+from tests.stores import create_empty_mlflow_db
 
 SHARED_DATA = Path(
     os.environ.get("RETAIN_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")
@@ -39,6 +42,44 @@ def shared_file(name: str) -> Path:
     if not path.exists():
         pytest.skip(f"public dataset {name} not found in {SHARED_DATA} (set RETAIN_SHARED_DATA)")
     return path
+
+
+def built_once(
+    factory: pytest.TempPathFactory, worker_id: str, name: str, build: Callable[[Path], None]
+) -> Path:
+    """The folder `name` that `build` filled, built once per run and shared by the workers.
+
+    Under pytest-xdist the first worker to ask builds it in the run's shared temporary folder
+    while a file lock keeps the others waiting; they then read the same folder. Callers that
+    change what is in it copy it first. Without xdist it is built in this process's own
+    temporary folder.
+    """
+    if worker_id == "master":  # not distributed: this process is the only user
+        folder = factory.mktemp(name)
+        build(folder)
+        return folder
+    from filelock import FileLock
+
+    shared = factory.getbasetemp().parent  # the same folder for every worker
+    folder = shared / name
+    with FileLock(str(shared / f"{name}.lock")):
+        built = shared / f"{name}.built"
+        if not built.exists():
+            folder.mkdir(parents=True, exist_ok=True)
+            build(folder)
+            built.touch()
+    return folder
+
+
+@pytest.fixture(scope="session")
+def empty_mlflow_db(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
+    """An MLflow SQLite database with its schema and nothing else, built once per run: tests
+    copy it (tests/stores.new_mlflow_store) instead of migrating a new store each."""
+
+    def build(folder: Path) -> None:
+        create_empty_mlflow_db(folder / "mlflow.db")
+
+    return built_once(tmp_path_factory, worker_id, "empty_mlflow_store", build) / "mlflow.db"
 
 
 @pytest.fixture(scope="session")

@@ -10,11 +10,14 @@ import pytest
 from typer.testing import CliRunner
 
 from retain.cli import app
+from tests.stores import new_mlflow_store
 
 
 @pytest.mark.slow
-def test_demo_trains_registers_scores_and_lists(tmp_path: Path, monkeypatch) -> None:
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+def test_demo_trains_registers_scores_and_lists(
+    tmp_path: Path, monkeypatch, empty_mlflow_db: Path
+) -> None:
+    uri = new_mlflow_store(tmp_path, empty_mlflow_db)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     out = tmp_path / "out"
     result = CliRunner().invoke(

@@ -126,7 +126,7 @@ def serve(
     The API key, when wanted, comes from the environment variable RETAIN_API_KEY. SIGTERM or
     Ctrl-C stops the service and every worker it started.
     """
-    from serving import ServiceSettings, decision_inputs, load_catalogue
+    from serving import ServiceSettings, load_catalogue, read_decision_files
     from training import resolve_tracking_uri, sqlite_path
 
     decisions = decisions or DecisionFlags()
@@ -156,7 +156,7 @@ def serve(
             env[f"RETAIN_{name}"] = str(value.resolve() if isinstance(value, Path) else value)
     # Same as the catalogue: a bad decision file or setting fails here, in one line.
     settings = guarded(lambda: ServiceSettings.from_env(env))
-    guarded(lambda: decision_inputs(settings))
+    guarded(lambda: read_decision_files(settings))
     if not settings.api_key and not is_loopback(host):
         warn(
             f"--host {host} listens beyond this machine and no API key is set: anyone who can "

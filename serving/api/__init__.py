@@ -7,10 +7,11 @@ imports it.
 
 from __future__ import annotations
 
+from serving.api.decision_files import DecisionFiles, read_decision_files
 from serving.api.settings import ServiceSettings
-from serving.api.state import decision_inputs
 
 __all__ = [
+    "DecisionFiles",
     "ServiceSettings",
-    "decision_inputs",
+    "read_decision_files",
 ]

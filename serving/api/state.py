@@ -32,6 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from serving.api.decision_files import DecisionFiles, read_decision_files
 from serving.api.ranked_lists import RankedLists
 from serving.api.risk_change import PreviousRun, previous_run
 from serving.api.settings import ServiceSettings
@@ -39,7 +40,6 @@ from serving.decisions import (
     ActionCatalogue,
     ContactHistory,
     Segmentation,
-    load_catalogue,
     stored_threshold,
 )
 from serving.reporting import SegmentSummaryCache
@@ -64,20 +64,6 @@ class SourceVersion:
 
     models: tuple[str | None, ...]
     data: tuple[tuple[str, int, int], ...]
-
-
-@dataclass(frozen=True)
-class DecisionInputs:
-    """What a scoring run decides with besides the models: the settings' files, read and checked.
-
-    Built the way `retain score` builds its ScoringConfig (retain/commands/decision_flags.py), so
-    the service and the CLI decide with the same economics: the catalogue with learned effects in
-    place of the priors, the segmentation with the threshold on top, the contact history.
-    """
-
-    catalogue: ActionCatalogue
-    segmentation: Segmentation
-    contacts: ContactHistory | None = None
 
 
 @dataclass(frozen=True)
@@ -148,39 +134,8 @@ def current_source(settings: ServiceSettings) -> SourceVersion:
     return SourceVersion(models=models, data=_watched_files(settings))
 
 
-def decision_inputs(settings: ServiceSettings) -> DecisionInputs:
-    """Read the catalogue, effects, segmentation and contact history the settings name.
-
-    Raises a ValueError (CatalogueError, EffectsFileError, SegmentationError,
-    ContactHistoryError) whose message names the file and the problem.
-    """
-    from serving.decisions import load_contacts, load_segmentation
-
-    catalogue = load_catalogue(settings.catalogue)
-    if settings.effects is not None:
-        # Here: the campaigns package (uplift models, estimators) costs ~1.3 CPU s to import,
-        # paid by the start-up check and every worker only when an effects file is used.
-        from serving.campaigns import learned_catalogue, load_effects
-
-        catalogue, skipped = learned_catalogue(catalogue, load_effects(settings.effects))
-        if skipped:
-            log.warning(
-                "%s: effects for actions not in the catalogue ignored: %s",
-                settings.effects,
-                ", ".join(skipped),
-            )
-    segmentation = load_segmentation(
-        settings.segments, at_risk_threshold=settings.at_risk_threshold
-    )
-    contacts = None
-    if settings.contacts is not None:
-        contacts = load_contacts(settings.contacts, catalogue)
-        log.info("%s", contacts.report.summary())
-    return DecisionInputs(catalogue=catalogue, segmentation=segmentation, contacts=contacts)
-
-
 def build_snapshot(
-    settings: ServiceSettings, champions: Champions, inputs: DecisionInputs
+    settings: ServiceSettings, champions: Champions, inputs: DecisionFiles
 ) -> Snapshot:
     """Score the events at the configured (or latest) cutoff, or read a score file."""
     from serving.scoring import ScoringConfig, read_scores, score_events
@@ -216,7 +171,7 @@ def build_state(settings: ServiceSettings) -> ServingState:
     """Load the champions and build a snapshot: the slow part of a start or a refresh."""
     data = _watched_files(settings)  # before reading: a later change is seen by the next poll
     champions = load_champions(settings.tracking_uri)
-    inputs = decision_inputs(settings)
+    inputs = read_decision_files(settings)
     segmentation = inputs.segmentation.for_windows(champions.windows())
     snapshot = build_snapshot(settings, champions, inputs)
     _record(settings, snapshot, champions)
@@ -343,7 +298,7 @@ def preflight(settings: ServiceSettings) -> None:
     if source is not None and not source.exists():
         raise ServiceStartupError(f"cannot start the service: {source} does not exist")
     try:
-        inputs = decision_inputs(settings)
+        inputs = read_decision_files(settings)
     except (OSError, ValueError) as error:
         raise ServiceStartupError(f"cannot start the service: {error}") from error
     try:

@@ -2,7 +2,8 @@
 
 Why session scope: simulating 4,000 users and building features at six cutoffs takes a few
 seconds; every model test reads the same frames (they are never mutated) and each MLflow test
-gets its own empty SQLite store, so tests stay independent while the data is built once.
+gets its own empty SQLite store (a copy of the run's migrated one: tests/conftest.py), so tests
+stay independent while the data is built once.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from simulator.simulation import SimulationConfig, write_simulation
+from tests.stores import new_mlflow_store
 from training.config import ExperimentConfig, parse_config
 from training.datasets import TrainingData, build_training_data
 
@@ -46,29 +48,9 @@ def training_data(events_path: Path, config: ExperimentConfig) -> TrainingData:
     return build_training_data(events_path, config)
 
 
-@pytest.fixture(scope="session")
-def empty_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An MLflow SQLite database with its schema and nothing else, created once per process.
-
-    Why: MLflow creates a new SQLite store by running its ~100 schema migrations, ~1.6 CPU s;
-    two dozen tests start from an empty store. A copy of this file is an empty store at the
-    current schema (MLflow checks the revision and migrates nothing). No experiment of Retain's
-    is in it, so each test's experiments and artefacts are created beside its own copy.
-    """
-    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
-
-    folder = tmp_path_factory.mktemp("empty_store")
-    path = folder / "mlflow.db"
-    SqlAlchemyStore(f"sqlite:///{path}", (folder / "unused-artifacts").as_uri()).engine.dispose()
-    return path
-
-
 @pytest.fixture
-def tracking_uri(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, empty_store: Path) -> str:
+def tracking_uri(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, empty_mlflow_db: Path) -> str:
     """An empty MLflow SQLite store for this test only (also set as MLFLOW_TRACKING_URI)."""
-    import shutil
-
-    shutil.copyfile(empty_store, tmp_path / "mlflow.db")
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    uri = new_mlflow_store(tmp_path, empty_mlflow_db)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     return uri

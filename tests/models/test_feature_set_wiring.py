@@ -25,6 +25,7 @@ from retain.cli import app
 from serving.scoring.champions import FeatureSetMismatchError, load_champions
 from serving.scoring.pipeline import score_events
 from simulator.simulation import SimulationConfig, write_simulation
+from tests.stores import new_mlflow_store
 from training.config import ExperimentConfig, parse_config
 from training.promotion import promote, rollback
 from training.registry import champion_version, model_info
@@ -60,11 +61,11 @@ class Store:
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
+def store(tmp_path_factory: pytest.TempPathFactory, empty_mlflow_db: Path) -> Iterator[Store]:
     root = tmp_path_factory.mktemp("wiring")
     events = root / "events.parquet"
     write_simulation(SimulationConfig(users=1_500, days=400, seed=21), events)
-    uri = f"sqlite:///{root / 'mlflow.db'}"
+    uri = new_mlflow_store(root, empty_mlflow_db)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MLFLOW_TRACKING_URI", uri)
         results = train_models(_config("behavioural_v2", ["churn", "value"]), events, figures=False)

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.stores import new_mlflow_store
+
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
 
@@ -30,7 +32,7 @@ def _documented() -> list[str]:
     return shlex.split(found.group(1))
 
 
-def test_the_documented_retrain_command_runs_as_written(events_path, tmp_path):
+def test_the_documented_retrain_command_runs_as_written(events_path, tmp_path, empty_mlflow_db):
     """Trained once in process (the expensive part); the documented command, run as a
     scheduler would, then finds nothing new and exits 0 with `up_to_date`."""
     from monitoring import retrain
@@ -43,7 +45,7 @@ def test_the_documented_retrain_command_runs_as_written(events_path, tmp_path):
         "name: nightly\nmodels: [churn]\ncutoffs: {step_days: 30, count: 3}\n"
         "churn: {num_boost_round: 60, early_stopping_rounds: 10}\n"
     )
-    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    store = new_mlflow_store(tmp_path, empty_mlflow_db)
     assert retrain(events_path, load_config(config), tracking_uri=store).outcome == "retrained"
     swap = {"--events": str(events_path), "--config": str(config), "--tracking-uri": store}
     args = [str(Path(sys.executable).with_name("retain")), "retrain"]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.stores import copy_mlflow_store
+from tests.stores import copy_mlflow_store, new_mlflow_store
 from training.config import ExperimentConfig
 from training.datasets import TrainingData
 from training.promotion import promote, rollback
@@ -28,7 +28,10 @@ def _weak(config: ExperimentConfig) -> ExperimentConfig:
 
 @pytest.fixture(scope="module")
 def weak_champion_store(
-    tmp_path_factory: pytest.TempPathFactory, training_data: TrainingData, config: ExperimentConfig
+    tmp_path_factory: pytest.TempPathFactory,
+    training_data: TrainingData,
+    config: ExperimentConfig,
+    empty_mlflow_db: Path,
 ) -> Path:
     """v1 = a weak churn model (champion, being first); v2 = the default model (challenger).
 
@@ -36,7 +39,7 @@ def weak_champion_store(
     rollbacks move the aliases.
     """
     root = tmp_path_factory.mktemp("weak_champion")
-    uri = f"sqlite:///{root / 'mlflow.db'}"
+    uri = new_mlflow_store(root, empty_mlflow_db)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MLFLOW_TRACKING_URI", uri)
         train_models(

@@ -32,6 +32,7 @@ from features import ACTIVE_FLAG, FEATURE_SET
 from serving.scoring import load_champions
 from serving.scoring.attribution import PathAttribution
 from serving.scoring.pipeline import score_features
+from tests.stores import new_mlflow_store
 from training.config import ExperimentConfig, parse_config
 from training.datasets import ModelData, TrainingData
 from training.estimators import ChurnClassifier, ValueRegressor
@@ -252,8 +253,9 @@ def test_stacks_round_trip_through_mlflow_and_serve_like_plain_models(
     spend_decides,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
+    empty_mlflow_db: Path,
 ) -> None:
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    uri = new_mlflow_store(tmp_path, empty_mlflow_db)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import mlflow
 import numpy as np
 import pytest
 
+from tests.stores import new_mlflow_store
 from training.config import MODEL_KINDS, ChurnLightGBMParams, ExperimentConfig
 from training.datasets import TrainingData
 from training.registry import load_champion, model_info, versions
@@ -18,10 +21,13 @@ CHURN_PLOTS = {"roc_curve", "pr_curve", "calibration", "gain_lift", "feature_imp
 
 @pytest.fixture(scope="module")
 def trained_store(
-    tmp_path_factory: pytest.TempPathFactory, training_data: TrainingData, config: ExperimentConfig
+    tmp_path_factory: pytest.TempPathFactory,
+    training_data: TrainingData,
+    config: ExperimentConfig,
+    empty_mlflow_db: Path,
 ) -> tuple[str, list[TrainResult]]:
     """All three models trained once into a store the read-only tests of this module share."""
-    uri = f"sqlite:///{tmp_path_factory.mktemp('mlflow') / 'mlflow.db'}"
+    uri = new_mlflow_store(tmp_path_factory.mktemp("mlflow"), empty_mlflow_db)
     return uri, train_models(config, data=training_data, tracking_uri=uri)
 
 

@@ -25,6 +25,7 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 from typer.testing import CliRunner
 
 from retain.cli import app
+from tests.stores import new_mlflow_store
 from training import BacktestResult, backtest, tune
 from training.config import ExperimentConfig, parse_config
 from training.datasets import TrainingData
@@ -55,10 +56,9 @@ def fast(config: ExperimentConfig) -> ExperimentConfig:
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """One MLflow store for the module: every test reads back only the runs it made, by id,
-    and a fresh SQLite store costs its schema migrations (3 to 10 s each on a loaded machine)."""
-    uri = f"sqlite:///{tmp_path_factory.mktemp('mlflow') / 'mlflow.db'}"
+def store(tmp_path_factory: pytest.TempPathFactory, empty_mlflow_db: Path) -> Iterator[str]:
+    """One MLflow store for the module: every test reads back only the runs it made, by id."""
+    uri = new_mlflow_store(tmp_path_factory.mktemp("mlflow"), empty_mlflow_db)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MLFLOW_TRACKING_URI", uri)
         yield uri

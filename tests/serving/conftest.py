@@ -10,6 +10,7 @@ slow part).
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import socket
@@ -25,7 +26,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.stores import copy_mlflow_store
+from tests.conftest import built_once
+from tests.stores import copy_mlflow_store, new_mlflow_store
 
 SIM_USERS = 3_000
 SIM_DAYS = 400
@@ -54,45 +56,39 @@ class ServingStore:
         return env
 
 
-def _build_store(root: Path) -> ServingStore:
-    """Simulate the fixture log into `root` and train every model on it (first versions are
-    champions)."""
+def _build_store(root: Path, empty_db: Path) -> None:
+    """Simulate the fixture log into `root` and train every model on it into a new store there
+    (first versions are champions)."""
     from simulator.simulation import SimulationConfig, write_simulation
     from training.config import ExperimentConfig
     from training.train import train_models
 
-    root.mkdir(parents=True, exist_ok=True)
     events = root / "events.parquet"
     write_simulation(SimulationConfig(users=SIM_USERS, days=SIM_DAYS, seed=SIM_SEED), events)
-    uri = f"sqlite:///{root / 'mlflow.db'}"
-    train_models(ExperimentConfig(), events, tracking_uri=uri)
-    return ServingStore(root=root, events=events, tracking_uri=uri)
+    train_models(ExperimentConfig(), events, tracking_uri=new_mlflow_store(root, empty_db))
+
+
+def _store_in(root: Path) -> ServingStore:
+    return ServingStore(
+        root=root, events=root / "events.parquet", tracking_uri=f"sqlite:///{root / 'mlflow.db'}"
+    )
 
 
 @pytest.fixture(scope="session")
-def serving_store(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> ServingStore:
+def serving_store(
+    tmp_path_factory: pytest.TempPathFactory, worker_id: str, empty_mlflow_db: Path
+) -> ServingStore:
     """A 3,000-user simulated log and champions trained on it, private to this test process.
 
-    Why built once and cloned: training costs ~50 s of CPU. Under pytest-xdist the first worker
-    to get here builds a pristine store in the run's shared temporary folder (a file lock keeps
-    the other waiting), and every worker then works on its own copy, because scoring runs and
-    promotions write to the MLflow database and the workers must not see each other's runs.
+    Why built once and cloned: training costs ~50 s of CPU. The first worker to get here builds
+    a pristine store (tests/conftest.py: `built_once`), and every worker then works on its own
+    copy, because scoring runs and promotions write to the MLflow database and the workers must
+    not see each other's runs.
     """
+    build = functools.partial(_build_store, empty_db=empty_mlflow_db)
+    pristine = _store_in(built_once(tmp_path_factory, worker_id, "serving_store", build))
     if worker_id == "master":  # not distributed: this process is the only user
-        return _build_store(tmp_path_factory.mktemp("serving_store"))
-    from filelock import FileLock
-
-    shared = tmp_path_factory.getbasetemp().parent  # the same folder for every worker
-    pristine = ServingStore(
-        root=shared / "serving_store",
-        events=shared / "serving_store" / "events.parquet",
-        tracking_uri=f"sqlite:///{shared / 'serving_store' / 'mlflow.db'}",
-    )
-    with FileLock(str(shared / "serving_store.lock")):
-        built = shared / "serving_store.built"
-        if not built.exists():
-            _build_store(pristine.root)
-            built.touch()
+        return pristine
     return clone_store(pristine, tmp_path_factory.mktemp("serving_store") / "store")
 
 
@@ -135,6 +131,19 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def fresh_connections(base: str, timeout: float = 60) -> httpx.Client:
+    """A client of `base` that opens a new connection for every request.
+
+    Why a new connection: on a server with several workers each connection may land on either
+    worker, where a kept-alive one would keep asking the same worker. Why one client rather
+    than `httpx.get` per request: each of those builds a TLS context (~16 ms of CPU reading the
+    CA bundle) that plain HTTP on loopback never uses, and a test under load asks thousands
+    of times.
+    """
+    limits = httpx.Limits(max_keepalive_connections=0)
+    return httpx.Client(base_url=base, limits=limits, timeout=timeout)
 
 
 def _stop(process: subprocess.Popen) -> None:
@@ -211,22 +220,26 @@ def running_service(
     probe = "/readyz" if wait_ready else "/livez"
     deadline = time.monotonic() + START_TIMEOUT_S
     try:
-        while True:
-            if process.poll() is not None:
-                tail = log_path.read_text()[-3000:]
-                pytest.fail(f"server exited ({process.returncode}):\n{tail}")
-            try:
-                if httpx.get(f"{base}{probe}", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                tail = log_path.read_text()[-3000:]
-                pytest.fail(f"server not ready in {START_TIMEOUT_S}s:\n{tail}")
-            time.sleep(0.5)
+        with fresh_connections(base, timeout=2) as http:
+            while not _answers(http, probe):
+                if process.poll() is not None:
+                    tail = log_path.read_text()[-3000:]
+                    pytest.fail(f"server exited ({process.returncode}):\n{tail}")
+                if time.monotonic() > deadline:
+                    tail = log_path.read_text()[-3000:]
+                    pytest.fail(f"server not ready in {START_TIMEOUT_S}s:\n{tail}")
+                time.sleep(0.5)
         yield RunningService(base=base, log_path=log_path, process=process)
     finally:
         _stop(process)
+
+
+def _answers(http: httpx.Client, probe: str) -> bool:
+    """Whether the server answers `probe` with 200 (False while it is not listening yet)."""
+    try:
+        return http.get(probe).status_code == 200
+    except httpx.TransportError:
+        return False
 
 
 def is_bentoml_worker(process: Any) -> bool:
@@ -268,9 +281,7 @@ def clone_store(store: ServingStore, root: Path) -> ServingStore:
     The shared store stays untouched for the read-only server and the other tests.
     """
     copy_mlflow_store(store.root, root, "serve-*.log", "bentoml")
-    return ServingStore(
-        root=root, events=root / store.events.name, tracking_uri=f"sqlite:///{root / 'mlflow.db'}"
-    )
+    return _store_in(root)
 
 
 @pytest.fixture(scope="session")

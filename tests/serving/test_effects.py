@@ -37,6 +37,7 @@ from serving.decisions.policy import decide
 from serving.reporting.effects_report import effects_section, gain_change
 from simulator.campaigns import CampaignPlan, truth_path
 from simulator.simulation import SimulationConfig, write_simulation
+from tests.stores import new_mlflow_store
 
 pytestmark = pytest.mark.slow  # one simulation and one effects run per module (~10 s)
 SIM = SimulationConfig(users=12_000, days=365, seed=11, campaigns=CampaignPlan())
@@ -261,8 +262,10 @@ def test_effects_file_round_trip_and_errors(campaigns, tmp_path):
         load_effects(path)
 
 
-def test_retain_effects_logs_a_run_and_writes_a_versioned_file(campaigns, tmp_path):
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+def test_retain_effects_logs_a_run_and_writes_a_versioned_file(
+    campaigns, tmp_path, empty_mlflow_db
+):
+    uri = new_mlflow_store(tmp_path, empty_mlflow_db)
     out = tmp_path / "effects.yaml"
     result = CliRunner().invoke(
         app,
@@ -293,7 +296,9 @@ def test_retain_effects_logs_a_run_and_writes_a_versioned_file(campaigns, tmp_pa
     assert "needs the log's churn_probability, value_at_stake" in unscored.output
 
 
-def test_retain_effects_on_the_revenue_basis_pools_each_actions_cells(campaigns, tmp_path):
+def test_retain_effects_on_the_revenue_basis_pools_each_actions_cells(
+    campaigns, tmp_path, empty_mlflow_db
+):
     # The simulated log with Retain-like scores (p × value at stake = 30 for everyone), as a
     # `--holdout-share` list would carry them.
     scored = tmp_path / "scored.parquet"
@@ -304,7 +309,7 @@ def test_retain_effects_on_the_revenue_basis_pools_each_actions_cells(campaigns,
     result = CliRunner().invoke(
         app,
         ["effects", "--campaigns", str(scored), "--events", str(campaigns.events), "--out",
-         str(out), "--tracking-uri", f"sqlite:///{tmp_path / 'mlflow.db'}", "--no-uplift",
+         str(out), "--tracking-uri", new_mlflow_store(tmp_path, empty_mlflow_db), "--no-uplift",
          "--effect-basis", "revenue"],
     )  # fmt: skip
     assert result.exit_code == 0, result.output

@@ -31,7 +31,13 @@ import pandas as pd
 import pytest
 
 from features.output import write_frame
-from tests.serving.conftest import ROOT, clone_store, running_service, serve_command
+from tests.serving.conftest import (
+    ROOT,
+    clone_store,
+    fresh_connections,
+    running_service,
+    serve_command,
+)
 from training import rollback
 
 pytestmark = pytest.mark.slow
@@ -82,24 +88,24 @@ def _truncated_log(events: Path, out: Path, days: int) -> None:
     os.replace(temporary, out)  # the service sees the old file or the new one, never half
 
 
-def _by_worker(base: str, rounds: int = 12) -> dict[int, dict]:
+def _by_worker(http: httpx.Client, rounds: int = 12) -> dict[int, dict]:
     """/model_info asked on fresh connections (each may land on either worker), by worker; a
     worker that is not ready (503) is left out."""
     seen: dict[int, dict] = {}
     for _ in range(rounds):
-        response = httpx.post(f"{base}/model_info", timeout=30)
+        response = http.post("/model_info")
         if response.status_code == 200:
             body = response.json()
             seen[body["worker"]["index"]] = body
     return seen
 
 
-def _until_every_worker(base: str, holds, timeout: float, what: str) -> dict[int, dict]:
+def _until_every_worker(http: httpx.Client, holds, timeout: float, what: str) -> dict[int, dict]:
     """Ask until every worker has answered and the latest answer of each satisfies `holds`."""
     deadline = time.monotonic() + timeout
     latest: dict[int, dict] = {}
     while True:
-        latest.update(_by_worker(base))
+        latest.update(_by_worker(http))
         if len(latest) == WORKERS and all(holds(body) for body in latest.values()):
             return latest
         if time.monotonic() > deadline:
@@ -121,14 +127,15 @@ def _traffic(base: str, ids: list[str]) -> Iterator[list[tuple[int, dict | None]
     stop = threading.Event()
 
     def ask() -> None:
-        while not stop.is_set():
-            try:
-                response = httpx.post(f"{base}/score", json={"user_ids": ids}, timeout=60)
-            except httpx.HTTPError as error:
-                seen.append((0, {"error": repr(error)}))
-                continue
-            ok = response.status_code == 200
-            seen.append((response.status_code, response.json() if ok else None))
+        with fresh_connections(base) as http:
+            while not stop.is_set():
+                try:
+                    response = http.post("/score", json={"user_ids": ids})
+                except httpx.HTTPError as error:
+                    seen.append((0, {"error": repr(error)}))
+                    continue
+                ok = response.status_code == 200
+                seen.append((response.status_code, response.json() if ok else None))
 
     thread = threading.Thread(target=ask)
     thread.start()
@@ -143,12 +150,12 @@ def _failures(seen: list[tuple[int, dict | None]]) -> list[tuple[int, dict | Non
     return [(status, body) for status, body in seen if status != 200]
 
 
-def _not_ready_until_a_champion_appears(server, client) -> None:
+def _not_ready_until_a_champion_appears(server, http: httpx.Client, client) -> None:
     """No champion: live but not ready, APIs 503, the log names what is missing; once the
     aliases are set, the next poll makes every worker ready."""
-    assert httpx.get(f"{server.base}/livez").status_code == 200
-    assert httpx.get(f"{server.base}/readyz").status_code == 503
-    answer = httpx.post(f"{server.base}/score", json={"user_ids": ["u0000001"]})
+    assert http.get("/livez").status_code == 200
+    assert http.get("/readyz").status_code == 503
+    answer = http.post("/score", json={"user_ids": ["u0000001"]})
     assert answer.status_code == 503 and "not ready" in answer.json()["error"]
     _wait_for(lambda: "not ready:" in server.log(), 30, "the not-ready log line")
     line = next(line for line in server.log().splitlines() if "not ready:" in line)
@@ -156,30 +163,32 @@ def _not_ready_until_a_champion_appears(server, client) -> None:
 
     for name in KINDS:  # a champion appears: the next poll makes each worker ready
         client.set_registered_model_alias(name, "champion", "1")
-    ready = _until_every_worker(server.base, lambda b: True, 90, "every worker ready")
+    ready = _until_every_worker(http, lambda b: True, 90, "every worker ready")
     assert {_facts(body)[:2] for body in ready.values()} == {("1", "1")}
-    answer = httpx.post(f"{server.base}/score", json={"user_ids": ["u0000001"]})
+    answer = http.post("/score", json={"user_ids": ["u0000001"]})
     assert answer.status_code == 200 and answer.json()["items"][0]["status"] == "ok"
 
 
-def _a_new_log_switches_atomically_under_load(server, source: Path, events: Path) -> None:
+def _a_new_log_switches_atomically_under_load(
+    server, http: httpx.Client, source: Path, events: Path
+) -> None:
     """A shorter log replaces the served one while clients keep asking: no request fails,
     every answer comes wholly from the old or wholly from the new snapshot, both are seen."""
     ids = [f"u{i:07d}" for i in range(1, 201)]
-    old = httpx.post(f"{server.base}/score", json={"user_ids": ids}, timeout=60).json()
-    old_date = _facts(next(iter(_by_worker(server.base, rounds=1).values())))[2]
+    old = http.post("/score", json={"user_ids": ids}).json()
+    old_date = _facts(next(iter(_by_worker(http, rounds=1).values())))[2]
     with _traffic(server.base, ids) as seen:
         time.sleep(1.0)
         _truncated_log(source, events, days=45)
         # Each worker polls every second: /refresh swaps its worker's snapshot itself, or finds
         # that the poll just did (it waits for a swap in progress rather than building twice).
-        refreshed = httpx.post(f"{server.base}/refresh", timeout=60).json()
+        refreshed = http.post("/refresh").json()
         assert refreshed["status"] in {"reloaded", "unchanged"}, refreshed
         moved = lambda b: _facts(b)[2] != old_date  # noqa: E731
-        _until_every_worker(server.base, moved, 60, "every worker on the new log")
+        _until_every_worker(http, moved, 60, "every worker on the new log")
         time.sleep(0.5)
-    new = httpx.post(f"{server.base}/score", json={"user_ids": ids}, timeout=60).json()
-    assert httpx.post(f"{server.base}/refresh", timeout=60).json()["status"] == "unchanged"
+    new = http.post("/score", json={"user_ids": ids}).json()
+    assert http.post("/refresh").json()["status"] == "unchanged"
 
     assert old["as_of"] != new["as_of"] and old["items"] != new["items"]
     assert _failures(seen) == []
@@ -209,7 +218,9 @@ def _register_copy_of_version_1(tracking_uri: str) -> None:
         assert second.version in ("2", 2)
 
 
-def _a_promotion_reaches_every_worker_under_load(server, tracking_uri: str) -> None:
+def _a_promotion_reaches_every_worker_under_load(
+    server, http: httpx.Client, tracking_uri: str
+) -> None:
     """`@champion` moves (a rollback to a second version) while clients keep asking: every
     worker builds the new snapshot beside the old and swaps it in; no request fails."""
     _register_copy_of_version_1(tracking_uri)
@@ -224,7 +235,7 @@ def _a_promotion_reaches_every_worker_under_load(server, tracking_uri: str) -> N
         for model in ("churn", "value"):
             assert rollback(model, "2").promoted
         on_v2 = lambda b: _facts(b)[:2] == ("2", "2")  # noqa: E731
-        _until_every_worker(server.base, on_v2, SWITCH_TIMEOUT_S, "every worker on v2")
+        _until_every_worker(http, on_v2, SWITCH_TIMEOUT_S, "every worker on v2")
         switched_after = time.monotonic() - promoted_at
         during_switch = len(seen) - before_switch
     assert _failures(seen) == [], _failures(seen)[:5]
@@ -251,10 +262,13 @@ def test_a_two_worker_server_waits_for_a_champion_then_swaps_logs_and_models_und
     overrides = json.dumps({"services": {"retain": {"traffic": {"timeout": 90}}}})
     args = ("--events", str(store.events), "--workers", str(WORKERS), "--no-access-log")
     env = {"RETAIN_REFRESH_SECONDS": "1", "BENTOML_CONFIG_OVERRIDES": overrides}
-    with running_service(store, *args, wait_ready=False, **env) as server:
-        _not_ready_until_a_champion_appears(server, client)
-        _a_new_log_switches_atomically_under_load(server, serving_store.events, store.events)
-        _a_promotion_reaches_every_worker_under_load(server, store.tracking_uri)
+    with (
+        running_service(store, *args, wait_ready=False, **env) as server,
+        fresh_connections(server.base) as http,
+    ):
+        _not_ready_until_a_champion_appears(server, http, client)
+        _a_new_log_switches_atomically_under_load(server, http, serving_store.events, store.events)
+        _a_promotion_reaches_every_worker_under_load(server, http, store.tracking_uri)
     assert "path=/score" not in server.log()  # --no-access-log: no line per request
 
 
