@@ -14,16 +14,18 @@ from pathlib import Path
 import mlflow
 import pytest
 
+from simulator.simulation import SimulationConfig, write_simulation
 from training.config import ExperimentConfig
 
 
 @pytest.mark.slow
-def test_two_trainings_at_once_are_both_recorded(
-    tmp_path: Path, events_path: Path, config: ExperimentConfig
-) -> None:
+def test_two_trainings_at_once_are_both_recorded(tmp_path: Path, config: ExperimentConfig) -> None:
     config_file = tmp_path / "churn.yaml"
     # Small on purpose: what is tested is two processes meeting in one store (schema, runs,
-    # registry), not the models; four cutoffs and 60 rounds keep each process to a few seconds.
+    # registry), not the models; 1,500 users, four cutoffs and 60 rounds keep each process to
+    # a few seconds.
+    events_path = tmp_path / "events.parquet"
+    write_simulation(SimulationConfig(users=1_500, days=400, seed=11), events_path)
     small = {
         "models": ("churn",),
         "cutoffs": config.cutoffs.model_copy(update={"count": 4}),
