@@ -95,6 +95,9 @@ def run_process_tree(
             signal.signal(signum, handler)
         _signal_group(child.pid, signal.SIGKILL)  # workers the server left behind, if any
         _kill_survivors(noted)  # and those in sessions of their own
+        if child.returncode is None:  # left by an exception: reap it, leave no zombie behind
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                child.wait(timeout=POLL_SECONDS * 10)
     if received:
         return 128 + received[0]
     return 128 - status if status < 0 else status
