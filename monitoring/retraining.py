@@ -133,7 +133,6 @@ def retrain(
     Raises RetrainBusyError when another run holds the lock, and ValueError for unreadable
     events or a config the data cannot train.
     """
-    from features import load_events
     from training import configure, data_fingerprint, promote, resolve_tracking_uri, train_models
 
     step = on_step or (lambda message: None)
@@ -141,7 +140,7 @@ def retrain(
     configure(uri, config.experiment)
     with exclusive_lock(lock or default_lock(uri)):
         step("checking the data")
-        loaded = load_events(events, import_profile=config.data.import_profile)
+        loaded = config.data.load(events)  # as training will read it
         if loaded.report.max_event_time is None:
             raise ValueError(f"{loaded.report.summary()}: no valid events")
         as_of = loaded.report.max_event_time

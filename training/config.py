@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from datetime import date
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -23,6 +23,9 @@ from features import (
     WindowConfig,
     feature_set,
 )
+
+if TYPE_CHECKING:
+    from features import LoadedEvents
 
 ModelKind = Literal["churn", "recall", "value"]
 MODEL_KINDS: tuple[ModelKind, ...] = ("churn", "recall", "value")
@@ -79,6 +82,12 @@ class DataConfig(_Strict):
     def import_profile(self) -> ImportProfile:
         """The mapping and amount rule as the loader takes them."""
         return ImportProfile(columns=self.columns, strict_amounts=self.strict_amounts)
+
+    def load(self, events: str | Path) -> LoadedEvents:
+        """`events` read as this block says: its engine, its format and its import profile."""
+        from features import load_events
+
+        return load_events(events, self.engine, fmt=self.format, import_profile=self.import_profile)
 
     def with_import(self, profile: ImportProfile) -> DataConfig:
         """These settings with a command line's on top (its columns win, strictness adds)."""

@@ -220,15 +220,10 @@ def build_training_data(
 
     `on_cutoff(cutoff, done, total)` is called after each cutoff (the CLI's progress bar).
     """
-    from features import feature_frame, load_events
+    from features import feature_frame
     from training.log_adaptation import adapt_to_log
 
-    loaded = load_events(
-        events,
-        config.data.engine,
-        fmt=config.data.format,
-        import_profile=config.data.import_profile,
-    )
+    loaded = config.data.load(events)
     report = loaded.report
     if not report.rows_accepted:
         raise ValueError(f"{report.summary()}: no valid events to train on")
@@ -284,14 +279,9 @@ def oot_evaluation_set(
     (default: the config's), so a v1 champion and a v2 challenger are judged on the same users;
     each model reads its own columns by name.
     """
-    from features import feature_frame, load_events
+    from features import feature_frame
 
-    loaded = load_events(
-        events,
-        config.data.engine,
-        fmt=config.data.format,
-        import_profile=config.data.import_profile,
-    )
+    loaded = config.data.load(events)
     report = loaded.report
     if report.min_event_time is None or report.max_event_time is None:
         raise ValueError(f"{report.summary()}: no valid events to evaluate on")

@@ -230,17 +230,12 @@ def run_evaluation(
     on_step: Step | None = None,
 ) -> RealDataEvaluation:
     """Build features, fit everything as of `as_of`, score, and compare (see the docstring)."""
-    from features import feature_frame, labels_unseen, load_events
+    from features import feature_frame, labels_unseen
 
     step = on_step or (lambda message: None)
     as_of, windows = _midnight(as_of), config.windows
     step("loading events")
-    loaded = load_events(
-        events,
-        config.data.engine,
-        fmt=config.data.format,
-        import_profile=config.data.import_profile,
-    )
+    loaded = config.data.load(events)
     report = loaded.report
     if not report.rows_accepted or report.min_event_time is None or report.max_event_time is None:
         raise ValueError(f"{report.summary()}: no valid events to evaluate on")
