@@ -21,11 +21,10 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from tests.conftest import missing_component
-from tests.serving.conftest import free_port
+from tests.serving.conftest import answers_ok, free_port, fresh_connections
 
 pytestmark = pytest.mark.slow
 
@@ -138,15 +137,14 @@ def mlflow_server(backend_uri: str, artifacts: Path) -> Iterator[str]:
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + START_TIMEOUT_S
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"mlflow server exited:\n{log_path.read_text()[-3000:]}")
-            with contextlib.suppress(httpx.TransportError):
-                if httpx.get(f"{base}/health", timeout=2).status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                pytest.fail(f"mlflow server not up in {START_TIMEOUT_S}s:\n{log_path.read_text()}")
-            time.sleep(0.5)
+        with fresh_connections(base, timeout=2) as http:
+            while not answers_ok(http, "/health"):
+                if process.poll() is not None:
+                    pytest.fail(f"mlflow server exited:\n{log_path.read_text()[-3000:]}")
+                if time.monotonic() > deadline:
+                    log = log_path.read_text()
+                    pytest.fail(f"mlflow server not up in {START_TIMEOUT_S}s:\n{log}")
+                time.sleep(0.5)
         yield base
     finally:
         if process.poll() is None:

@@ -221,7 +221,7 @@ def running_service(
     deadline = time.monotonic() + START_TIMEOUT_S
     try:
         with fresh_connections(base, timeout=2) as http:
-            while not _answers(http, probe):
+            while not answers_ok(http, probe):
                 if process.poll() is not None:
                     tail = log_path.read_text()[-3000:]
                     pytest.fail(f"server exited ({process.returncode}):\n{tail}")
@@ -234,7 +234,7 @@ def running_service(
         _stop(process)
 
 
-def _answers(http: httpx.Client, probe: str) -> bool:
+def answers_ok(http: httpx.Client, probe: str) -> bool:
     """Whether the server answers `probe` with 200 (False while it is not listening yet)."""
     try:
         return http.get(probe).status_code == 200
